@@ -1,0 +1,1 @@
+"""Reference policies. Each is registered by name in :mod:`baselines.registry`."""

@@ -1,0 +1,32 @@
+"""Reference baselines by name: ``rao-bench evaluate TASK --policy NAME``."""
+
+from __future__ import annotations
+
+from bench.policy import PolicySource, load_policy
+
+# name -> "module:Class". Each class carries ``info`` (PolicyInfo) and ``tasks`` ("*" or ids).
+BASELINES: dict[str, str] = {
+    "random": "baselines.random_policy:RandomPolicy",
+}
+
+
+def names() -> list[str]:
+    return list(BASELINES)
+
+
+def get(name: str) -> PolicySource:
+    if name not in BASELINES:
+        import difflib
+
+        hint = difflib.get_close_matches(name, BASELINES, n=1)
+        raise ValueError(f"no reference baseline named {name!r}."
+                         + (f" Did you mean {hint[0]!r}?" if hint else "")
+                         + f" Known: {', '.join(BASELINES)}; or pass 'module:attr'.")
+    return load_policy(BASELINES[name])
+
+
+def applies_to(name: str, task_id: str) -> bool:
+    """Whether baseline ``name`` is meant for ``task_id`` (its class's ``tasks`` attribute)."""
+    cls = get(name).factory
+    tasks = getattr(cls, "tasks", "*")
+    return tasks == "*" or task_id in tasks

@@ -1,0 +1,111 @@
+"""Shared plumbing for RAO-Bench simulators: the PettingZoo parallel contract, seeding, infos.
+
+Contract every task env follows (the harness relies on it, `bench.checks` tests it):
+
+* ``possible_agents`` is fixed for a scale; agents never appear or vanish mid-episode. At the
+  horizon every agent is truncated together and ``agents`` becomes empty.
+* ``reset(seed)`` seeds one ``numpy.random.Generator`` owned by the env (``self.np_random``);
+  every random draw of the episode comes from it, never from the global RNG.
+* ``infos[agent]`` each step carries ``{"kpi": {counter: increment}, "violations": {constraint:
+  exceedance >= 0}}`` — every constraint of the spec, 0.0 when not violated — so that the harness,
+  not the policy, computes KPIs and safety from what the simulator reports.
+* ``state()`` returns the global state vector for centralised critics.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Mapping
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from bench.spec import EnvConfig
+
+
+class RaoParallelEnv(ParallelEnv):
+    """Base class: subclasses set ``possible_agents``, the spaces, and implement
+    ``_reset_sim()``, ``_step_sim(actions)``, ``_observe()`` and ``state()``."""
+
+    metadata: dict[str, Any] = {"render_modes": [], "is_parallelizable": True}
+
+    def __init__(self, config: EnvConfig) -> None:
+        self.config = config
+        self.spec_id = config.spec.id
+        self.params: Mapping[str, Any] = config.params
+        self.horizon = config.horizon
+        self.constraint_names = tuple(c.name for c in config.spec.constraints)
+        self.metadata = {**type(self).metadata, "name": config.spec.id.replace("/", "_")}
+        self.np_random: np.random.Generator | None = None
+        self.agents: list[str] = []
+        self.t = 0
+
+    # -- spaces: subclasses fill these dicts once in __init__, so each call returns the same object
+    _observation_spaces: dict[str, spaces.Space]
+    _action_spaces: dict[str, spaces.Space]
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self._observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self._action_spaces[agent]
+
+    @functools.cached_property
+    def state_space(self) -> spaces.Space:
+        shape = np.asarray(self._state_template()).shape
+        return spaces.Box(-np.inf, np.inf, shape=shape, dtype=np.float64)
+
+    def _state_template(self) -> np.ndarray:
+        """A state-shaped array; subclasses may override if ``state()`` needs a reset first."""
+        return self.state()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        if seed is not None:
+            self.np_random = np.random.Generator(np.random.PCG64(seed))
+        elif self.np_random is None:
+            self.np_random = np.random.Generator(np.random.PCG64(np.random.SeedSequence()))
+        # with seed=None on a used env we continue the env's own stream (Gymnasium's convention)
+        self.agents = list(self.possible_agents)
+        self.t = 0
+        self._reset_sim()
+        obs = self._observe()
+        infos = {a: {} for a in self.agents}
+        return obs, infos
+
+    def step(self, actions: Mapping[str, Any]):
+        if not self.agents:
+            raise RuntimeError("step() called on a finished episode: call reset() first")
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise ValueError(f"actions are missing for agents {missing[:5]}; pass one per live agent")
+        rewards, kpi, violations = self._step_sim(actions)
+        self.t += 1
+        obs = self._observe()
+        done = self.t >= self.horizon
+        terminations = {a: False for a in self.agents}
+        truncations = {a: done for a in self.agents}
+        infos = {a: {"kpi": kpi[a], "violations": violations[a]} for a in self.agents}
+        rewards = {a: float(rewards[a]) for a in self.agents}
+        if done:
+            self.agents = []
+        return obs, rewards, terminations, truncations, infos
+
+    # -- to implement ---------------------------------------------------------------------------------
+    def _reset_sim(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _step_sim(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict]:  # pragma: no cover
+        """Advance one decision period; return (rewards, kpi increments, violations) per agent."""
+        raise NotImplementedError
+
+    def _observe(self) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def state(self) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- helpers ----------------------------------------------------------------------------------------
+    def no_violations(self) -> dict[str, float]:
+        return dict.fromkeys(self.constraint_names, 0.0)

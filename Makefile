@@ -1,0 +1,35 @@
+# RAO-Bench: each target bootstraps .venv (and reinstalls when pyproject.toml changes).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+WORKERS ?= 2
+
+.PHONY: leaderboard test test-all bench lock clean-venv
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	@rm -f $(VENV)/.installed-*; touch $@
+
+## leaderboard: evaluate every reference baseline on every task (full protocol), rebuild leaderboard/
+leaderboard: $(STAMP)
+	$(BIN)/rao-bench baselines --workers $(WORKERS)
+	$(BIN)/rao-bench leaderboard
+
+## test: the default test suite (what CI runs)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+## test-all: also the slow suites
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not benchmark_suite"
+
+## bench: the pytest-benchmark speed suite (not part of the default run)
+bench: $(STAMP)
+	$(BIN)/python -m pytest -q -m benchmark_suite --benchmark-enable tests/benchmarks
+
+## lock: record released specs' hashes
+lock: $(STAMP)
+	$(BIN)/rao-bench lock

@@ -1,0 +1,209 @@
+"""``rao-bench``: list tasks, evaluate a policy, run the reference baselines, validate results,
+build the leaderboard, lock released specs, and check an env against the contract."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SUBMISSIONS = REPO / "leaderboard" / "submissions"
+RUNS = REPO / "runs"
+
+
+def submission_path(root: Path, task_id: str, name: str) -> Path:
+    domain, _, task = task_id.partition("/")
+    return root / domain / task / f"{name}.json"
+
+
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    from bench.registry import all_specs
+
+    specs = all_specs()
+    if args.json:
+        print(json.dumps([s.summary() for s in specs], indent=2))
+    else:
+        for s in specs:
+            print(s.id)
+    return 0
+
+
+def _evaluate_to(task_id: str, policy: str, protocol: str, out: Path | None, args: argparse.Namespace,
+                 command: str) -> dict:
+    from bench.journal import atomic_write_text
+    from bench.protocol import evaluate
+    from bench.results import dumps
+
+    journal = None
+    if out is not None and not args.no_journal:
+        journal = out.with_name(out.name + ".journal.jsonl")
+    result = evaluate(task_id, policy, protocol, workers=args.workers, executor=args.executor,
+                      journal=journal, progress=not args.no_progress, command=command,
+                      address=getattr(args, "address", None))
+    if out is not None:
+        atomic_write_text(out, dumps(result))
+        if journal is not None and journal.exists():
+            journal.unlink()  # the result file now holds every episode
+    return result
+
+
+def _print_summary(result: dict, out: Path | None) -> None:
+    s = result["summary"]["nominal"]
+    hs, v = s["hyperscore"], s["V"]
+    print(f"{result['task']['id']}  {result['algorithm']['name']}  ({result['protocol']['name']} protocol, "
+          f"{len(result['episodes'])} episodes)")
+    print(f"  HyperScore {hs['mean']:.3f} [{hs['ci_low']:.3f}, {hs['ci_high']:.3f}]   "
+          f"V {v['mean']:.4f} [{v['ci_low']:.4f}, {v['ci_high']:.4f}]")
+    for k, stat in s["kpis"].items():
+        print(f"  {k:<22} {stat['mean']:.6g}")
+    if out is not None:
+        print(f"  written to {out}")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    out = Path(args.out) if args.out else None
+    result = _evaluate_to(args.task, args.policy, args.protocol, out, args, _command_line())
+    _print_summary(result, out)
+    return 0
+
+
+def _cmd_baselines(args: argparse.Namespace) -> int:
+    from baselines import registry
+    from bench.registry import task_ids
+
+    if args.list:
+        for name in registry.names():
+            print(name)
+        return 0
+    tasks = [args.task] if args.task else task_ids()
+    names = args.only.split(",") if args.only else registry.names()
+    root = Path(args.out_dir)
+    for task in tasks:
+        for name in names:
+            if not registry.applies_to(name, task):
+                continue
+            out = submission_path(root, task, name)
+            cmd = f"rao-bench evaluate {task} --policy {name} --protocol {args.protocol} --out {out}"
+            result = _evaluate_to(task, name, args.protocol, out, args, cmd)
+            _print_summary(result, out)
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from bench.validate import main_validate
+
+    return main_validate(args.files)
+
+
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    from bench.leaderboard import main_leaderboard
+
+    return main_leaderboard(args.submissions, args.out, args.check)
+
+
+def _cmd_lock(args: argparse.Namespace) -> int:
+    from bench.registry import all_specs, read_lock, write_lock
+
+    if args.check:
+        lock = read_lock()
+        bad = [s.id for s in all_specs() if lock.get(s.id) != s.sha256]
+        for tid in bad:
+            print(f"{tid}: spec content differs from tasks/specs.lock.json (or is not locked)")
+        return 1 if bad else 0
+    for tid, digest in write_lock().items():
+        print(f"{digest}  {tid}")
+    return 0
+
+
+def _cmd_check_env(args: argparse.Namespace) -> int:
+    from bench.checks import check_task
+
+    problems = check_task(args.task, scales=args.scale or None)
+    for p in problems:
+        print(p)
+    print("OK" if not problems else f"{len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def _command_line() -> str:
+    return "rao-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--protocol", choices=("quick", "full"), default="full",
+                   help="quick = smoke run on 2 seeds (does not rank); full = every eval seed (default)")
+    p.add_argument("--workers", type=int, default=1, help="parallel episode workers (default 1)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local process pool, or Ray (needs the [ray] extra)")
+    p.add_argument("--address", default=None, help="address of an existing Ray cluster")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--no-journal", action="store_true",
+                   help="do not journal finished episodes (a crash then loses the run)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rao-bench",
+        description="RAO-Bench: versioned MARL tasks for resource allocation, a fixed evaluation "
+                    "protocol, a submission validator and a leaderboard.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("tasks", help="list released task ids")
+    p.add_argument("--json", action="store_true", help="details as JSON")
+    p.set_defaults(func=_cmd_tasks)
+
+    p = sub.add_parser("evaluate", help="run the evaluation protocol for one policy on one task",
+                       description="Runs nominal (every eval seed), scalability (every scale) and "
+                                   "adaptability (every held-out shift) episodes, counting safety "
+                                   "violations everywhere. With --out, finished episodes are "
+                                   "journaled beside the output so an interrupted run resumes.")
+    p.add_argument("task", help="task id, e.g. supply_chain/Serial-v1")
+    p.add_argument("--policy", required=True,
+                   help="a reference baseline's name (rao-bench baselines --list) or module:attr")
+    p.add_argument("--out", help="write the result JSON here (atomically)")
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("baselines", help="evaluate every reference baseline; write leaderboard/submissions/")
+    p.add_argument("--task", help="only this task (default: every released task)")
+    p.add_argument("--only", help="comma-separated baseline names (default: all that apply)")
+    p.add_argument("--list", action="store_true", help="list the registered baseline names")
+    p.add_argument("--out-dir", default=str(SUBMISSIONS), help="default: leaderboard/submissions")
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_baselines)
+
+    p = sub.add_parser("validate", help="check result JSON files; lists every problem; non-zero exit on any")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("leaderboard", help="rebuild leaderboard/ (Markdown, HTML, CSV, plots)")
+    p.add_argument("--check", action="store_true", help="exit non-zero if the committed outputs are stale")
+    p.add_argument("--submissions", default=str(SUBMISSIONS))
+    p.add_argument("--out", default=str(REPO / "leaderboard"))
+    p.set_defaults(func=_cmd_leaderboard)
+
+    p = sub.add_parser("lock", help="record released specs' hashes in tasks/specs.lock.json")
+    p.add_argument("--check", action="store_true", help="only check; non-zero exit on drift")
+    p.set_defaults(func=_cmd_lock)
+
+    p = sub.add_parser("check-env", help="run the API and determinism checks on a task")
+    p.add_argument("task")
+    p.add_argument("--scale", action="append", help="only this scale (repeatable)")
+    p.set_defaults(func=_cmd_check_env)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        print(f"rao-bench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

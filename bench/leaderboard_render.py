@@ -1,0 +1,389 @@
+"""Text renderings of a :class:`bench.leaderboard.Board`: Markdown page, static HTML page, CSVs.
+
+Tables are built once as plain strings (:class:`Table`) and each renderer escapes them for its
+format, so a submission's name can never inject markup. Numbers use fixed formats so that the
+output is byte-stable across rebuilds.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from bench.leaderboard import ORACLE, Board, Entry, Row, TaskBoard
+from bench.leaderboard_plots import plot_names
+from bench.metrics import hyperscore
+
+ARROW = {"max": "↑", "min": "↓"}
+DASH = "—"
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------ formatting
+
+
+def _num(x: Any, fmt: str) -> str:
+    if x is None:
+        return DASH
+    return format(float(x) + 0.0, fmt)  # + 0.0 turns -0.0 into 0.0
+
+
+def sig(x: Any) -> str:
+    """About four significant digits without exponent for everyday magnitudes (KPIs vary)."""
+    if x is None:
+        return DASH
+    v = float(x) + 0.0
+    if v == 0 or not 1e-3 <= abs(v) < 1e6:
+        return "0" if v == 0 else f"{v:.3e}"
+    return f"{v:.{max(0, 3 - math.floor(math.log10(abs(v))))}f}"
+
+
+def _ci(s: Any, fmt: str) -> str:
+    return f"{_num(s.mean, fmt)} [{_num(s.low, fmt)}, {_num(s.high, fmt)}]"
+
+
+def _pct(x: Any) -> str:
+    return DASH if x is None else f"{_num(100.0 * float(x), '.2f')}%"
+
+
+def _worst_rate(e: Entry) -> float | None:
+    rates = [float(v["rate"]) for v in e.summary["safety"].values()]
+    return max(rates) if rates else None
+
+
+def _recovery(e: Entry) -> str:
+    shifts = e.summary["adaptability"]["shifts"]
+    steps = [s["recovery_steps_mean"] for s in shifts.values() if s.get("recovery_steps_mean") is not None]
+    if not steps:
+        return DASH
+    share = sum(float(s["recovered_share"]) for s in shifts.values()) / len(shifts)
+    return f"{_num(sum(steps) / len(steps), '.1f')} ({_num(100 * share, '.0f')}% rec.)"
+
+
+def _worst_shift(e: Entry) -> str:
+    a = e.summary["adaptability"]
+    if a["worst_retention"] is None:
+        return DASH
+    return f"{_num(a['worst_retention'], '.3f')} ({a['worst_shift']})"
+
+
+# --------------------------------------------------------------------------------------- tables
+
+
+def main_table(tb: TaskBoard) -> Table:
+    """Ranked and oracle entries of one task, best first."""
+    kpis = tb.spec.kpis
+    headers = ["rank", "entry", "paradigm", "HyperScore ↑ [95% CI]", "V ↑ [95% CI]"]
+    if tb.oracle_V is not None:
+        headers.append("gap to oracle ↓")
+    headers += [f"{k.name} ({k.unit}) {ARROW[k.direction]}" if k.unit else f"{k.name} {ARROW[k.direction]}"
+                for k in kpis]
+    headers += ["violation rate ↓ (worst constraint)", "V retention smallest→largest ↑",
+                "decision-time slope ↓", "worst-shift retention ↑", "recovery steps ↓", "n"]
+    t = Table(headers)
+    for r in tb.rows:
+        e = r.entry
+        rank = r.place.label if r.place else "oracle (bound, not ranked)"
+        row = [rank, e.label, e.paradigm, _ci(e.stat("hyperscore"), ".4f"), _ci(e.stat("V"), ".3f")]
+        if tb.oracle_V is not None:
+            row.append(_pct(r.gap))
+        row += [sig(e.summary["nominal"]["kpis"][k.name]["mean"]) for k in kpis]
+        sc = e.summary["scalability"]
+        row += [_pct(_worst_rate(e)), _num(sc["v_retention"], ".3f"),
+                _num(sc["decision_time_slope"], ".2f"), _worst_shift(e), _recovery(e),
+                str(e.summary["nominal"]["n_episodes"])]
+        t.rows.append(row)
+    return t
+
+
+def safety_table(tb: TaskBoard) -> Table:
+    """Per-constraint violation rate, severity and share of episodes with any violation."""
+    headers = ["entry"]
+    for c in tb.spec.constraints:
+        unit = f", {c.unit}" if c.unit else ""
+        headers += [f"{c.name} rate ↓", f"{c.name} severity ({'exceedance' + unit}) ↓",
+                    f"{c.name} episodes ↓"]
+    t = Table(headers)
+    for e in [r.entry for r in tb.rows]:
+        row = [e.label]
+        for c in tb.spec.constraints:
+            s = e.summary["safety"].get(c.name, {})
+            row += [_pct(s.get("rate")), sig(s.get("severity")), _pct(s.get("episode_share"))]
+        t.rows.append(row)
+    return t
+
+
+def side_table(entries: Sequence[Entry], with_note: bool) -> Table:
+    t = Table(["entry", "paradigm", "HyperScore [95% CI]", "V [95% CI]", "n"]
+              + (["why not ranked"] if with_note else []))
+    for e in entries:
+        t.rows.append([e.label, e.paradigm, _ci(e.stat("hyperscore"), ".4f"), _ci(e.stat("V"), ".3f"),
+                       str(e.summary["nominal"]["n_episodes"])] + ([e.note] if with_note else []))
+    return t
+
+
+def overall_table(board: Board) -> Table:
+    t = Table(["rank", "entry", "paradigm", "mean V ↑ [95% CI]", "mean HyperScore ↑", "tasks",
+               "P(better than random)", "note"])
+    for r in board.overall:
+        rank = r.place.label if r.place else DASH
+        poi = DASH if r.poi_vs_random is None else \
+            f"{_num(r.poi_vs_random, '.3f')} ({r.poi_tasks} task{'s' if r.poi_tasks != 1 else ''})"
+        V = f"{_num(r.V['mean'], '.3f')} [{_num(r.V['mean_ci_low'], '.3f')}, {_num(r.V['mean_ci_high'], '.3f')}]"
+        t.rows.append([rank, r.label, r.key[2], V, _num(r.hyperscore_mean, ".4f"),
+                       str(len(r.tasks)), poi, r.note])
+    return t
+
+
+def _hs_max(tb: TaskBoard) -> float:
+    hp = tb.spec.hyperscore
+    return float(hyperscore(1.0, hp.beta, hp.gamma, hp.kappa))
+
+
+def explainer(board: Board) -> list[str]:
+    """Paragraphs (plain text) explaining how to read the tables."""
+    return [
+        "Each entry is one policy evaluated with `rao-bench evaluate` under the full protocol, "
+        "checked by `rao-bench validate` and scored against fixed anchors in the task spec, so adding "
+        "an entry never changes anyone else's score.",
+        "Ranking: eligible entries (full protocol, paradigm not oracle, the released spec without "
+        "overrides) are ordered by "
+        "nominal HyperScore mean. An entry whose 95% bootstrap CI overlaps the CI of the entry ranked "
+        "directly above it is tied with it and shares its rank, marked '=k'; tie groups chain, and "
+        "the next group's rank counts every entry above it (1, =2, =2, 4). Treat tied entries as "
+        "indistinguishable on this evidence.",
+        "HyperScore = 100·(1 + σ(β ln V + γ)^κ) lies in [100, about 106.4] for V in [0, 1] with the "
+        "default parameters (not 100–200) and compresses differences below V ≈ 0.8; read V for the "
+        "size of a difference.",
+        "Oracle entries use information a real controller lacks; they are shown as a bound, not "
+        "ranked. 'gap to oracle' = 1 − V / V_oracle against the best oracle's V mean on that task.",
+        "Overall: mean normalised V over the tasks an entry has results for (95% CI by bootstrap "
+        "stratified over tasks), mean of its per-task HyperScore means, and the probability that a "
+        "random run of the entry has a higher V than one of the random baseline, averaged over the "
+        "tasks both have. Only entries with results on every task that has ranked results are "
+        "ranked overall (by mean V, same tie rule); the rest are listed with a note.",
+        "Safety rates are violating agent-steps / agent-steps pooled over all evaluated episodes; "
+        "'episodes' is the share of episodes with any violation. Decision-time slope is the log–log "
+        "slope of policy time per agent-step against agent count (machine-dependent).",
+    ]
+
+
+# ------------------------------------------------------------------------------------- markdown
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def md(text: str) -> str:
+    """Escape untrusted text for a Markdown table cell (no markup, no raw HTML, one line)."""
+    text = html.escape(" ".join(str(text).split()), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def md_table(t: Table) -> str:
+    lines = ["| " + " | ".join(md(h) for h in t.headers) + " |",
+             "|" + "|".join("---" for _ in t.headers) + "|"]
+    lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in t.rows]
+    return "\n".join(lines) + "\n"
+
+
+def _md_task(tb: TaskBoard) -> list[str]:
+    out = [f"## {md(tb.task_id)}\n", md(tb.spec.description) + "\n",
+           f"HyperScore range on this task: 100 to {_hs_max(tb):.3f}. "
+           f"CSV: [`csv/{tb.slug}.csv`](csv/{tb.slug}.csv)\n"]
+    if tb.rows:
+        out += [md_table(main_table(tb))]
+        if tb.spec.constraints:
+            out += ["### Safety per constraint\n", md_table(safety_table(tb))]
+    else:
+        out += ["No ranked full-protocol entries yet.\n"]
+    if tb.quick:
+        out += ["### Not ranked (quick protocol)\n", md_table(side_table(tb.quick, False))]
+    if tb.ineligible:
+        out += ["### Not ranked (not eligible)\n", md_table(side_table(tb.ineligible, True))]
+    for name, caption in plot_names(tb):
+        out.append(f"![{md(caption)}]({name})\n")
+    return out
+
+
+def markdown_page(board: Board) -> str:
+    out = ["# RAO-Bench leaderboard\n",
+           "Generated by `rao-bench leaderboard` from `leaderboard/submissions/`; do not edit by hand. "
+           "See `docs/submitting.md` to add an entry.\n",
+           "## How to read it\n"] + [p + "\n" for p in explainer(board)]  # trusted text
+    out += ["## Overall\n"]
+    if board.overall:
+        out += [f"Tasks with ranked results: {md(', '.join(board.overall_tasks) or DASH)}.\n",
+                md_table(overall_table(board))]
+    else:
+        out += ["No valid submissions yet.\n"]
+    for tb in board.tasks:
+        out += _md_task(tb)
+    out += ["## Rejected submissions\n"]
+    if board.rejected:
+        out += [f"- {md(r.source)}: " + "; ".join(md(p) for p in r.problems) + "\n"
+                for r in board.rejected]
+    else:
+        out += ["None.\n"]
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------------------- html
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1400px;
+padding:0 1rem;color:#1b1f23;line-height:1.45}
+table{border-collapse:collapse;margin:0.8rem 0 1.4rem;font-size:0.85rem}
+th,td{border:1px solid #d0d7de;padding:0.3rem 0.5rem;text-align:right;vertical-align:top}
+th{background:#f6f8fa}td:nth-child(-n+3),th:nth-child(-n+3){text-align:left}
+tr.oracle td{color:#57606a;font-style:italic}
+.plots img{max-width:48%;margin:0.3rem;border:1px solid #d0d7de}
+p.note{color:#57606a;font-size:0.9rem}
+"""
+
+
+def h(text: str) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _code(escaped: str) -> str:
+    """`x` -> <code>x</code> in already escaped (trusted) text."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+
+
+def html_table(t: Table, row_classes: Sequence[str] = ()) -> str:
+    head = "".join(f"<th>{h(c)}</th>" for c in t.headers)
+    body = []
+    for i, row in enumerate(t.rows):
+        cls = f' class="{h(row_classes[i])}"' if i < len(row_classes) and row_classes[i] else ""
+        body.append(f"<tr{cls}>" + "".join(f"<td>{h(c)}</td>" for c in row) + "</tr>")
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>\n"
+
+
+def _html_task(tb: TaskBoard) -> str:
+    out = [f'<h2 id="{h(tb.slug)}">{h(tb.task_id)}</h2>', f"<p>{h(tb.spec.description)}</p>",
+           f'<p class="note">HyperScore range on this task: 100 to {_hs_max(tb):.3f}. '
+           f'CSV: <a href="csv/{h(tb.slug)}.csv">csv/{h(tb.slug)}.csv</a></p>']
+    if tb.rows:
+        out.append(html_table(main_table(tb), ["oracle" if r.entry.status == ORACLE else "" for r in tb.rows]))
+        if tb.spec.constraints:
+            out += ["<h3>Safety per constraint</h3>", html_table(safety_table(tb))]
+    else:
+        out.append("<p>No ranked full-protocol entries yet.</p>")
+    if tb.quick:
+        out += ["<h3>Not ranked (quick protocol)</h3>", html_table(side_table(tb.quick, False))]
+    if tb.ineligible:
+        out += ["<h3>Not ranked (not eligible)</h3>", html_table(side_table(tb.ineligible, True))]
+    imgs = "".join(f'<img src="{h(n)}" alt="{h(c)}" title="{h(c)}">' for n, c in plot_names(tb))
+    if imgs:
+        out.append(f'<div class="plots">{imgs}</div>')
+    return "\n".join(out) + "\n"
+
+
+def html_page(board: Board) -> str:
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           "<title>RAO-Bench leaderboard</title>", f"<style>{CSS}</style>", "</head>", "<body>",
+           "<h1>RAO-Bench leaderboard</h1>",
+           '<p class="note">Generated by <code>rao-bench leaderboard</code> from '
+           "<code>leaderboard/submissions/</code>; do not edit by hand.</p>",
+           "<h2>How to read it</h2>"] + [f"<p>{_code(h(p))}</p>" for p in explainer(board)]
+    if board.tasks:
+        out.append("<p>Tasks: " + ", ".join(f'<a href="#{h(tb.slug)}">{h(tb.task_id)}</a>'
+                                             for tb in board.tasks) + "</p>")
+    out.append("<h2>Overall</h2>")
+    if board.overall:
+        out += [f"<p>Tasks with ranked results: {h(', '.join(board.overall_tasks) or DASH)}.</p>",
+                html_table(overall_table(board),
+                           ["oracle" if r.status == ORACLE else "" for r in board.overall])]
+    else:
+        out.append("<p>No valid submissions yet.</p>")
+    out += [_html_task(tb) for tb in board.tasks]
+    out.append("<h2>Rejected submissions</h2>")
+    if board.rejected:
+        out.append("<ul>" + "".join(f"<li><code>{h(r.source)}</code>: {h('; '.join(r.problems))}</li>"
+                                    for r in board.rejected) + "</ul>")
+    else:
+        out.append("<p>None.</p>")
+    out += ["</body>", "</html>", ""]
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------------------ csv
+
+
+def g(x: Any) -> str:
+    """Fixed CSV float format: ``%.6g``; empty for missing values."""
+    if x is None:
+        return ""
+    if isinstance(x, bool):
+        return str(x).lower()
+    if isinstance(x, (int, float)):
+        return "%.6g" % (float(x) + 0.0)
+    return str(x)
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows([[g(c) for c in row] for row in rows])
+    return buf.getvalue()
+
+
+def task_csv(tb: TaskBoard) -> str:
+    kpis, cons = tb.spec.kpis, tb.spec.constraints
+    header = ["rank", "tied", "status", "name", "version", "paradigm", "protocol",
+              "hyperscore_mean", "hyperscore_ci_low", "hyperscore_ci_high",
+              "V_mean", "V_ci_low", "V_ci_high", "oracle_gap"]
+    header += [f"kpi_{k.name}_mean" for k in kpis]
+    header += [f"safety_{c.name}_{q}" for c in cons for q in ("rate", "severity", "episode_share")]
+    header += ["v_retention", "decision_time_slope", "worst_shift", "worst_retention",
+               "recovery_steps_mean", "n_episodes", "source"]
+    rows = []
+    lines: list[tuple[Entry, Row | None]] = [(r.entry, r) for r in tb.rows]
+    lines += [(e, None) for e in tb.quick + tb.ineligible]
+    for e, r in lines:
+        hs, V, s = e.stat("hyperscore"), e.stat("V"), e.summary
+        place = r.place if r else None
+        recs = [x["recovery_steps_mean"] for x in s["adaptability"]["shifts"].values()
+                if x.get("recovery_steps_mean") is not None]
+        row: list[Any] = [place.rank if place else None, place.tied if place else None, e.status,
+                          e.name, e.version, e.paradigm, e.protocol, hs.mean, hs.low, hs.high,
+                          V.mean, V.low, V.high, r.gap if r else None]
+        row += [s["nominal"]["kpis"][k.name]["mean"] for k in kpis]
+        row += [s["safety"].get(c.name, {}).get(q) for c in cons for q in ("rate", "severity", "episode_share")]
+        row += [s["scalability"]["v_retention"], s["scalability"]["decision_time_slope"],
+                s["adaptability"]["worst_shift"], s["adaptability"]["worst_retention"],
+                sum(recs) / len(recs) if recs else None, s["nominal"]["n_episodes"], e.source]
+        rows.append(row)
+    return _csv(header, rows)
+
+
+def overall_csv(board: Board) -> str:
+    header = ["rank", "tied", "status", "name", "version", "paradigm", "n_tasks", "tasks",
+              "V_mean", "V_ci_low", "V_ci_high", "V_iqm", "hyperscore_mean", "poi_vs_random",
+              "poi_tasks", "note"]
+    rows = []
+    for r in board.overall:
+        rows.append([r.place.rank if r.place else None, r.place.tied if r.place else None, r.status,
+                     *r.key, len(r.tasks), " ".join(r.tasks), r.V["mean"], r.V["mean_ci_low"],
+                     r.V["mean_ci_high"], r.V["iqm"], r.hyperscore_mean, r.poi_vs_random,
+                     r.poi_tasks, r.note])
+    return _csv(header, rows)
+
+
+def csv_files(board: Board) -> dict[str, str]:
+    out = {f"csv/{tb.slug}.csv": task_csv(tb) for tb in board.tasks}
+    out["csv/overall.csv"] = overall_csv(board)
+    return out
+

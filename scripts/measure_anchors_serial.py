@@ -1,0 +1,68 @@
+"""Measure the KPI anchors of ``supply_chain/Serial-v1`` (reproducible; re-run at release).
+
+    .venv/bin/python scripts/measure_anchors_serial.py            # prints JSON
+
+How each anchor is obtained (the spec's ``anchors.source`` says the same):
+
+* ``cost_per_period``: zero = the random baseline's mean over the eval seeds (nominal scale and
+  scenario); one = the Chen-Zheng optimal expected cost per period ``C*`` of the nominal
+  instance (``baselines/chen_zheng.py``), the theoretical optimum of any policy.
+* ``fill_rate``: zero = 0, one = 1 (the bounds of a fraction; the random baseline over-orders
+  and fills ~100 %, so it cannot serve as the floor here).
+* ``bullwhip``: zero = the random baseline's mean; one = 1 (no amplification: the optimal
+  base-stock policy passes demand upstream unchanged in steady state).
+* ``inventory_turnover``: zero = the random baseline's mean; one = the optimal base-stock
+  policy's mean over the eval seeds (the turnover of the cost-optimal operation).
+
+Episodes run through the harness's own ``bench.episode.run_episode``, so KPIs are aggregated
+exactly as in evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import bench  # noqa: E402
+from baselines.base_stock import BaseStockPolicy  # noqa: E402
+from baselines.chen_zheng import optimal_echelon_base_stock  # noqa: E402
+from baselines.random_policy import RandomPolicy  # noqa: E402
+from bench.episode import run_episode  # noqa: E402
+
+TASK = "supply_chain/Serial-v1"
+
+
+def mean_kpis(policy_cls: type, scale: str | None = None, scenario: str | None = None) -> dict[str, float]:
+    """Mean of every KPI over the spec's eval seeds for one policy class."""
+    spec = bench.get_spec(TASK)
+    env = bench.make(TASK, scale=scale, scenario=scenario)
+    env.reset(seed=spec.seeds.eval[0])
+    policy = policy_cls(env)
+    records = [run_episode(env, policy, seed, spec) for seed in spec.seeds.eval]
+    return {k: float(np.mean([r["kpis"][k] for r in records])) for k in records[0]["kpis"]}
+
+
+def measure() -> dict[str, dict[str, float]]:
+    """The four KPIs' (zero, one) anchors as described in the module docstring."""
+    spec = bench.get_spec(TASK)
+    p = spec.parameters
+    _, c_star = optimal_echelon_base_stock(p["lead_times"], p["holding_costs"], p["stockout_cost"],
+                                           p["demand_dist"], p["demand_mean"], p["demand_sd"])
+    rnd = mean_kpis(RandomPolicy)
+    bs = mean_kpis(BaseStockPolicy)
+    return {
+        "cost_per_period": {"zero": rnd["cost_per_period"], "one": c_star},
+        "fill_rate": {"zero": 0.0, "one": 1.0},
+        "bullwhip": {"zero": rnd["bullwhip"], "one": 1.0},
+        "inventory_turnover": {"zero": rnd["inventory_turnover"], "one": bs["inventory_turnover"]},
+        "_measured": {"random": rnd, "base_stock": bs},
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(), indent=2))

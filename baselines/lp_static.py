@@ -30,6 +30,7 @@ downstream after period k; ``R[0,k]`` = customer backorders), all ``>= 0``:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -216,7 +217,9 @@ def solve_pulp(lp: SerialLP) -> np.ndarray:
     import pulp
 
     prob = pulp.LpProblem("serial_line", pulp.LpMinimize)
-    z = [pulp.LpVariable(f"z{j}", lowBound=0, upBound=None if np.isinf(u) else float(u))
+    # PuLP >= 3.3 attaches variables to the model (add_variable); older PuLP builds them freely
+    new_var = getattr(prob, "add_variable", None) or pulp.LpVariable
+    z = [new_var(f"z{j}", lowBound=0, upBound=None if np.isinf(u) else float(u))
          for j, u in enumerate(lp.upper)]
     prob += pulp.LpAffineExpression([(z[j], float(v)) for j, v in enumerate(lp.c) if v != 0])
     for A, b, sense in ((lp.A_eq, lp.b_eq, pulp.LpConstraintEQ), (lp.A_ub, lp.b_ub, pulp.LpConstraintLE)):
@@ -225,7 +228,12 @@ def solve_pulp(lp: SerialLP) -> np.ndarray:
             expr = pulp.LpAffineExpression([(z[j], float(v)) for j, v in
                                             zip(A.indices[lo:hi], A.data[lo:hi])])
             prob += pulp.LpConstraint(expr, sense, rhs=float(b[i]))
-    status = prob.solve(pulp.PULP_CBC_CMD(msg=False))
+    with warnings.catch_warnings():
+        # PuLP 3.3 deprecates PULP_CBC_CMD in favour of a separately installed CBC (COIN_CMD),
+        # but the bundled binary is the CBC every install of PuLP has
+        warnings.simplefilter("ignore", DeprecationWarning)
+        solver = pulp.PULP_CBC_CMD(msg=False)
+    status = prob.solve(solver)
     if pulp.LpStatus[status] != "Optimal":
         raise RuntimeError(f"serial LP not solved by CBC: status {pulp.LpStatus[status]}")
     return np.array([v.value() or 0.0 for v in z])

@@ -92,7 +92,7 @@ def run_episode(env: Any, policy: Policy, seed: int, spec: TaskSpec) -> dict[str
         steps += 1
     series = {k: np.asarray(v, dtype=np.float64) for k, v in counters.items()}
     kpis = {k.name: aggregate_kpi(k, series) for k in spec.kpis}
-    V = metrics.value_score(kpis, spec.anchors, spec.weights)
+    V = metrics.value_score(kpis, spec.anchors_at(env.config.scale.name), spec.weights)
     hp = spec.hyperscore
     safety = {}
     for c, rows in exceed.items():

@@ -279,7 +279,8 @@ def load_submissions(submissions_dir: Path,
                                               "name and version; bump the version",)))
             continue
         seen[ident] = source
-        entries.append(Entry(source=source, result=result, status=status, note=_scrub(note, path, source, root)))
+        entries.append(Entry(source=source, result=result, status=status,
+                             note=_scrub(note, path, source, root)))
     return entries, rejected
 
 
@@ -350,8 +351,8 @@ def overall_board(boards: Sequence[TaskBoard]) -> tuple[list[OverallRow], list[s
         note = ("oracle (bound, not ranked)" if status == ORACLE
                 else f"not ranked: results on {len(tasks)} of {len(covered)} tasks"
                 if set(covered) - set(tasks) else "")
-        rows.append(OverallRow(key=key, status=status, tasks=tasks, V=agg,
-                               hyperscore_mean=float(np.mean([c[t][0].stat("hyperscore").mean for t in tasks])),
+        hs = float(np.mean([c[t][0].stat("hyperscore").mean for t in tasks]))
+        rows.append(OverallRow(key=key, status=status, tasks=tasks, V=agg, hyperscore_mean=hs,
                                poi_vs_random=poi, poi_tasks=len(common), place=None, note=note))
 
     rows.sort(key=lambda r: (-r.V["mean"], -r.hyperscore_mean, r.key))

@@ -56,18 +56,19 @@ def _png(fig: Figure) -> bytes:
 
 def _hyperscore(tb: "TaskBoard", entries: Sequence["Entry"]) -> Figure:
     hp = tb.spec.hyperscore
-    top = float(hyperscore(1.0, hp.beta, hp.gamma, hp.kappa))
+    low, top = sorted(float(hyperscore(v, hp.beta, hp.gamma, hp.kappa)) for v in (0.0, 1.0))
     fig = Figure(figsize=(8.0, 1.4 + 0.4 * len(entries)))
     ax = fig.add_subplot()
     for i, e in enumerate(entries):
         s = e.stat("hyperscore")
-        ax.errorbar([s.mean], [i], xerr=[[s.mean - s.low], [s.high - s.mean]], fmt="D" if e.status == "oracle" else "o",
-                    color=COLORS[i % len(COLORS)], capsize=3)
+        err = [[max(0.0, s.mean - s.low)], [max(0.0, s.high - s.mean)]]  # never negative
+        ax.errorbar([s.mean], [i], xerr=err,
+                    fmt="D" if e.status == "oracle" else "o", color=COLORS[i % len(COLORS)], capsize=3)
     ax.set_yticks(range(len(entries)), [_label(e) for e in entries])
     ax.invert_yaxis()
-    pad = 0.02 * (top - 100.0)
-    ax.set_xlim(100.0 - pad, top + pad)
-    ax.set_xlabel(f"nominal HyperScore; axis = attainable range 100 to {top:.3f}")
+    pad = 0.02 * (top - low)
+    ax.set_xlim(low - pad, top + pad)
+    ax.set_xlabel(f"nominal HyperScore; axis = attainable range {low:.0f} to {top:.3f}")
     ax.set_title(f"{tb.task_id}: HyperScore, mean and 95% CI", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()

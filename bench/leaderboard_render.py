@@ -139,7 +139,8 @@ def overall_table(board: Board) -> Table:
         rank = r.place.label if r.place else DASH
         poi = DASH if r.poi_vs_random is None else \
             f"{_num(r.poi_vs_random, '.3f')} ({r.poi_tasks} task{'s' if r.poi_tasks != 1 else ''})"
-        V = f"{_num(r.V['mean'], '.3f')} [{_num(r.V['mean_ci_low'], '.3f')}, {_num(r.V['mean_ci_high'], '.3f')}]"
+        V = f"{_num(r.V['mean'], '.3f')} [{_num(r.V['mean_ci_low'], '.3f')}, " \
+            f"{_num(r.V['mean_ci_high'], '.3f')}]"
         t.rows.append([rank, r.label, r.key[2], V, _num(r.hyperscore_mean, ".4f"),
                        str(len(r.tasks)), poi, r.note])
     return t
@@ -274,7 +275,8 @@ def _html_task(tb: TaskBoard) -> str:
            f'<p class="note">HyperScore range on this task: 100 to {_hs_max(tb):.3f}. '
            f'CSV: <a href="csv/{h(tb.slug)}.csv">csv/{h(tb.slug)}.csv</a></p>']
     if tb.rows:
-        out.append(html_table(main_table(tb), ["oracle" if r.entry.status == ORACLE else "" for r in tb.rows]))
+        classes = ["oracle" if r.entry.status == ORACLE else "" for r in tb.rows]
+        out.append(html_table(main_table(tb), classes))
         if tb.spec.constraints:
             out += ["<h3>Safety per constraint</h3>", html_table(safety_table(tb))]
     else:
@@ -361,7 +363,8 @@ def task_csv(tb: TaskBoard) -> str:
                           e.name, e.version, e.paradigm, e.protocol, hs.mean, hs.low, hs.high,
                           V.mean, V.low, V.high, r.gap if r else None]
         row += [s["nominal"]["kpis"][k.name]["mean"] for k in kpis]
-        row += [s["safety"].get(c.name, {}).get(q) for c in cons for q in ("rate", "severity", "episode_share")]
+        row += [s["safety"].get(c.name, {}).get(q) for c in cons
+                for q in ("rate", "severity", "episode_share")]
         row += [s["scalability"]["v_retention"], s["scalability"]["decision_time_slope"],
                 s["adaptability"]["worst_shift"], s["adaptability"]["worst_retention"],
                 sum(recs) / len(recs) if recs else None, s["nominal"]["n_episodes"], e.source]

@@ -94,6 +94,7 @@ class KpiSpec:
 
     ``anchors`` = (zero, one): the KPI values mapped to 0 and 1 when normalising into V. They are
     frozen in the spec (measured once, ``anchor_source`` says how), never taken from submissions.
+    ``scale_anchors`` optionally gives other scales their own (zero, one).
     """
 
     name: str
@@ -103,6 +104,12 @@ class KpiSpec:
     anchors: tuple[float, float]
     anchor_source: str
     description: str
+    scale_anchors: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+    def anchors_at(self, scale: str) -> tuple[float, float]:
+        """Anchors for ``scale``: its own where the spec gives them (a KPI such as total cost grows
+        with the network, so each scale is normalised between its own floor and bound)."""
+        return self.scale_anchors.get(scale, self.anchors)
 
     @property
     def counters(self) -> tuple[str, ...]:
@@ -184,7 +191,12 @@ class TaskSpec:
 
     @property
     def anchors(self) -> dict[str, tuple[float, float]]:
-        return {k.name: k.anchors for k in self.kpis}
+        """Anchors at the nominal scale."""
+        return self.anchors_at(self.nominal_scale.name)
+
+    def anchors_at(self, scale: str) -> dict[str, tuple[float, float]]:
+        """Per-KPI (zero, one) anchors used to compute V for episodes at ``scale``."""
+        return {k.name: k.anchors_at(scale) for k in self.kpis}
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready description for ``rao-bench tasks --json``."""
@@ -211,6 +223,14 @@ def _need(raw: Mapping[str, Any], key: str, where: str, path: Path) -> Any:
     if key not in raw:
         raise SpecError(f"{path}: {where} is missing required field '{key}'")
     return raw[key]
+
+
+def _anchor_pair(raw: Mapping[str, Any], direction: str, where: str, path: Path) -> tuple[float, float]:
+    zero, one = float(_need(raw, "zero", where, path)), float(_need(raw, "one", where, path))
+    if (one > zero) != (direction == "max") or zero == one:
+        raise SpecError(f"{path}: {where}: anchors must satisfy one > zero for direction "
+                        f"'max' and one < zero for 'min' (got zero={zero}, one={one})")
+    return zero, one
 
 
 def parse_spec(raw: Mapping[str, Any], path: Path) -> TaskSpec:
@@ -271,14 +291,17 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> TaskSpec:
             raise SpecError(f"{path}: KPI {name}: direction must be one of {DIRECTIONS}")
         if agg.get("kind") not in AGGREGATE_KINDS:
             raise SpecError(f"{path}: KPI {name}: aggregate.kind must be one of {AGGREGATE_KINDS}")
-        zero, one = float(anchors["zero"]), float(anchors["one"])
-        if (one > zero) != (direction == "max") or zero == one:
-            raise SpecError(f"{path}: KPI {name}: anchors must satisfy one > zero for direction "
-                            f"'max' and one < zero for 'min' (got zero={zero}, one={one})")
+        zero, one = _anchor_pair(anchors, direction, f"KPI {name}", path)
+        per_scale = {}
+        for scale_name, pair in (anchors.get("scales") or {}).items():
+            if scale_name not in {s.name for s in scales}:
+                raise SpecError(f"{path}: KPI {name}: anchors.scales names unknown scale {scale_name!r}")
+            per_scale[str(scale_name)] = _anchor_pair(pair, direction, f"KPI {name} at {scale_name}", path)
         kpis.append(KpiSpec(name=name, unit=str(k.get("unit", "")), direction=direction,
                             aggregate=agg, anchors=(zero, one),
                             anchor_source=str(anchors.get("source", "")),
-                            description=str(k.get("description", ""))))
+                            description=str(k.get("description", "")),
+                            scale_anchors=MappingProxyType(per_scale)))
 
     weights = freeze({str(k): float(v) for k, v in g("weights").items()})
     names = {k.name for k in kpis}

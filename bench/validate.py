@@ -703,10 +703,10 @@ def _stage_recompute(run: _Run) -> None:
     for i, ep in run.episodes():
         kpis, V, hs = ep.get("kpis"), ep.get("V"), ep.get("hyperscore")
         if isinstance(kpis, dict) and _finite(V) and all(_finite(kpis.get(k)) for k in spec.weights):
-            want = metrics.value_score(kpis, spec.anchors, spec.weights)
+            want = metrics.value_score(kpis, spec.anchors_at(str(ep.get("scale"))), spec.weights)
             if not _close(V, want):
                 run.add(("episodes", i, "V"), f"found {V!r}; recomputed {want!r} from this episode's "
-                                              f"KPIs with the spec's anchors and weights")
+                                              f"KPIs with the spec's anchors (at its scale) and weights")
         if _finite(V) and 0.0 <= V <= 1.0 and _finite(hs):
             want = float(metrics.hyperscore(V, hp.beta, hp.gamma, hp.kappa))
             if not _close(hs, want):

@@ -338,7 +338,6 @@ def test_nan_literal_is_what_the_file_contains(genuine_doc, tmp_path):
 
 
 def test_every_problem_is_listed_at_once(genuine_doc):
-    spec = spec_of(genuine_doc)
     genuine_doc["episodes"][0]["bonus"] = 1  # schema
     genuine_doc["protocol"]["seeds"].append(987_654)  # coverage
     genuine_doc["summary"]["nominal"]["V"]["iqm"] += 0.01  # recompute
@@ -346,7 +345,6 @@ def test_every_problem_is_listed_at_once(genuine_doc):
     report = validate_document(genuine_doc)
     assert len(report.errors) >= 4, describe(report)
     assert {"schema", "coverage", "recompute", "provenance"} <= {p.stage for p in report.errors}
-    assert spec.id == genuine_doc["task"]["id"]
 
 
 def test_structurally_broken_document_skips_dependent_stages_once(genuine_doc):

@@ -220,7 +220,7 @@ class _LogConcaveSampler:
     """Exact sampler of h(s) ~ sin(s)^p exp(-nu s) on (0, pi), p > 0, nu >= 0.
 
     For p > 0 (m > 1), log h is concave with mode s0 = atan2(p, nu). The
-    envelope is Devroye's three-piece hat ([D] VII.2): flat (= h(s0)) on
+    envelope is a three-piece hat in the style of [D] VII.2: flat (= h(s0)) on
     [sL, sR] and tangent exponentials outside, where sL < s0 < sR are the
     points with h = h(s0)/e. Tangent lines of a concave function lie above
     it, so the hat dominates h everywhere; both exponential pieces are
@@ -275,39 +275,31 @@ class _LogConcaveSampler:
             return 0.0, 0.0, 0.0
         return x, k, fun(x)
 
-    @cached_property
-    def _table(self) -> NDArray[np.float64]:
-        """Per-piece constants, columns (left, flat, right).
-
-        Rows: sign (+1: angle s from 0; -1: angle u = pi - s from pi), mode
-        angle v0, piece start, truncated-exponential mass c, rate k, hat
-        height h at the start. A variate is v = start - e with
-        e = -log1p(-U c)/k (exponential pieces) or e = -U * width (flat).
-        """
-        width = (self.s0 - self.sL) + (self.u0 - self.uR)
-        return np.array([
-            [1.0, 1.0, -1.0],
-            [self.s0, self.s0, self.u0],
-            [self.sL, self.sL, self.uR],
-            [self.cL, 0.0, self.cR],
-            [self.kL if self.kL > 0 else 1.0, 1.0 / width, self.kR if self.kR > 0 else 1.0],
-            [self.hL, 0.0, self.hR],
-            [self.kL, 0.0, self.kR],
-        ])
-
     def draw(self, rng: np.random.Generator, size: int) -> NDArray[np.float64]:
-        u01 = rng.random((2, size))
+        p, nu = self.p, self.nu
+        piece = rng.random(size)
+        pos = 1.0 - rng.random(size)  # (0, 1]
         expo = rng.standard_exponential(size)
-        piece = (u01[0] >= self.p_left).astype(np.intp) + (u01[0] >= self.p_left + self.p_mid)
-        sign, v0, start, c, k, h, slope = self._table[:, piece]
-        pos = 1.0 - u01[1]  # (0, 1]
+        z = np.empty(size)
+        log_ratio = np.empty(size)
+        left = piece < self.p_left
+        right = piece >= self.p_left + self.p_mid
+        mid = ~(left | right)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            # Flat piece: e = -U * width; exponential pieces: e = -log1p(-U c)/k >= 0.
-            e = -np.where(piece == 1, pos, np.log1p(-pos * c)) / k
-            v = start - e
-            sin_v = np.sin(v)
-            z = -sign * np.cos(v) / sin_v
-            log_ratio = self.p * (np.log(sin_v) - self.lsin0) - sign * self.nu * (v - v0) - (h - slope * e)
+            # Left tail: s = sL - e, e ~ Exp(kL) truncated to [0, sL] (inversion).
+            e = -np.log1p(-pos[left] * self.cL) / self.kL
+            s = self.sL - e
+            z[left] = -np.cos(s) / np.sin(s)
+            log_ratio[left] = (p * (np.log(np.sin(s)) - self.lsin0) - nu * (s - self.s0)) - (self.hL - self.kL * e)
+            # Flat piece: s uniform on [sL, pi - uR]; hat = h(s0), i.e. 0 in log units.
+            s = self.sL + pos[mid] * ((self.s0 - self.sL) + (self.u0 - self.uR))
+            z[mid] = -np.cos(s) / np.sin(s)
+            log_ratio[mid] = p * (np.log(np.sin(s)) - self.lsin0) - nu * (s - self.s0)
+            # Right tail in u = pi - s: u = uR - e, e ~ Exp(kR) truncated to [0, uR].
+            e = -np.log1p(-pos[right] * self.cR) / self.kR
+            u = self.uR - e
+            z[right] = np.cos(u) / np.sin(u)
+            log_ratio[right] = (p * (np.log(np.sin(u)) - self.lsin0) + nu * (u - self.u0)) - (self.hR - self.kR * e)
         return z[(-expo <= log_ratio) & np.isfinite(z)]
 
 
@@ -641,7 +633,7 @@ class PearsonIV:
         -----
         The density of s = arctan((X - lam)/a) + pi/2 is proportional to
         sin(s)^(2m-2) exp(-nu s) on (0, pi) ([H]). For m > 1 it is
-        log-concave and drawn with Devroye's three-piece hat ([D] VII.2,
+        log-concave and drawn with a three-piece tangent hat ([D] VII.2;
         acceptance ~0.7-0.9); for 1/2 < m <= 1 with a Jordan-inequality
         power-law hat (``_HeavySampler``). Both are exact: no histogram or
         interpolation is involved. Samples are drawn for |nu| and mirrored

@@ -20,10 +20,12 @@ the right-hand side being the echelon cost that Chen & Zheng's recursion (S&S eq
 policy converges to the theory's ``C*`` (verified within 1 % in
 ``tests/supply_chain/test_chen_zheng.py``).
 
-Timing (one ``step`` = one decision epoch followed by one period; S&S §6.2.2's sequence, with
-the decision epoch placed at the period boundary as in stockpyl's simulator, where orders are
-placed after the period's demand is seen — so a lead time ``L_j`` means ``L_j`` periods of
-demand between ordering and receipt, matching the lead-time demand ``D̃_j`` of eq. 6.10):
+Timing (one ``step`` = one decision epoch followed by one period). The events are those of
+S&S §6.2 (orders, shipments and receipts, demand, costs), with the decision epoch at the period
+boundary as in stockpyl's simulator (S&S's own code), where a period's orders are placed after
+its demand is seen — so a lead time ``L_j`` puts exactly ``L_j`` periods of demand between an
+order and its receipt, the lead-time demand ``D̃_j`` of eq. 6.10 (with ``L_j = 1`` a stage is a
+newsvendor on one period's demand, as in S&S ch. 4):
 
 1. Orders: every stage j places its order ``q_j`` (the agent's action, clipped to
    ``[0, max_order]``) with stage j+1; stage N with the supplier. Orders reach the upstream
@@ -43,13 +45,23 @@ Observation (float32, local to the stage, same shape for every stage and scenari
 last_order_received]`` where ``inventory_position = on_hand + in transit in + owed by the
 upstream stage (ordered, not yet shipped) - backorders owed downstream``, ``pipeline[k]`` is the
 quantity in transit into this stage that will be received k steps from now (k = 0: during the
-next step), ``P = max(L) + 1`` (slots up to the largest nominal lead time, plus the 2-period
-headroom of the ``lead_time_surge`` shift, so the space is identical in every scenario), and
+next step), ``P = max(L) + 1`` (at an observation a shipment is at most ``L_j - 1`` steps from
+receipt, ``L_j + 1`` under the ``lead_time_surge`` shift; sizing for the surge keeps the space
+identical in every scenario, as zero-shot evaluation on held-out shifts requires), and
 ``last_order_received`` is the order of stage j-1 at the previous step (stage 1: last demand).
 ``state()`` concatenates all stages' observations and the period index ``t``.
 
 Reward: cooperative — every agent receives minus the total system cost of the period (a
 researcher can reshape with the per-stage ``holding_cost`` counter in ``infos``).
+
+``infos[agent]["kpi"]`` (the harness sums each counter over agents, so each quantity is
+reported once): per stage — ``holding_cost`` (its on-hand and inbound-transit holding cost),
+``inventory`` (its on-hand), ``total_cost`` (its holding cost, plus the stockout cost at stage 1);
+from ``stage_1`` only — ``stockout_cost``, ``demand``, ``filled`` (demand met from stock in the
+period it arrives), ``shipped_to_customers`` (including backorder fills); from ``stage_N`` only —
+``orders`` (the upstream-most order, for the bullwhip ratio). Every agent carries every key (0
+where it does not report). ``infos[agent]["violations"]["storage_overflow"]`` = on-hand above the
+stage's ``storage_capacity`` at the end of the period (0 if within).
 
 Demand: i.i.d. normal ``N(μ, σ²)`` truncated at 0 (continuous quantities; at the nominal
 ``σ/μ = 0.2`` truncation has probability 3e-7) or Poisson(μ). The whole path is drawn at
@@ -86,8 +98,6 @@ from bench.spec import EnvConfig
 SHIFT_KINDS = ("demand_shock", "lead_time_surge", "demand_volatility")
 LEAD_TIME_SURGE = 2      # periods added to every lead time by the lead_time_surge shift
 _DEFAULT_FACTOR = {"demand_shock": 1.5, "demand_volatility": 3.0}
-_KPI_KEYS = ("holding_cost", "stockout_cost", "total_cost", "demand", "filled", "orders",
-             "inventory", "shipped_to_customers")
 
 
 def _as_stage_list(name: str, value: Any, n: int, *, allow_scalar: bool) -> list[float]:
@@ -124,7 +134,8 @@ class SerialEnv(RaoParallelEnv):
         lead = _as_stage_list("lead_times", p["lead_times"], n, allow_scalar=False)
         if any(v < 1 or v != int(v) for v in lead):
             raise ValueError(f"lead_times must be integers >= 1 (periods), got {lead}; a lead time "
-                             "of 1 means goods ordered now serve next period's demand")
+                             "of 1 means an order placed at a decision epoch (the end of a period) "
+                             "arrives before the next period's demand")
         self.lead_times = np.array(lead, dtype=np.int64)
         hold = _as_stage_list("holding_costs", p["holding_costs"], n, allow_scalar=False)
         if any(not math.isfinite(v) or v < 0 for v in hold):

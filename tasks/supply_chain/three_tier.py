@@ -517,9 +517,8 @@ class ThreeTierEnv(RaoParallelEnv):
         p, net = self.p, self.net
         scale = p.action_scale_days
         R, P = net.n_retailers, net.n_products
-        self._order_r = np.zeros((R, P), np.int64)
-        self._order_m = np.zeros(P, np.int64)
-        for a in self.possible_agents:
+        checked = {}
+        for a in self.possible_agents:        # validate everything before changing any state
             raw = np.asarray(actions[a], dtype=np.float64).reshape(-1)
             lay = self._act_layout[a]
             n = max(s.stop for s in lay.values())
@@ -528,7 +527,11 @@ class ThreeTierEnv(RaoParallelEnv):
                                  f"(layout {[(k, s.stop - s.start) for k, s in lay.items()]})")
             if not np.all(np.isfinite(raw)):
                 raise ValueError(f"action of {a!r} contains NaN or inf; pass finite values in [0, 1]")
-            act = np.clip(raw, 0.0, 1.0)
+            checked[a] = np.clip(raw, 0.0, 1.0)
+        self._order_r = np.zeros((R, P), np.int64)
+        self._order_m = np.zeros(P, np.int64)
+        for a, act in checked.items():
+            lay = self._act_layout[a]
             tier, i = self._tier_of[a]
             if tier == "supplier":
                 prods = net.supplier_products[i]
@@ -548,7 +551,7 @@ class ThreeTierEnv(RaoParallelEnv):
         p, net = self.p, self.net
         S, M, R, P = net.n_suppliers, net.n_manufacturers, net.n_retailers, net.n_products
         self._parse_actions(actions)
-        d = self._day = {
+        self._day = {
             "prod_cost_s": np.zeros(S), "prod_cost_m": np.zeros(M),
             "transport_m": np.zeros(M), "transport_r": np.zeros(R),
             "over_s": np.zeros(S), "over_m": np.zeros(M), "produced_m": np.zeros(M),
@@ -854,6 +857,13 @@ class ThreeTierEnv(RaoParallelEnv):
         return np.zeros(self._state_size())
 
     # -- test and analysis helpers ------------------------------------------------------------------
+    @property
+    def demand_path(self) -> np.ndarray:
+        """The episode's realised customer demand (units, int64, shape (T, R, P)), drawn at reset.
+
+        Hindsight information (same name as in Serial-v1): only ``oracle`` policies may read it."""
+        return self.demand
+
     def expected_demand(self) -> np.ndarray:
         """The episode's mean demand path E[D[t, r, p]] (units/day, shape (T, R, P)), shift included.
 
@@ -951,8 +961,8 @@ class OrderUpToPolicy:
     paradigm = "heuristic"
     tasks = ("supply_chain/ThreeTier-v1",)
 
-    def __init__(self, env: ThreeTierEnv, retail_cover: float = 5.0, finished_cover: float = 2.0,
-                 raw_cover: float = 7.5, supplier_cover: float = 2.0, negotiation: float = 0.5) -> None:
+    def __init__(self, env: ThreeTierEnv, retail_cover: float = 7.0, finished_cover: float = 1.0,
+                 raw_cover: float = 8.0, supplier_cover: float = 2.0, negotiation: float = 0.25) -> None:
         base = getattr(env, "unwrapped", env)
         self.layout_obs = {a: base.observation_layout(a) for a in base.possible_agents}
         self.layout_act = {a: base.action_layout(a) for a in base.possible_agents}

@@ -247,17 +247,25 @@ def test_forecast_exact_on_noiseless_additive_series():
     assert g.n_observed == 30 and g.initialised
 
 
-def test_forecast_tracks_noiseless_demand_mean_path():
+@pytest.mark.parametrize("kwargs, bound", [
+    ({}, 0.04),                                                       # defaults (tuned for noise): 0.029
+    (dict(alpha=0.5, beta=0.05, gamma=0.5, phi=1.0), 0.01),           # responsive: 0.006
+])
+def test_forecast_tracks_noiseless_demand_mean_path(kwargs, bound):
+    """7-day WAPE on the noiseless multiplicative mean path of 200 drawn products.
+
+    Multiplicative weekly x annual seasonality is not exactly additive, so
+    the error is small but not zero; fast smoothing tracks it more closely.
+    """
     m = DemandModel.draw(200, np.random.default_rng(31))
     mu = m.mean(365 + 120, 0)
-    f = Forecaster(200)
+    f = Forecaster(200, **kwargs)
     f.warm_start(mu[:365])
     errs = []
     for t in range(365, 365 + 120 - 7):
         errs.append(np.abs(f.forecast(7) - mu[t:t + 7]).sum() / mu[t:t + 7].sum())
         f.update(mu[t])
-    # Multiplicative season/trend is not exactly additive, but close.
-    assert np.mean(errs) < 0.03
+    assert np.mean(errs) < bound
 
 
 def test_forecast_beats_naive_mean_on_generated_demand():

@@ -2,8 +2,9 @@
 demand of the whole episode (perfect foresight).
 
 At reset the policy reads the episode's demand path that the env drew in advance
-(``env.demand_path``) — information no real controller has, hence the ``oracle`` paradigm — and
-solves the LP of ``baselines/lp_static.py`` over the episode with CBC (PuLP). Because every
+(``env.demand_path``) and the lead time of every period (``env.lead_time_at(t)``, which the
+``lead_time_surge`` shift changes) — information no real controller has, hence the ``oracle``
+paradigm — and solves the LP of ``baselines/lp_static.py`` over the episode with CBC (PuLP). Because every
 trajectory a non-anticipative policy can produce is feasible for that LP, the plan's cost is a
 lower bound on what any policy can achieve on that demand path (up to the LP's ε tie-break on
 internal backlogs); the gap between a policy and this oracle is the price of not knowing the
@@ -28,7 +29,6 @@ class _SerialHindsightLP:
         self.env = env
         self.agents = list(env.possible_agents)
         self.pipeline_len = int(env.pipeline_len)
-        self.lead_times = np.asarray(p["lead_times"], dtype=int)
         self.holding = np.asarray(p["holding_costs"], dtype=float)
         self.p = float(p["stockout_cost"])
         self.max_order = float(p["max_order"])
@@ -42,10 +42,12 @@ class _SerialHindsightLP:
     def act(self, observations: Mapping[str, Any]) -> dict[str, np.ndarray]:
         if self.plan is None:
             # plan at the first decision, once the env has been reset and drawn its path
-            demand = np.asarray(self.env.demand_path, dtype=float)[self.k:]
+            env = self.env
+            demand = np.asarray(env.demand_path, dtype=float)[self.k:]
+            # the realised lead times too (they change under the lead_time_surge shift)
+            lead = np.array([env.lead_time_at(t) for t in range(self.k, self.k + len(demand))])
             oh, bo, pipe = serial_state(observations, self.agents, self.pipeline_len)
-            lp = serial_lp(oh, bo, pipe, demand, self.lead_times, self.holding, self.p,
-                           self.max_order)
+            lp = serial_lp(oh, bo, pipe, demand, lead, self.holding, self.p, self.max_order)
             z = solve_pulp(lp)
             self.plan = lp.orders(z)
             self.planned_cost = lp.true_cost(z)
@@ -55,8 +57,9 @@ class _SerialHindsightLP:
 
 
 class HindsightLPPolicy:
-    """Oracle: the deterministic LP solved with the realised demand path of the episode (read
-    from ``env.demand_path``); a lower bound on any non-anticipative policy's cost."""
+    """Oracle: the deterministic LP solved with the realised demand path (``env.demand_path``)
+    and lead times (``env.lead_time_at``) of the episode; a lower bound on any non-anticipative
+    policy's cost."""
 
     info = PolicyInfo(name="lp_hindsight", version="1", paradigm="oracle",
                       description="Perfect-foresight LP: reads the episode's realised demand "

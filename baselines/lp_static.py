@@ -18,8 +18,9 @@ downstream after period k; ``R[0,k]`` = customer backorders), all ``>= 0``:
 * shipment of stage i >= 1 to stage i-1:  ``s[i,k] = R[i,k-1] + q[i-1,k] - R[i,k]``,
   ``0 <= s[i,k] <= OH[i,k-1]`` (shipped from stock before this period's receipts);
   the supplier ships ``q[N-1,k]`` in full;
-* receipts:  ``A[i,k] = pipe[i,k] + x[i, k-L_i+1]`` with ``x[i,·]`` the shipment into stage i and
-  ``pipe`` what is already in transit (from the observation);
+* receipts:  ``A[i,k] = pipe[i,k] + Σ_{τ: τ+L_i(τ)-1 = k} x[i,τ]`` with ``x[i,τ]`` the shipment
+  into stage i dispatched in period τ (``x[i,k-L_i+1]`` for fixed lead times) and ``pipe``
+  what is already in transit (from the observation);
 * customers:  ``c[k] = R[0,k-1] + d[k] - R[0,k]``,  ``0 <= c[k] <= OH[0,k-1] + A[0,k]``;
 * balance:  ``OH[i,k] = OH[i,k-1] + A[i,k] - (s[i,k] or c[k])``;
 * cost:  ``Σ_k Σ_i h'_i OH[i,k] + h'_{i+1} T[i,k] + p R[0,k] + ε Σ_{i>=1} R[i,k]`` with ``T``
@@ -84,7 +85,9 @@ def serial_lp(on_hand: np.ndarray, backorders: np.ndarray, pipeline: np.ndarray,
         pipeline: (N, P) ``pipe[i,k]``: in transit into stage i, received in period k
             (the env's observation slots).
         demand: ``d[k]``, k = 0..H-1 (forecast or realised): fixes the horizon H.
-        lead_times: ``L_i >= 1`` for shipments dispatched in the plan.
+        lead_times: ``L_i >= 1`` for shipments dispatched in the plan: shape (N,), or (H, N)
+            for lead times that change over the plan (row k: shipments dispatched in period
+            k; the hindsight oracle uses this under the ``lead_time_surge`` shift).
         holding_costs: local ``h'_i``; in-transit into stage i costs ``h'_{i+1}`` (0 into N).
         stockout_cost: ``p`` per customer backorder per period.
         max_order: upper bound of every order (the env's action bound).
@@ -94,6 +97,17 @@ def serial_lp(on_hand: np.ndarray, backorders: np.ndarray, pipeline: np.ndarray,
     """
     n, H = len(on_hand), len(demand)
     L = np.asarray(lead_times, dtype=int)
+    L = np.broadcast_to(L, (H, n)) if L.ndim == 1 else L
+    if L.shape != (H, n) or np.any(L < 1):
+        raise ValueError(f"lead_times must be integers >= 1 of shape ({n},) or ({H}, {n}); got "
+                         f"shape {L.shape}")
+    # which dispatch periods τ deliver into stage i in period k (τ + L_i(τ) - 1 = k)
+    deliveries: list[list[list[int]]] = [[[] for _ in range(H)] for _ in range(n)]
+    for tau in range(H):
+        for i in range(n):
+            k = tau + int(L[tau, i]) - 1
+            if k < H:
+                deliveries[i][k].append(tau)
     h = np.asarray(holding_costs, dtype=float)
     tc = np.append(h[1:], 0.0)
     nv = 3 * n * H
@@ -150,7 +164,7 @@ def serial_lp(on_hand: np.ndarray, backorders: np.ndarray, pipeline: np.ndarray,
     for i in range(n):
         for k in range(H):
             # shipment x[i,k] into stage i dispatched in period k: its transit cost
-            span = min(L[i] - 1, H - k)
+            span = min(int(L[k, i]) - 1, H - k)
             if span > 0 and tc[i] > 0:
                 if i < n - 1:
                     t_terms, t_const = ship_terms(i + 1, k, tc[i] * span)
@@ -159,11 +173,10 @@ def serial_lp(on_hand: np.ndarray, backorders: np.ndarray, pipeline: np.ndarray,
                     const += t_const
                 else:
                     c[q(i, k)] += tc[i] * span
-            # receipts A[i,k] = pipe[i,k] + x[i, k-L_i+1]
+            # receipts A[i,k] = pipe[i,k] + shipments into i due in period k
             arr_terms: list[tuple[int, float]] = []
             arr_const = pipe[i, k]
-            tau = k - L[i] + 1
-            if tau >= 0:
+            for tau in deliveries[i][k]:
                 if i < n - 1:
                     t_terms, t_const = ship_terms(i + 1, tau, 1.0)
                     arr_terms += t_terms
@@ -248,6 +261,8 @@ def serial_state(observations: Mapping[str, Any], agents: list[str], pipeline_le
 
 
 def as_actions(agents: list[str], q: np.ndarray) -> dict[str, np.ndarray]:
+    """Order quantities ``q_i`` (stage 1 first) as the env's per-agent ``Box(0, max_order, (1,))``
+    actions."""
     return {a: np.array([v], dtype=np.float32) for a, v in zip(agents, q.tolist())}
 
 

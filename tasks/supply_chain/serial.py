@@ -66,7 +66,8 @@ stage's ``storage_capacity`` at the end of the period (0 if within).
 Demand: i.i.d. normal ``N(μ, σ²)`` truncated at 0 (continuous quantities; at the nominal
 ``σ/μ = 0.2`` truncation has probability 3e-7) or Poisson(μ). The whole path is drawn at
 ``reset`` from ``self.np_random`` and exposed as ``env.demand_path`` — **only policies that
-declare the ``oracle`` paradigm may read it** (e.g. ``baselines/lp_hindsight.py``).
+declare the ``oracle`` paradigm may read it** (e.g. ``baselines/lp_hindsight.py``), and the same
+holds for ``env.lead_time_at(t)``, which reveals when a lead-time surge starts.
 
 Held-out shifts (``config.scenario.shift``, from step ``onset`` on, 0-based):
 ``demand_shock`` (mean × ``factor``, default 1.5), ``demand_volatility`` (sd × ``factor``,
@@ -234,7 +235,8 @@ class SerialEnv(RaoParallelEnv):
         return sd
 
     def lead_time_at(self, t: int) -> np.ndarray:
-        """Lead times (stage 1 first) of shipments dispatched at step ``t``."""
+        """Lead times ``L_j`` (stage 1 first) of shipments dispatched at step ``t`` (they change
+        at the onset of ``lead_time_surge``; oracles only, like ``demand_path``)."""
         if self.shift_kind == "lead_time_surge" and t >= self.onset:
             return self.lead_times + LEAD_TIME_SURGE
         return self.lead_times

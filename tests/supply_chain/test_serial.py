@@ -278,3 +278,24 @@ def test_lead_time_surge_delays_shipments_dispatched_from_onset() -> None:
         assert arrival_step("lead_time_surge", t) == t + L3 - 1 == arrival_step("nominal", t)
     for t in (onset, onset + 3):
         assert arrival_step("lead_time_surge", t) == t + L3 - 1 + LEAD_TIME_SURGE
+
+
+# ---------------------------------------------------------------------------------------------
+# anchors are what the documented procedure measures
+# ---------------------------------------------------------------------------------------------
+
+def test_spec_anchors_match_the_measuring_script() -> None:
+    """Re-run scripts/measure_anchors_serial.py's procedure; the YAML's (rounded) anchors must
+    agree, so a change to the env or the baselines that moves them cannot go unnoticed."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "measure_anchors_serial.py"
+    module_spec = importlib.util.spec_from_file_location("measure_anchors_serial", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    measured = module.measure()
+    for kpi in SPEC.kpis:
+        zero, one = kpi.anchors
+        assert zero == pytest.approx(measured[kpi.name]["zero"], rel=2e-3, abs=1e-9), kpi.name
+        assert one == pytest.approx(measured[kpi.name]["one"], rel=2e-3, abs=1e-9), kpi.name

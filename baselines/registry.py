@@ -7,6 +7,11 @@ from bench.policy import PolicySource, load_policy
 # name -> "module:Class". Each class carries ``info`` (PolicyInfo) and ``tasks`` ("*" or ids).
 BASELINES: dict[str, str] = {
     "random": "baselines.random_policy:RandomPolicy",
+    "order_up_to": "baselines.order_up_to:OrderUpToPolicy",
+    "base_stock": "baselines.base_stock:BaseStockPolicy",
+    "lp_static": "baselines.lp_static:StaticLPPolicy",
+    "lp_rolling": "baselines.lp_rolling:RollingLPPolicy",
+    "lp_hindsight": "baselines.lp_hindsight:HindsightLPPolicy",
 }
 
 

@@ -4,9 +4,10 @@
 
 How each anchor is obtained (the spec's ``anchors.source`` says the same):
 
-* ``cost_per_period``: zero = the random baseline's mean over the eval seeds (nominal scale and
-  scenario); one = the Chen-Zheng optimal expected cost per period ``C*`` of the nominal
-  instance (``baselines/chen_zheng.py``), the theoretical optimum of any policy.
+* ``cost_per_period`` (the only KPI weighted in V, so V ranks policies exactly by the task's
+  objective): zero = the random baseline's mean over the eval seeds; one = the Chen-Zheng optimal
+  expected cost per period ``C*`` (``baselines/chen_zheng.py``), the theoretical optimum of any
+  non-anticipative policy — both measured at every scale (per-scale anchors).
 * ``fill_rate``: zero = 0, one = 1 (the bounds of a fraction; the random baseline over-orders
   and fills ~100 %, so it cannot serve as the floor here).
 * ``bullwhip``: zero = the random baseline's mean; one = 1 (no amplification: the optimal
@@ -33,6 +34,7 @@ from baselines.base_stock import BaseStockPolicy  # noqa: E402
 from baselines.chen_zheng import optimal_echelon_base_stock  # noqa: E402
 from baselines.random_policy import RandomPolicy  # noqa: E402
 from bench.episode import run_episode  # noqa: E402
+from bench.registry import env_config  # noqa: E402
 
 TASK = "supply_chain/Serial-v1"
 
@@ -47,16 +49,27 @@ def mean_kpis(policy_cls: type, scale: str | None = None, scenario: str | None =
     return {k: float(np.mean([r["kpis"][k] for r in records])) for k in records[0]["kpis"]}
 
 
-def measure() -> dict[str, dict[str, float]]:
-    """The four KPIs' (zero, one) anchors as described in the module docstring."""
+def c_star(scale: str | None = None) -> float:
+    """Chen-Zheng optimal expected cost per period of the instance at ``scale``."""
+    p = env_config(TASK, scale=scale).params
+    _, cost = optimal_echelon_base_stock(p["lead_times"], p["holding_costs"], p["stockout_cost"],
+                                         p["demand_dist"], p["demand_mean"], p["demand_sd"])
+    return float(cost)
+
+
+def measure() -> dict[str, dict]:
+    """The KPIs' (zero, one) anchors as described in the module docstring; the cost KPI gets
+    per-scale anchors (random at that scale, C* of that scale's instance)."""
     spec = bench.get_spec(TASK)
-    p = spec.parameters
-    _, c_star = optimal_echelon_base_stock(p["lead_times"], p["holding_costs"], p["stockout_cost"],
-                                           p["demand_dist"], p["demand_mean"], p["demand_sd"])
     rnd = mean_kpis(RandomPolicy)
     bs = mean_kpis(BaseStockPolicy)
+    per_scale = {}
+    for s in spec.scales:
+        if not s.nominal:
+            per_scale[s.name] = {"zero": mean_kpis(RandomPolicy, scale=s.name)["cost_per_period"],
+                                 "one": c_star(s.name)}
     return {
-        "cost_per_period": {"zero": rnd["cost_per_period"], "one": c_star},
+        "cost_per_period": {"zero": rnd["cost_per_period"], "one": c_star(), "scales": per_scale},
         "fill_rate": {"zero": 0.0, "one": 1.0},
         "bullwhip": {"zero": rnd["bullwhip"], "one": 1.0},
         "inventory_turnover": {"zero": rnd["inventory_turnover"], "one": bs["inventory_turnover"]},

@@ -39,7 +39,7 @@ def test_spec_loads_with_example_6_1_as_nominal() -> None:
     assert [s.agents for s in SPEC.scales] == [2, 3, 5, 10, 20]
     assert {s.name for s in SPEC.shift_scenarios} == {"demand_shock", "lead_time_surge",
                                                       "demand_volatility"}
-    assert dict(SPEC.weights) == {"cost_per_period": 0.8, "fill_rate": 0.2}
+    assert dict(SPEC.weights) == {"cost_per_period": 1.0}
     assert SPEC.kpi("cost_per_period").anchors[1] == pytest.approx(47.66, abs=0.01)
 
 
@@ -299,3 +299,6 @@ def test_spec_anchors_match_the_measuring_script() -> None:
         zero, one = kpi.anchors
         assert zero == pytest.approx(measured[kpi.name]["zero"], rel=2e-3, abs=1e-9), kpi.name
         assert one == pytest.approx(measured[kpi.name]["one"], rel=2e-3, abs=1e-9), kpi.name
+        for scale, pair in measured[kpi.name].get("scales", {}).items():
+            assert kpi.anchors_at(scale) == pytest.approx((pair["zero"], pair["one"]), rel=2e-3), \
+                (kpi.name, scale)

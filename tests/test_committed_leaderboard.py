@@ -1,0 +1,33 @@
+"""The committed leaderboard: every released task has every applicable reference baseline's
+full-protocol result, each result validates, and the generated outputs are up to date."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from baselines import registry
+from bench.cli import submission_path
+from bench.leaderboard import check
+from bench.registry import task_ids
+from bench.validate import validate_file
+
+ROOT = Path(__file__).resolve().parents[1] / "leaderboard"
+CASES = [(t, b) for t in task_ids() for b in registry.names() if registry.applies_to(b, t)]
+
+
+@pytest.mark.parametrize("task_id, baseline", CASES, ids=[f"{t}:{b}" for t, b in CASES])
+def test_reference_result_is_committed_and_valid(task_id, baseline):
+    path = submission_path(ROOT / "submissions", task_id, baseline)
+    assert path.exists(), f"missing {path}: run `make leaderboard` and commit leaderboard/"
+    doc = json.loads(path.read_text())
+    assert doc["protocol"]["name"] == "full"
+    report = validate_file(path)
+    assert report.ok, [f"[{p.stage}] {p.path}: {p.message}" for p in report.problems][:5]
+
+
+def test_committed_leaderboard_is_not_stale():
+    stale = check(ROOT / "submissions", ROOT)
+    assert stale == [], f"stale leaderboard outputs {stale}: run `rao-bench leaderboard` and commit"

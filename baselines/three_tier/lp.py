@@ -110,6 +110,8 @@ THREE_TIER = "supply_chain/ThreeTier-v1"
 TIERS = ("supplier", "raw", "finished", "retail")     # stock tiers, order of tm / fl / targets
 OVERFLOW_PENALTY_FACTOR = 10.0
 ACTION_MARGIN = 0.999       # plans stay just inside action bounds and capacities
+FLOOR_PENALTY = 0.1         # $/unit/day below a rolling-LP safety floor (above every holding cost)
+REQ_DAYS = 14               # days of future call-offs that order production (earliest due first)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -440,3 +442,759 @@ def solve_cbc(lp: GroupLP) -> tuple[np.ndarray, float]:
 
 
 SOLVERS = {"highs": solve_highs, "cbc": solve_cbc}
+
+
+# ----------------------------------------------------------------------------------------------
+# the network as the LP baselines see it: lanes, unit conversions, observed state
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class Context:
+    """One episode's network in **system units** (days of the whole system's mean demand
+    ``sum_p mu_p``), the unit every plan quantity is expressed in.
+
+    ``rho[p] = mu_p / sum mu`` and ``w[r] = mu_rp / mu_p`` (a retailer's size share, the same for
+    every product by construction of the demand model) convert the env's "days of the node's own
+    mean demand" into system units: an upper-tier quantity ``x`` days of product p is
+    ``x * rho[p]``, a retailer's ``x * w[r] * rho[p]``.
+    """
+
+    net: Network
+    rho: np.ndarray
+    w: np.ndarray
+    lanes: tuple[np.ndarray, ...]          # products of each supply lane (supplier -> manufacturer)
+    lane_m: np.ndarray                     # manufacturer of each lane
+    lane_of: np.ndarray                    # (P,) lane of each product
+    group_lanes: tuple[np.ndarray, ...]    # lanes of each manufacturer
+    onehot: np.ndarray                     # (P, L) product -> lane incidence
+
+    @classmethod
+    def build(cls, net: Network, rho: np.ndarray, w: np.ndarray, pool_groups: bool = False) -> "Context":
+        """Items of the LP: one per supply lane, or one per manufacturer group (``pool_groups``)."""
+        if pool_groups:
+            lanes = tuple(net.manufacturer_products)
+            lane_m = np.arange(net.n_manufacturers, dtype=np.int64)
+        else:
+            lanes = tuple(link.products for link in net.supply_links)
+            lane_m = np.array([link.downstream for link in net.supply_links], np.int64)
+        lane_of = np.empty(net.n_products, np.int64)
+        for k, prods in enumerate(lanes):
+            lane_of[prods] = k
+        groups = tuple(np.flatnonzero(lane_m == m) for m in range(net.n_manufacturers))
+        onehot = np.zeros((net.n_products, len(lanes)))
+        onehot[np.arange(net.n_products), lane_of] = 1.0
+        return cls(net, np.asarray(rho, float), np.asarray(w, float), lanes, lane_m, lane_of, groups,
+                   onehot)
+
+    @property
+    def n_lanes(self) -> int:
+        return len(self.lanes)
+
+    def lane_sum(self, x: np.ndarray) -> np.ndarray:
+        """Sum a per-product array (..., P) over each lane -> (..., L)."""
+        return np.asarray(x, float) @ self.onehot
+
+
+def _net_of(env: Any) -> Network:
+    p = env.params
+    return build_network(int(p["n_suppliers"]), int(p["n_manufacturers"]), int(p["n_retailers"]),
+                         int(p["n_products"]))
+
+
+def observed_scales(env: Any, obs: Mapping[str, Any], net: Network) -> tuple[np.ndarray, np.ndarray]:
+    """(rho, w) estimated from the first observation of an episode only (no env internals).
+
+    * ``rho`` is exact: a supplier's ``demand_share`` gives ``mu_p / mu_s`` and a manufacturer's
+      ``mu_p / mu_m``, so each product links the two nodes' volumes; walking the supplier-
+      manufacturer graph from one node fixes every ``mu_p`` up to a common factor.
+    * ``w`` comes from the day-0 forecasts. The forecaster is linear in its data and the upper
+      tiers were warm-started on the summed retail history, so
+      ``forecast_m[p] = sum_r w[r] forecast_r[r, p]`` for every product whose forecasts were not
+      clipped at zero; a least-squares fit over products (dropping the worst-fitting half twice)
+      recovers ``w`` to about 1 % (checked against the env in the tests). Falls back to equal
+      shares if the fit is implausible.
+    """
+    S, M, R, P = net.n_suppliers, net.n_manufacturers, net.n_retailers, net.n_products
+    lay = {a: env.observation_layout(a) for a in net.agents}
+    sh_s, sh_m, fc_m = np.zeros(P), np.zeros(P), np.zeros(P)
+    for s in range(S):
+        a = f"supplier_{s}"
+        sh_s[net.supplier_products[s]] = np.asarray(obs[a], float)[lay[a]["demand_share"]]
+    for m in range(M):
+        a = f"manufacturer_{m}"
+        o = np.asarray(obs[a], float)
+        sh_m[net.manufacturer_products[m]] = o[lay[a]["demand_share"]]
+        fc_m[net.manufacturer_products[m]] = o[lay[a]["forecast"]]
+    mu_s, mu_m = np.full(S, np.nan), np.full(M, np.nan)
+    mu_s[0] = 1.0
+    changed = True
+    while changed:
+        changed = False
+        for p in range(P):
+            s, m = net.product_supplier[p], net.product_manufacturer[p]
+            if sh_s[p] <= 0 or sh_m[p] <= 0:
+                continue
+            if np.isnan(mu_m[m]) and not np.isnan(mu_s[s]):
+                mu_m[m], changed = mu_s[s] * sh_s[p] / sh_m[p], True
+            elif np.isnan(mu_s[s]) and not np.isnan(mu_m[m]):
+                mu_s[s], changed = mu_m[m] * sh_m[p] / sh_s[p], True
+    mu_m = np.where(np.isnan(mu_m), np.nanmean(mu_m), mu_m)
+    mu = np.maximum(sh_m * mu_m[net.product_manufacturer], 1e-12)
+    rho = mu / mu.sum()
+    F = np.stack([np.asarray(obs[f"retailer_{r}"], float)[lay[f"retailer_{r}"]["forecast"]]
+                  for r in range(R)], axis=1)                                   # (P, R)
+    w = np.full(R, 1.0 / R)
+    if R > 1 and P >= R + 2:
+        keep = np.ones(P, bool)
+        for _ in range(3):
+            est = np.linalg.lstsq(F[keep], fc_m[keep], rcond=None)[0]
+            res = np.abs(F @ est - fc_m)
+            if keep.sum() // 2 < R + 2:
+                break
+            keep = res <= np.sort(res[keep])[keep.sum() // 2]
+        if np.all(est > 0.2 / R) and np.all(est < 5.0 / R) and abs(est.sum() - 1.0) < 0.05:
+            w = est / est.sum()
+    return rho, w
+
+
+def exact_scales(env: Any) -> tuple[np.ndarray, np.ndarray, float]:
+    """(rho, w, sum mu) read from the env's drawn demand model: oracle use only."""
+    base = getattr(env, "unwrapped", env)
+    mu_rp = np.asarray(base._mu_rp, float)                                       # (R, P)
+    mu_p = mu_rp.sum(axis=0)
+    return mu_p / mu_p.sum(), mu_rp[:, 0] / mu_p[0], float(mu_p.sum())
+
+
+@dataclass
+class Observed:
+    """The observations of one day, every node and product, in the env's own units (days of the
+    node's mean demand for that product). ``ret_*`` are (R, P); the others (P,)."""
+
+    sup_stock: np.ndarray
+    sup_owed: np.ndarray
+    raw: np.ndarray
+    raw_transit: np.ndarray
+    fin: np.ndarray
+    owed_m: np.ndarray
+    ret_inv: np.ndarray
+    ret_transit: np.ndarray
+    ret_backlog: np.ndarray
+    ret_fc: np.ndarray
+    ret_last: np.ndarray
+    day: int
+
+    @classmethod
+    def parse(cls, obs: Mapping[str, Any], net: Network, lay: Mapping[str, Mapping[str, slice]],
+              horizon: int) -> "Observed":
+        P, R = net.n_products, net.n_retailers
+        z = lambda: np.zeros(P)  # noqa: E731
+        sup_stock, sup_owed, raw, raw_tr, fin, owed = z(), z(), z(), z(), z(), z()
+        ret = {k: np.zeros((R, P)) for k in ("inventory", "in_transit", "upstream_backlog",
+                                             "forecast", "last_demand")}
+        day = 0
+        for a, o in obs.items():
+            o = np.asarray(o, float)
+            tier, i = parse_agent(a)
+            L = lay[a]
+            if tier == "supplier":
+                pr = net.supplier_products[i]
+                sup_stock[pr], sup_owed[pr] = o[L["stock"]], o[L["backlog_owed"]]
+            elif tier == "manufacturer":
+                pr = net.manufacturer_products[i]
+                raw[pr], raw_tr[pr] = o[L["raw"]], o[L["raw_in_transit"]]
+                fin[pr], owed[pr] = o[L["finished"]], o[L["backlog_owed"]]
+            else:
+                for k in ret:
+                    ret[k][i] = o[L[k]]
+            day = int(round(float(o[L["time"]][-1]) * horizon))
+        return cls(sup_stock, sup_owed, raw, raw_tr, fin, owed, ret["inventory"], ret["in_transit"],
+                   ret["upstream_backlog"], ret["forecast"], ret["last_demand"], day)
+
+
+def planning_delays(params: Mapping[str, Any], H: int, nu: float, kappa: float,
+                    surge: tuple[int, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Planned integer delays (H, K) from dispatch to use, for supply and distribution routes.
+
+    Planning lead time = route mean + ``kappa`` s.d. (negotiation ``nu`` shortens supply lead
+    times as in the env); ``surge = (first plan day of the surge, factor)`` multiplies the lead
+    times of shipments dispatched from then on (the oracle's knowledge of ``lead_time_surge``).
+    Supply: dispatched at t+0.25, used by production at t'+0.5; distribution: dispatched at
+    t+0.5, sold at t'+0.75; both give ``ceil(L - 0.25)``.
+    """
+    out = []
+    for key, cut_mean, cut_sd in (("routes_supply", float(params["negotiation_lead_mean_cut"]) * nu,
+                                   float(params["negotiation_lead_sd_cut"]) * nu),
+                                  ("routes_distribution", 0.0, 0.0)):
+        lead = np.array([float(r["lead_time_mean"]) * (1 - cut_mean)
+                         + kappa * float(r["lead_time_sd"]) * (1 - cut_sd) for r in params[key]])
+        lead = np.maximum(lead, float(params["min_lead_time"]))
+        L = np.tile(lead, (H, 1))
+        if surge is not None:
+            L[max(surge[0], 0):] *= surge[1]
+        out.append(np.maximum(np.ceil(L - 0.25 - 1e-9), 0).astype(np.int64))
+    return out[0], out[1]
+
+
+@dataclass
+class Plan:
+    """Lane-level plan (system units), row 0 = episode day ``start``: ``ys, ym`` (H, L),
+    ``xs, xd`` (K, H, L); ``cost`` the LP optimum (system units x $)."""
+
+    start: int
+    ys: np.ndarray
+    ym: np.ndarray
+    xs: np.ndarray
+    xd: np.ndarray
+    cost: float
+
+    def row(self, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        k = day - self.start
+        if not 0 <= k < self.ys.shape[0]:
+            L, K = self.ys.shape[1], self.xs.shape[0]
+            return np.zeros(L), np.zeros(L), np.zeros((K, L)), np.zeros((K, L))
+        return self.ys[k], self.ym[k], self.xs[:, k], self.xd[:, k]
+
+
+@dataclass
+class PlanInputs:
+    """Lane-level inputs of one planning problem (system units). ``demand`` (H, L); ``init``
+    (4, L) stocks available at the start; optional pipelines (H, L), terminal targets (4, L),
+    floors (4, H, L), supplier availability per lane (H, L)."""
+
+    demand: np.ndarray
+    init: np.ndarray
+    delay_s: np.ndarray
+    delay_d: np.ndarray
+    yield_: float
+    costs: Costs
+    pipe_raw: np.ndarray | None = None
+    pipe_fin: np.ndarray | None = None
+    terminal: np.ndarray | None = None
+    floors: np.ndarray | None = None
+    supplier_up: np.ndarray | None = None
+
+
+def solve_plan(ctx: Context, params: Mapping[str, Any], inp: PlanInputs, start: int,
+               solver: str = "highs") -> Plan:
+    """Solve one LP per manufacturer group over its lanes and stitch the lane plan together."""
+    H, L = inp.demand.shape
+    K = inp.delay_s.shape[1]
+    lane_mu = ctx.lane_sum(ctx.rho)                                              # (L,)
+    cf, sd = params["capacity_factor"], params["storage_days"]
+    scale = float(params["action_scale_days"])
+    plan = Plan(start, np.zeros((H, L)), np.zeros((H, L)), np.zeros((K, H, L)), np.zeros((K, H, L)), 0.0)
+    for lanes in ctx.group_lanes:
+        mu_g = float(lane_mu[lanes].sum())
+        n = len(lanes)
+        sel = lambda a: None if a is None else a[..., lanes]  # noqa: E731
+        data = GroupData(
+            demand=inp.demand[:, lanes], slice_of=np.arange(n),
+            cap_m=np.full(H, float(cf["manufacturer"]) * mu_g * ACTION_MARGIN),
+            cap_s=np.tile(float(cf["supplier"]) * lane_mu[lanes] * ACTION_MARGIN, (H, 1)),
+            storage=(float(sd["supplier"]) * lane_mu[lanes], float(sd["manufacturer"]) * mu_g,
+                     float(sd["retailer"]) * mu_g),
+            init=inp.init[:, lanes], delay_s=inp.delay_s, delay_d=inp.delay_d, yield_=inp.yield_,
+            qmax=scale * lane_mu[lanes] * ACTION_MARGIN, costs=inp.costs,
+            pipe_raw=sel(inp.pipe_raw), pipe_fin=sel(inp.pipe_fin), terminal=sel(inp.terminal),
+            floors=sel(inp.floors), supplier_up=sel(inp.supplier_up))
+        lp = build_group_lp(data)
+        z, obj = SOLVERS[solver](lp)
+        plan.ys[:, lanes], plan.ym[:, lanes] = lp.get(z, "ys"), lp.get(z, "ym")
+        plan.xs[:, :, lanes], plan.xd[:, :, lanes] = lp.get(z, "xs"), lp.get(z, "xd")
+        plan.cost += obj
+    return plan
+
+
+# ----------------------------------------------------------------------------------------------
+# the executor: a lane plan -> the env's actions, one day at a time
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class Targets:
+    """Closed-loop allocation signals of one day (``None`` = open loop, split by ``share``).
+
+    ``retail`` (R, P): order-up-to position of each retailer and product (own days);
+    ``rate`` (P,): expected demand per day in system units, used for the upper tiers' needs;
+    ``req`` (J, P): the finished goods the retail tier is expected to call off on each of the
+    next J days (system units), which orders production by earliest due date."""
+
+    retail: np.ndarray
+    rate: np.ndarray
+    req: np.ndarray
+
+
+class _Executor:
+    """Turns the plan's lane quantities of a day into every agent's action vector.
+
+    Lane totals are the plan's; within a lane they are split between products (and retailers)
+    in proportion to ``share`` (open loop) or to each product's need, i.e. its shortfall below an
+    order-up-to position (closed loop). Production requests are never below what the node owes
+    downstream (catch-up of open orders), and are scaled down to capacity.
+    """
+
+    def __init__(self, env: Any, ctx: Context, nu: float, finished_days: int = 1,
+                 raw_days: int = 5, unit: np.ndarray | None = None) -> None:
+        p = env.params
+        self.ctx, self.net = ctx, ctx.net
+        self.lay_a = {a: env.action_layout(a) for a in ctx.net.agents}
+        self.n_act = {a: max(s.stop for s in lay.values()) for a, lay in self.lay_a.items()}
+        self.scale = float(p["action_scale_days"])
+        self.cap = {t: float(p["capacity_factor"][t]) * ACTION_MARGIN for t in ("supplier", "manufacturer")}
+        self.yield_ = 1.0 - float(p["defect_mean"]) * (1.0 - float(p["negotiation_defect_cut"]) * nu)
+        self.nu = nu
+        self.finished_days, self.raw_days = int(finished_days), int(raw_days)
+        self.unit = np.zeros(ctx.net.n_products) if unit is None else np.asarray(unit, float)
+        self.credit_d = np.zeros(ctx.n_lanes)     # uncovered backlogs netted against orders
+        self.credit_s = np.zeros(ctx.n_lanes)
+
+    def _alloc(self, total: np.ndarray, need: np.ndarray, share: np.ndarray) -> np.ndarray:
+        """Split lane totals (L,) between the lane's products: first each product's ``need``
+        (scaled down together if the lane total is smaller), then the rest in proportion to
+        ``share``; no product gets more than one day's action bound (2 days of its mean
+        demand), what does not fit goes to the lane's other products."""
+        ctx, lane = self.ctx, self.ctx.lane_of
+        cap = self.scale * ctx.rho * ACTION_MARGIN
+        total = np.maximum(total, 0.0)
+        need = np.minimum(np.maximum(need, 0.0), cap)
+        need_l = ctx.lane_sum(need)
+        f = np.where(need_l > 1e-300, np.minimum(1.0, total / np.maximum(need_l, 1e-300)), 0.0)
+        q = need * f[lane]
+        rest = np.maximum(total - ctx.lane_sum(q), 0.0)
+        for _ in range(4):
+            room = np.maximum(cap - q, 0.0)
+            wgt = share * (room > 1e-15)
+            wl = ctx.lane_sum(wgt)
+            add = np.minimum(rest[lane] * wgt / np.maximum(wl[lane], 1e-300), room)
+            q += add
+            rest = np.maximum(rest - ctx.lane_sum(add), 0.0)
+            if rest.max(initial=0.0) <= 1e-12:
+                break
+        return q
+
+    @staticmethod
+    def _net(total: np.ndarray, credit: np.ndarray) -> np.ndarray:
+        used = np.minimum(total, credit)
+        credit -= used
+        return total - used
+
+    def _edd_production(self, ym_l: np.ndarray, due: np.ndarray, req: np.ndarray,
+                        raw: np.ndarray, share: np.ndarray) -> np.ndarray:
+        """Closed-loop production: each manufacturer produces the plan's quantity for its group
+        (at least what it owes today), given to products by earliest due date: first every
+        product's shortfall today (``due``, system units), then its call-offs of the following
+        days (``req``), day by day, until the budget is spent. Capped by raw stock on hand,
+        the action bound and capacity."""
+        ctx, net, rho = self.ctx, self.net, self.ctx.rho
+        # cumulative requirement beyond stock, day by day: (J+1, P)
+        cum = np.maximum(np.vstack([due, due + np.cumsum(req, axis=0)]), 0.0)
+        bound = self.scale * rho * ACTION_MARGIN
+        limit = np.minimum(raw, bound)
+        # what must be made today so that later call-offs can still be met at <= bound a day
+        must = np.max(cum - np.arange(len(cum))[:, None] * bound[None, :], axis=0)
+        must = np.clip(must, 0.0, limit)
+        rest = np.clip(cum - must[None, :], 0.0, (limit - must)[None, :])
+        prod = must.copy()
+        for m in range(net.n_manufacturers):
+            pr = net.manufacturer_products[m]
+            cap = self.cap["manufacturer"] * rho[pr].sum()
+            if prod[pr].sum() > cap:
+                prod[pr] *= cap / prod[pr].sum()
+                continue
+            ahead = float(cum[min(self.finished_days, len(cum) - 1), pr].sum())
+            budget = min(max(float(ym_l[ctx.group_lanes[m]].sum()), ahead), cap)
+            budget -= float(prod[pr].sum())
+            if budget <= 0:
+                continue
+            tot = rest[:, pr].sum(axis=1)                                       # (J+1,)
+            j = int(np.searchsorted(tot, budget, side="right")) - 1             # last day fully met
+            if j < 0:
+                prod[pr] += rest[0, pr] * (budget / max(tot[0], 1e-300))
+            elif j >= len(tot) - 1:
+                # every known call-off is covered: the rest of the plan's quantity (e.g. the
+                # terminal stock) goes by the plan's lane split and product mix
+                prod[pr] += rest[-1, pr]
+                extra = budget - float(tot[-1])
+                room = np.maximum(limit[pr] - prod[pr], 0.0)
+                lane_q = ym_l[ctx.lane_of[pr]] * share[pr] / np.maximum(
+                    ctx.lane_sum(share)[ctx.lane_of[pr]], 1e-300)
+                if lane_q.sum() > 1e-12:
+                    prod[pr] += np.minimum(room, extra * lane_q / lane_q.sum())
+            else:
+                step = rest[j + 1, pr] - rest[j, pr]
+                prod[pr] += rest[j, pr] + step * ((budget - tot[j]) / max(step.sum(), 1e-300))
+        return prod
+
+    def act(self, plan: Plan, ob: Observed, share: np.ndarray, targets: Targets | None) -> dict[str, np.ndarray]:
+        ctx, net = self.ctx, self.net
+        rho, w = ctx.rho, ctx.w
+        R, P, K = net.n_retailers, net.n_products, plan.xs.shape[0]
+        ys_l, ym_l, xs_l, xd_l = plan.row(ob.day)
+        wr = w[:, None] * rho[None, :]                                   # (R, P) retail own-day -> sys
+        # -- retail orders -------------------------------------------------------------------
+        qd = self._net(xd_l.sum(axis=0), self.credit_d)
+        if targets is None:
+            q_p = self._alloc(qd, np.zeros_like(share), share)
+            orders = np.tile(q_p / rho, (R, 1))                          # size-proportional split
+        else:
+            # closed loop: each retailer orders up to its target position; the plan's lane
+            # totals are a floor (its prebuilds), not a cap (pooled stock hides local needs)
+            pos = ob.ret_inv + ob.ret_transit + ob.ret_backlog
+            need = np.maximum(targets.retail - pos, 0.0)                 # own days
+            need_p = (need * wr).sum(axis=0)
+            q_p = np.maximum(self._alloc(qd, need_p, share), need_p)
+            ratio = q_p / np.maximum(need_p, 1e-300)
+            orders = np.where(need_p[None, :] > 1e-12, need * ratio[None, :], (q_p / rho)[None, :])
+        orders_sys = (orders * wr).sum(axis=0)
+        exp_d = xd_l[1:].sum() / max(xd_l.sum(), 1e-12)
+        route_d = np.zeros(K)
+        route_d[0] = 1.0 - exp_d
+        route_d[1:] = xd_l[1:].sum(axis=1) / max(xd_l.sum(), 1e-12)
+        if xd_l.sum() <= 1e-12:
+            route_d[:] = 0.0
+            route_d[0] = 1.0
+        # -- manufacturer production ---------------------------------------------------------
+        fin, owed, raw = ob.fin * rho, ob.owed_m * rho, ob.raw * rho
+        due = owed + orders_sys
+        if targets is None:
+            prod = np.maximum(self._alloc(ym_l, np.zeros_like(share), share), due - fin)
+            prod = np.maximum(np.minimum(prod, raw), 0.0)
+            for m in range(net.n_manufacturers):
+                pr = net.manufacturer_products[m]
+                cap = self.cap["manufacturer"] * rho[pr].sum()
+                tot = prod[pr].sum()
+                if tot > cap:
+                    prod[pr] *= cap / tot
+        else:
+            prod = self._edd_production(ym_l, due - fin + 0.6 * self.unit, targets.req, raw, share)
+        # -- raw orders ----------------------------------------------------------------------
+        qs = self._net(xs_l.sum(axis=0), self.credit_s)
+        if targets is None:
+            raw_order = self._alloc(qs, np.zeros_like(share), share)
+        else:
+            pos_r = (ob.raw + ob.raw_transit + ob.sup_owed) * rho
+            upcoming = np.maximum(due - fin, 0.0) + targets.req[:self.raw_days].sum(axis=0)
+            need_r = np.maximum(upcoming / self.yield_ - pos_r, 0.0)
+            raw_order = np.maximum(self._alloc(qs, need_r, share), need_r)
+        # -- supplier production -------------------------------------------------------------
+        stock, owed_s = ob.sup_stock * rho, ob.sup_owed * rho
+        due_s = owed_s + raw_order
+        if targets is None:
+            sprod = self._alloc(ys_l, np.zeros_like(share), share)
+        else:
+            sprod = self._alloc(ys_l, np.maximum(due_s - stock, 0.0), share)
+        sprod = np.maximum(sprod, due_s - stock)
+        sprod = np.maximum(sprod, 0.0)
+        for s in range(net.n_suppliers):
+            pr = net.supplier_products[s]
+            cap = self.cap["supplier"] * rho[pr].sum()
+            tot = sprod[pr].sum()
+            if tot > cap:
+                sprod[pr] *= cap / tot
+        # -- actions -------------------------------------------------------------------------
+        out: dict[str, np.ndarray] = {}
+        sc = self.scale
+        for a in net.agents:
+            tier, i = parse_agent(a)
+            lay = self.lay_a[a]
+            act = np.zeros(self.n_act[a])
+            if tier == "supplier":
+                pr = net.supplier_products[i]
+                act[lay["production"]] = sprod[pr] / rho[pr] / sc
+            elif tier == "manufacturer":
+                pr = net.manufacturer_products[i]
+                act[lay["production"]] = prod[pr] / rho[pr] / sc
+                act[lay["raw_order"]] = raw_order[pr] / rho[pr] / sc
+                lanes = ctx.group_lanes[i]
+                tot = xs_l[:, lanes].sum()
+                if tot > 1e-12:
+                    act[lay["route"]] = xs_l[:, lanes].sum(axis=1) / tot
+                else:
+                    act[lay["route"].start] = 1.0
+                act[lay["negotiation"]] = self.nu
+            else:
+                act[lay["order"]] = orders[i] / sc
+                act[lay["route"]] = route_d
+            out[a] = np.clip(act, 0.0, 1.0).astype(np.float32)
+        return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the three LP policies
+# ----------------------------------------------------------------------------------------------
+def _init_stocks(ob: Observed, ctx: Context) -> np.ndarray:
+    """(4, L) stocks on hand per lane in system units: supplier, raw, finished, retail."""
+    rho, w = ctx.rho, ctx.w
+    per_p = np.stack([ob.sup_stock * rho, ob.raw * rho, ob.fin * rho,
+                      (ob.ret_inv * w[:, None]).sum(axis=0) * rho])
+    return ctx.lane_sum(per_p)
+
+
+def _tier_days(params: Mapping[str, Any]) -> np.ndarray:
+    """The env's initial stock per tier in days of mean demand (the terminal targets)."""
+    d = params["initial_days"]
+    return np.array([float(d["supplier"]), float(d["manufacturer_raw"]),
+                     float(d["manufacturer_finished"]), float(d["retailer"])])
+
+
+class _LPPolicy:
+    """Shared plumbing: layouts, the network, timing of solves."""
+
+    info: PolicyInfo
+    tasks = (THREE_TIER,)
+
+    def __init__(self, env: Any, *, nu: float, kappa: float, solver: str) -> None:
+        if solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}")
+        if not 0.0 <= nu <= 1.0:
+            raise ValueError(f"negotiation level nu must lie in [0, 1], got {nu!r}")
+        self.env = env
+        self.params = env.params
+        self.net = _net_of(env)
+        self.horizon = int(env.horizon)
+        self.lay_o = {a: env.observation_layout(a) for a in self.net.agents}
+        self.nu, self.kappa, self.solver = float(nu), float(kappa), solver
+        self.yield_ = 1.0 - float(self.params["defect_mean"]) * (
+            1.0 - float(self.params["negotiation_defect_cut"]) * self.nu)
+        self.costs = Costs.from_params(self.params, self.nu)
+        self.solve_times: list[float] = []
+        self.plan: Plan | None = None
+        self.planned_cost = float("nan")
+
+    def reset(self, seed: int) -> None:
+        """Forget the previous episode's plan (the policy itself is deterministic)."""
+        self.plan = None
+        self.ctx: Context | None = None
+
+    def _observe(self, observations: Mapping[str, Any]) -> Observed:
+        return Observed.parse(observations, self.net, self.lay_o, self.horizon)
+
+    def _solve(self, ctx: Context, inp: PlanInputs, start: int) -> Plan:
+        t0 = time.perf_counter()
+        plan = solve_plan(ctx, self.params, inp, start, self.solver)
+        self.solve_times.append(time.perf_counter() - t0)
+        return plan
+
+
+class ThreeTierStaticLP(_LPPolicy):
+    """The founding paper's static LP: one plan at day 0 from the day-0 demand forecasts, then
+    executed open-loop (see the module docstring)."""
+
+    info = PolicyInfo(name="lp_static", version="1", paradigm="optimization",
+                      description="ThreeTier: one deterministic network LP per manufacturer group "
+                                  "(lanes pooled) over the episode from the day-0 forecasts "
+                                  "(CBC via PuLP), executed open-loop.")
+
+    def __init__(self, env: Any, nu: float = 0.0, kappa: float = 0.0, solver: str = "cbc") -> None:
+        super().__init__(env, nu=nu, kappa=kappa, solver=solver)
+
+    def act(self, observations: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Plan at the first call of an episode, then play the plan's day."""
+        ob = self._observe(observations)
+        if self.plan is None:
+            rho, w = observed_scales(self.env, observations, self.net)
+            ctx = self.ctx = Context.build(self.net, rho, w, pool_groups=True)
+            H = self.horizon - ob.day
+            # the forecast observation is a 7-day mean: a flat demand rate per product
+            self.share = (ob.ret_fc * w[:, None]).sum(axis=0) * rho
+            ds, dd = planning_delays(self.params, H, self.nu, self.kappa)
+            lane_mu = ctx.lane_sum(rho)
+            inp = PlanInputs(demand=np.tile(ctx.lane_sum(self.share), (H, 1)),
+                             init=_init_stocks(ob, ctx), delay_s=ds, delay_d=dd, yield_=self.yield_,
+                             costs=self.costs, terminal=_tier_days(self.params)[:, None] * lane_mu)
+            self.plan = self._solve(ctx, inp, ob.day)
+            self.planned_cost = self.plan.cost
+            self.executor = _Executor(self.env, ctx, self.nu)
+        return self.executor.act(self.plan, ob, self.share, None)
+
+
+class ThreeTierHindsightLP(_LPPolicy):
+    """Oracle: the same LP over the whole episode with the realised demand path, the realised
+    shift (outage days, lead-time surge) and the exact demand scales; executed closed-loop with
+    the realised demand as order-up-to targets."""
+
+    info = PolicyInfo(name="lp_hindsight", version="1", paradigm="oracle",
+                      description="ThreeTier: perfect-foresight network LP (realised demand path "
+                                  "and shift, read from the env) solved once per episode, lanes "
+                                  "pooled; an upper bound, not a deployable policy.")
+
+    def __init__(self, env: Any, nu: float = 0.0, kappa: float = 3.0, solver: str = "highs") -> None:
+        super().__init__(env, nu=nu, kappa=kappa, solver=solver)
+
+    def act(self, observations: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        ob = self._observe(observations)
+        base = getattr(self.env, "unwrapped", self.env)
+        if self.plan is None:
+            rho, w, mu_tot = exact_scales(base)
+            ctx = self.ctx = Context.build(self.net, rho, w)
+            self.mu_rp = mu_tot * w[:, None] * rho[None, :]
+            self.demand = np.asarray(base.demand_path, float)                       # (T, R, P)
+            T = len(self.demand)
+            H = T - ob.day
+            d_sys = self.demand[ob.day:].sum(axis=1) / mu_tot                         # (H, P)
+            shift = getattr(base, "shift", None)
+            surge = supplier_up = None
+            if shift is not None and shift.kind == "lead_time_surge":
+                surge = (shift.onset - ob.day, shift.factor)
+            if shift is not None and shift.kind == "supplier_outage":
+                supplier_up = np.ones((H, ctx.n_lanes), bool)
+                days = np.arange(ob.day, T)
+                down = (days >= shift.onset) & (days < shift.end)
+                lanes = [k for k, link in enumerate(self.net.supply_links) if link.upstream == shift.supplier]
+                supplier_up[np.ix_(down, lanes)] = False
+            ds, dd = planning_delays(self.params, H, self.nu, self.kappa, surge)
+            self.dd = dd
+            lane_mu = ctx.lane_sum(rho)
+            inp = PlanInputs(demand=ctx.lane_sum(d_sys), init=_init_stocks(ob, ctx), delay_s=ds,
+                             delay_d=dd, yield_=self.yield_, costs=self.costs,
+                             terminal=_tier_days(self.params)[:, None] * lane_mu,
+                             supplier_up=supplier_up)
+            self.plan = self._solve(ctx, inp, ob.day)
+            self.planned_cost = self.plan.cost * mu_tot
+            self.share = d_sys.mean(axis=0)
+            self.executor = _Executor(self.env, ctx, self.nu, raw_days=int(ds[0, 0]) + 2,
+                                      unit=np.full(self.net.n_products, 1.0 / mu_tot))
+        t, T = ob.day, len(self.demand)
+        D = int(self.dd[min(t - self.plan.start, len(self.dd) - 1), 0])
+        window = self.demand[t:min(t + D + 1, T)]
+        # order-up-to position: demand until this order arrives, raised where a later peak
+        # cannot be ordered in time because one day's order is bounded (action <= 1)
+        ahead = np.cumsum(self.demand[t:min(t + D + 1 + REQ_DAYS, T)], axis=0) / self.mu_rp
+        j = np.arange(len(ahead)) - D
+        bound = self.executor.scale * ACTION_MARGIN
+        retail = np.max(ahead[D:] - np.maximum(j[D:], 0)[:, None, None] * bound, axis=0) \
+            if len(ahead) > D else ahead[-1]
+        mu_tot = self.mu_rp.sum()
+        rate = window.sum(axis=1).mean(axis=0) / mu_tot if len(window) else self.share
+        # call-offs of the next days: the demand entering the retailers' order-up-to window
+        req = self.demand[min(t + D + 1, T):min(t + D + 1 + REQ_DAYS, T)].sum(axis=1) / mu_tot
+        return self.executor.act(self.plan, ob, self.share, Targets(retail, rate, req))
+
+
+class _WeekdayProfile:
+    """Observation-only estimate of each product's weekday demand profile (a factor per
+    weekday, mean 1): an EWMA of yesterday's demand over yesterday's 7-day-mean forecast, both
+    from the retailers' observations. The forecast observation is a weekly mean, so without this
+    a plan would be flat within the week."""
+
+    def __init__(self, n_products: int, start_day: int, smoothing: float = 0.15) -> None:
+        self.f = np.ones((7, n_products))
+        self.start_day, self.a = start_day, smoothing
+        self.prev_fc: np.ndarray | None = None
+
+    def update(self, day: int, last_demand: np.ndarray, forecast: np.ndarray) -> None:
+        """``last_demand`` and ``forecast`` (P,) in system units, observed at the start of ``day``."""
+        if self.prev_fc is not None and day >= 1:
+            wd = (self.start_day + day - 1) % 7
+            ok = self.prev_fc > 1e-9
+            ratio = np.where(ok, last_demand / np.maximum(self.prev_fc, 1e-300), 1.0)
+            self.f[wd, ok] += self.a * (np.clip(ratio[ok], 0.0, 5.0) - self.f[wd, ok])
+            self.f /= self.f.mean(axis=0, keepdims=True)
+        self.prev_fc = forecast.copy()
+
+    def factors(self, days: np.ndarray) -> np.ndarray:
+        """(len(days), P) factors of the given episode days."""
+        return self.f[(self.start_day + np.asarray(days)) % 7]
+
+
+def _tuned_rolling() -> dict[str, float]:
+    """The rolling LP's (safety_days, kappa) chosen on training seeds by ``tune.py``."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).with_name("base_stock_params.json")
+    try:
+        doc = json.loads(path.read_text())["rolling_lp"]
+        return {"kappa": float(doc["kappa"]), "safety_days": float(doc["safety_days"])}
+    except (OSError, KeyError, ValueError):
+        return {"kappa": 3.0, "safety_days": 2.0}
+
+
+class ThreeTierRollingLP(_LPPolicy):
+    """Model-predictive control: every ``replan_every`` days the group LPs are re-solved from the
+    observed state over ``lookahead`` days beyond the chain's planning lead time, with the
+    observed forecasts (times a learned weekday profile); between re-plans the plan's days are
+    executed closed-loop (retailers order up to forecast cover + ``safety_days``)."""
+
+    info = PolicyInfo(name="lp_rolling", version="1", paradigm="optimization",
+                      description="ThreeTier: rolling-horizon network LP (MPC) re-solved every 7 "
+                                  "days from the observed state and forecasts (HiGHS), lanes "
+                                  "pooled; centralised, executed closed-loop between re-plans.")
+
+    def __init__(self, env: Any, lookahead: int = 14, replan_every: int = 7, nu: float = 0.0,
+                 kappa: float | None = None, safety_days: float | None = None,
+                 solver: str = "highs", pool_groups: bool = True) -> None:
+        tuned = _tuned_rolling()
+        kappa = tuned["kappa"] if kappa is None else float(kappa)
+        safety_days = tuned["safety_days"] if safety_days is None else float(safety_days)
+        if int(lookahead) < 1 or int(replan_every) < 1:
+            raise ValueError(f"lookahead and replan_every must be integers >= 1, got "
+                             f"{lookahead!r}, {replan_every!r}")
+        if safety_days < 0:
+            raise ValueError(f"safety_days must be >= 0, got {safety_days!r}")
+        super().__init__(env, nu=nu, kappa=kappa, solver=solver)
+        self.lookahead, self.replan_every = int(lookahead), int(replan_every)
+        self.pool_groups = bool(pool_groups)
+        self.safety_days = float(safety_days)
+
+    def reset(self, seed: int) -> None:
+        super().reset(seed)
+        self.profile: _WeekdayProfile | None = None
+
+    def act(self, observations: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        ob = self._observe(observations)
+        t, T = ob.day, self.horizon
+        if self.ctx is None:
+            rho, w = observed_scales(self.env, observations, self.net)
+            self.ctx = Context.build(self.net, rho, w, pool_groups=self.pool_groups)
+            self.profile = _WeekdayProfile(self.net.n_products, int(self.params["start_day"]))
+            self.executor = _Executor(self.env, self.ctx, self.nu)
+        ctx, prof = self.ctx, self.profile
+        assert prof is not None
+        wr = ctx.w[:, None] * ctx.rho[None, :]
+        rate = (ob.ret_fc * wr).sum(axis=0)                                           # (P,) sys/day
+        prof.update(t, (ob.ret_last * wr).sum(axis=0), rate)
+        if self.plan is None or t - self.plan.start >= self.replan_every:
+            self._replan(ob, rate)
+        D = int(self.dd[0, 0])
+        days = np.arange(t, t + D + 1 + REQ_DAYS)
+        fac = prof.factors(days)                                                       # (J, P)
+        retail = ob.ret_fc * (fac[:D + 1].sum(axis=0) + self.safety_days)[None, :]     # own days
+        req = rate[None, :] * fac[D + 1:]
+        return self.executor.act(self.plan, ob, self.share, Targets(retail, rate, req))
+
+    def _replan(self, ob: Observed, rate: np.ndarray) -> None:
+        ctx, prof = self.ctx, self.profile
+        assert ctx is not None and prof is not None
+        t, T = ob.day, self.horizon
+        ds, dd = planning_delays(self.params, 1, self.nu, self.kappa)
+        H = min(self.lookahead + int(ds[0].max() + dd[0].max()) + 1, T - t)
+        ds, dd = planning_delays(self.params, H, self.nu, self.kappa)
+        self.dd = dd
+        rho, w = ctx.rho, ctx.w
+        demand = ctx.lane_sum(rate[None, :] * prof.factors(np.arange(t, t + H)))      # (H, L)
+        # stocks not yet committed, and what is on its way (covered backlogs ship today)
+        sup_free = np.maximum(ob.sup_stock - ob.sup_owed, 0.0) * rho
+        sup_ship = np.minimum(ob.sup_owed, ob.sup_stock) * rho
+        fin_free = np.maximum(ob.fin - ob.owed_m, 0.0) * rho
+        fin_ship = np.minimum(ob.owed_m, ob.fin) * rho
+        ret = (ob.ret_inv * w[:, None]).sum(axis=0) * rho
+        ret_tr = (ob.ret_transit * w[:, None]).sum(axis=0) * rho
+        init = ctx.lane_sum(np.stack([sup_free, ob.raw * rho, fin_free, ret]))
+        Ls, Ld = max(int(ds[0, 0]), 1), max(int(dd[0, 0]), 1)
+        pipe_raw = np.zeros((H, ctx.n_lanes))
+        pipe_fin = np.zeros((H, ctx.n_lanes))
+        pipe_raw[:min(Ls, H)] += ctx.lane_sum(ob.raw_transit * rho * self.yield_) / Ls
+        pipe_raw[min(Ls, H - 1)] += ctx.lane_sum(sup_ship * self.yield_)
+        pipe_fin[:min(Ld, H)] += ctx.lane_sum(ret_tr) / Ld
+        pipe_fin[min(Ld, H - 1)] += ctx.lane_sum(fin_ship)
+        # open orders the upstream cannot cover from stock: netted against planned orders
+        self.executor.credit_s = ctx.lane_sum(np.maximum(ob.sup_owed - ob.sup_stock, 0.0) * rho)
+        self.executor.credit_d = ctx.lane_sum(np.maximum(ob.owed_m - ob.fin, 0.0) * rho)
+        lane_rate = ctx.lane_sum(rate)
+        floor_days = np.array([0.0, 0.0, 1.0, self.safety_days])
+        floors = floor_days[:, None, None] * np.broadcast_to(demand, (4, H, ctx.n_lanes))
+        terminal = (floor_days + np.array([1.0, float(Ls), 0.0, float(Ld)]))[:, None] * lane_rate
+        costs = Costs(**{**self.costs.__dict__, "floor": FLOOR_PENALTY})
+        inp = PlanInputs(demand=demand, init=init, delay_s=ds, delay_d=dd, yield_=self.yield_,
+                         costs=costs, pipe_raw=pipe_raw, pipe_fin=pipe_fin, terminal=terminal,
+                         floors=floors)
+        self.plan = self._solve(ctx, inp, t)
+        self.share = rate

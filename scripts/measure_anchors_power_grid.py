@@ -1,0 +1,84 @@
+"""Measure the KPI anchors of ``power_grid/IEEE33-v1`` (reproducible; re-run at release).
+
+    .venv/bin/python scripts/measure_anchors_power_grid.py            # prints JSON
+    .venv/bin/python scripts/measure_anchors_power_grid.py --scales f1   # one scale only
+
+How each anchor is obtained (the spec's ``anchors.source`` says the same), over the spec's eval
+seeds, nominal scenario, with the harness's own ``bench.episode.run_episode``:
+
+* ``controllable_rate`` (weight 0.7): zero = the random baseline's mean at each scale; one = 1.0,
+  every feeder in band in every interval, which the hindsight oracle attains (its measured mean is
+  printed under ``_measured``).
+* ``line_loss`` (MWh per day, weight 0.15): zero = the random baseline's mean, one = the hindsight
+  oracle's mean (the least loss found that keeps the band) — at each scale, since the loss grows
+  with the number of feeders.
+* ``pv_curtailment`` (share of available PV energy, weight 0.15): zero = the random baseline's
+  mean (nominal scale; a share does not grow with the network), one = 0 (no curtailment).
+* ``reactive_energy`` (Mvarh, not weighted): zero = the random baseline's mean at each scale,
+  one = 0.
+* ``pf_failures`` (not weighted): zero = 1 failure per episode, one = 0 (natural).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import bench  # noqa: E402
+from baselines.power_grid.hindsight import HindsightPolicy  # noqa: E402
+from baselines.random_policy import RandomPolicy  # noqa: E402
+from bench.episode import run_episode  # noqa: E402
+
+TASK = "power_grid/IEEE33-v1"
+
+
+def mean_kpis(policy_cls: type, scale: str | None = None) -> dict[str, float]:
+    """Mean of every KPI over the spec's eval seeds for one policy class (nominal scenario)."""
+    spec = bench.get_spec(TASK)
+    env = bench.make(TASK, scale=scale)
+    env.reset(seed=spec.seeds.eval[0])
+    policy = policy_cls(env)
+    records = [run_episode(env, policy, seed, spec) for seed in spec.seeds.eval]
+    return {k: float(np.mean([r["kpis"][k] for r in records])) for k in records[0]["kpis"]}
+
+
+def measure(scales: list[str] | None = None) -> dict[str, dict]:
+    """The KPIs' (zero, one) anchors as described in the module docstring."""
+    spec = bench.get_spec(TASK)
+    nominal = spec.nominal_scale.name
+    names = scales or [s.name for s in spec.scales]
+    rnd = {s: mean_kpis(RandomPolicy, s) for s in names}
+    orc = {s: mean_kpis(HindsightPolicy, s) for s in names}
+    others = [s for s in names if s != nominal]
+
+    def per_scale(kpi: str, one: dict[str, float] | None = None) -> dict[str, dict[str, float]]:
+        return {s: {"zero": rnd[s][kpi], "one": (one or {}).get(s, 0.0)} for s in others}
+
+    out: dict[str, dict] = {}
+    if nominal in names:
+        out["controllable_rate"] = {"zero": rnd[nominal]["controllable_rate"], "one": 1.0}
+        out["line_loss"] = {"zero": rnd[nominal]["line_loss"], "one": orc[nominal]["line_loss"]}
+        out["pv_curtailment"] = {"zero": rnd[nominal]["pv_curtailment"], "one": 0.0}
+        out["reactive_energy"] = {"zero": rnd[nominal]["reactive_energy"], "one": 0.0}
+    else:
+        for k in ("controllable_rate", "line_loss", "pv_curtailment", "reactive_energy"):
+            out[k] = {}
+    out["controllable_rate"]["scales"] = {s: {"zero": rnd[s]["controllable_rate"], "one": 1.0}
+                                          for s in others}
+    out["line_loss"]["scales"] = per_scale("line_loss", {s: orc[s]["line_loss"] for s in others})
+    out["reactive_energy"]["scales"] = per_scale("reactive_energy")
+    out["pf_failures"] = {"zero": 1.0, "one": 0.0}
+    out["_measured"] = {"random": rnd, "hindsight": orc}
+    return out
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scales", nargs="*", default=None, help="scale names (default: all)")
+    print(json.dumps(measure(ap.parse_args().scales), indent=2))

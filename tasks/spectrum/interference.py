@@ -1,0 +1,628 @@
+"""``spectrum/Interference-v1``: interference-limited sub-band and power allocation among
+device-to-device links that share spectrum with protected primary users.
+
+System (radio model and equations: ``tasks/spectrum/channel.py``). ``K`` links (a transmitter and
+its receiver) in a square whose side grows as ``sqrt(K)`` (constant link density, so the
+interference each receiver sees has the same statistics at every scale); ``M`` sub-bands of
+bandwidth ``B``; log-distance path loss, log-normal shadowing, Gauss–Markov Rayleigh fading with
+the Jakes lag-one correlation ``J0(2π f_d T)``; thermal noise; Shannon rates from each receiver's
+SINR. One step is one slot of ``T`` = ``slot_ms``.
+
+Agents ``link_0 .. link_{K-1}``, one per link. Each chooses, every slot, a sub-band and a
+transmit power level, or silence: ``Discrete(1 + M L)`` with action 0 = silent and
+``1 + m L + l`` = band ``m`` at level ``power_levels_dbm[l]`` (levels in decreasing order, the
+first one is ``p_top``). Devices have a power budget: ``power_budget_dbm`` (standard class) or
+``low_power_budget_dbm`` (a ``low_power_share`` of the devices, drawn per episode). The levels
+are the same for every device; a level above a device's budget is *not* masked — it is a safety
+violation (``power_budget``), because the radio can do it and the rule forbids it. Action masks
+express what is physically impossible: a sub-band in outage. A masked action is not executed (the
+radio cannot tune to the band): the link stays silent that slot and the ``blocked`` counter
+records it.
+
+Primary users (incumbents, as in TV white space or CBRS sharing): ``n_primary`` protected
+receivers on the edge of the deployment area, each on one band (bands ``0 .. M-2`` in turn; band
+``M-1`` is kept free of incumbents in the nominal scenario), active on a periodic schedule
+(``pu_period_steps``, ``pu_duty_cycle``, a random phase each). While active, the aggregate
+interference from the links on its band must stay below ``I_th`` = noise + ``pu_inr_threshold_db``
+(I/N = −6 dB, the usual protection criterion). The schedule and the incumbents' positions are in
+a geolocation database, so each link observes which bands have an active incumbent and its own
+*predicted* exposure (path loss only — the true exposure adds shadowing and fading).
+
+Timing of a step ``t``: the channel of slot ``t`` is already drawn when the agents act (an
+oracle may read it; agents only see the previous slot's measurements — one slot of CSI delay,
+as in Nasir & Guo 2019); the actions are applied, rates, interference at the incumbents and
+violations are computed from the slot-``t`` channel; then the channel moves on to slot ``t+1``.
+Nothing random depends on the actions, so every policy faces the same channel realisations for a
+given seed (and the shift scenarios the same as nominal until their onset).
+
+Observation (``Dict``: ``observation`` float32 vector, ``action_mask`` int8 of length
+``1 + M L``), per link ``k``, ``D = 5M + 3 + n_nb (M + 2)`` entries, in this order:
+
+====================  =========================================================================
+``snr_db[M]``         own direct gain per band as SNR at ``p_top``, dB (last slot's measurement)
+``inr_db[M]``         interference-plus-noise measured on each band at own receiver, over N, dB
+``last_band[M]``      one-hot of own band last slot (all zero if silent)
+``last_rate``         own rate last slot, bit/s/Hz
+``last_power_db``     own transmit power last slot relative to ``p_top``, dB (−30 if silent)
+``pu_active[M]``      1 where an incumbent on that band is active this slot (database)
+``pu_margin_db[M]``   predicted interference own transmitter would cause at the most exposed
+                      registered incumbent of the band at ``p_top``, relative to ``I_th``, dB
+                      (path loss only; clipped to [−60, 60]; −60 when the band has none)
+``budget_db``         own power budget relative to ``p_top``, dB (0 or negative)
+neighbour feedback    for each of the ``n_nb`` receivers most exposed to own transmitter
+                      (largest large-scale gain): one-hot of its band last slot [M], its rate
+                      last slot, and own large-scale leakage into it at ``p_top`` over N, dB
+====================  =========================================================================
+
+``state()`` = every link's observation vector, then the incumbent activity per band (M), the
+available-band mask (M) and ``t / horizon``.
+
+Reward: cooperative — every agent receives the mean link rate of the slot minus
+``violation_penalty`` times the mean over links of their exceedances (dB) of both constraints.
+
+``infos[agent]["kpi"]`` counters (the harness sums them over agents): ``rate`` (own bit/s/Hz),
+``mbits`` (own delivered Mbit, rate × B × T), ``energy_j`` (own consumption, ``p / η + P_c``
+while transmitting), ``blocked`` (1 if its action was masked); from ``link_0`` only,
+``jain`` and ``rate_p5``: increments of Jain's index and of the 5th percentile of the links'
+*running average* rates, so that their sum over the episode is the index / percentile of the
+episode-average link rates (long-term fairness and cell-edge rate, as in ITU-R M.2410's 5th
+percentile user spectral efficiency). ``infos[agent]["violations"]``: ``pu_interference`` = by
+how many dB the aggregate interference at an active incumbent on the agent's band exceeded
+``I_th`` (every transmitting contributor to that incumbent carries the excess), and
+``power_budget`` = transmit power above the device's budget, dB.
+
+Held-out shifts (``config.scenario.shift``, from slot ``onset`` on): ``faster_mobility``
+(speed → ``speed_kmh``, default 30 km/h: the fading correlation drops from J0(2π·9.9 Hz·20 ms) =
+0.65 to 0.13, so last slot's CSI goes stale), ``new_interferer`` (a non-cooperative transmitter
+of ``power_dbm``, default 30 dBm, appears near the centre on a random band), ``primary_user_on``
+(a new incumbent on band ``M-1``, until then free of incumbents, switches on and stays on),
+``subband_outage`` (``bands`` random sub-bands, default 1, become unavailable: masked).
+
+ORACLES ONLY: ``oracle_view()`` returns the current slot's true channel and incumbent state.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+from gymnasium import spaces
+
+from bench.env_base import RaoParallelEnv
+from bench.spec import EnvConfig
+from tasks.spectrum import channel as ch
+
+SHIFT_KINDS = ("faster_mobility", "new_interferer", "primary_user_on", "subband_outage")
+SILENT_POWER_DB = -30.0        # last_power_db of a silent link (below the lowest level)
+MARGIN_CLIP_DB = 60.0          # pu_margin_db is clipped to [-60, 60]
+DB_CLIP = 200.0                # any other dB feature is clipped to [-200, 200] (finite state)
+
+
+def decode_actions(actions: np.ndarray, n_levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Action indices → (band, level); band −1 and level 0 for the silent action 0."""
+    a = np.asarray(actions, dtype=np.int64)
+    band = np.where(a > 0, (a - 1) // n_levels, -1)
+    level = np.where(a > 0, (a - 1) % n_levels, 0)
+    return band, level
+
+
+def encode_actions(band: np.ndarray, level: np.ndarray, n_levels: int) -> np.ndarray:
+    """(band, level) → action indices; band −1 encodes silence."""
+    band = np.asarray(band, dtype=np.int64)
+    return np.where(band >= 0, 1 + band * n_levels + np.asarray(level, dtype=np.int64), 0)
+
+
+def observation_layout(n_bands: int, n_neighbours: int) -> dict[str, slice]:
+    """Where each field sits in the ``observation`` vector (see the module docstring); the
+    neighbour block is ``neighbours`` reshaped to (n_neighbours, n_bands + 2)."""
+    M = n_bands
+    return {"snr_db": slice(0, M), "inr_db": slice(M, 2 * M), "last_band": slice(2 * M, 3 * M),
+            "last_rate": slice(3 * M, 3 * M + 1), "last_power_db": slice(3 * M + 1, 3 * M + 2),
+            "pu_active": slice(3 * M + 2, 4 * M + 2), "pu_margin_db": slice(4 * M + 2, 5 * M + 2),
+            "budget_db": slice(5 * M + 2, 5 * M + 3),
+            "neighbours": slice(5 * M + 3, 5 * M + 3 + n_neighbours * (M + 2))}
+
+
+@dataclass(frozen=True)
+class OracleView:
+    """The true state of one slot, for policies that declare the ``oracle`` paradigm."""
+
+    gains: np.ndarray            # (M, K, K) G[m, i, j], transmitter j -> receiver i
+    noise_mw: float
+    external_mw: np.ndarray      # (M, K) interference from the external transmitter (0 if none)
+    primary_gain: np.ndarray     # (U', K) gains link transmitter -> active primary receiver
+    primary_band: np.ndarray     # (U',) band of each active primary receiver
+    threshold_mw: float          # I_th
+    levels_mw: np.ndarray        # (L,) power levels, decreasing
+    budget_mw: np.ndarray        # (K,) per-device power budget
+    available: np.ndarray        # (M,) bool, False for a band in outage
+
+
+def allocation_outcome(view: OracleView, band: np.ndarray, power_mw: np.ndarray) -> dict[str, np.ndarray]:
+    """Rates and constraint status of one or many joint allocations (shape (..., K)) in the slot
+    described by ``view``: ``rate`` (..., K), ``sum_rate`` (...), ``primary_mw`` (..., U'),
+    ``feasible`` (...) — no incumbent above threshold, no power above budget, no masked band."""
+    band = np.asarray(band)
+    power = np.where(band >= 0, np.asarray(power_mw, dtype=float), 0.0)
+    sinr = ch.link_sinr(view.gains, band, power, view.noise_mw, view.external_mw)
+    rate = ch.shannon_rate(sinr)
+    if len(view.primary_band):
+        on_pu_band = band[..., None, :] == view.primary_band[:, None]              # (..., U', K)
+        primary = (on_pu_band * power[..., None, :] * view.primary_gain).sum(-1)   # (..., U')
+    else:
+        primary = np.zeros(band.shape[:-1] + (0,))
+    feasible = (primary <= view.threshold_mw).all(-1)
+    feasible &= (power <= view.budget_mw * (1 + 1e-9)).all(-1)
+    feasible &= np.where(band >= 0, view.available[np.maximum(band, 0)], True).all(-1)
+    return {"rate": rate, "sum_rate": rate.sum(-1), "primary_mw": primary, "feasible": feasible}
+
+
+def _number(p: Mapping[str, Any], name: str, *, low: float | None = None, high: float | None = None,
+            strict_low: bool = False) -> float:
+    try:
+        v = float(p[name])
+    except KeyError:
+        raise ValueError(f"parameter {name!r} is missing; set it in the spec or as an override") from None
+    except (TypeError, ValueError):
+        raise ValueError(f"parameter {name} must be a number, got {p[name]!r}") from None
+    if not math.isfinite(v) or (low is not None and (v <= low if strict_low else v < low)) \
+            or (high is not None and v > high):
+        rng = f"{'(' if strict_low else '['}{low if low is not None else '-inf'}, " \
+              f"{high if high is not None else 'inf'}]"
+        raise ValueError(f"parameter {name} must be a finite number in {rng}, got {p[name]!r}")
+    return v
+
+
+def _integer(p: Mapping[str, Any], name: str, low: int) -> int:
+    v = p.get(name)
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+        raise ValueError(f"parameter {name} must be an integer >= {low}, got {v!r}")
+    return int(v)
+
+
+class InterferenceEnv(RaoParallelEnv):
+    """Spectrum sharing with primary-user protection (``spectrum/Interference-v1``); the module
+    docstring describes the model, spaces, reward, counters and shifts."""
+
+    def __init__(self, config: EnvConfig) -> None:
+        super().__init__(config)
+        p = self.params
+        K = self.n_links = _integer(p, "n_links", 1)
+        M = self.n_bands = _integer(p, "n_bands", 1)
+        self.n_primary = _integer(p, "n_primary", 0)
+        self.n_faded = _integer(p, "faded_interferers", 0)
+        self.n_nb = min(_integer(p, "neighbours", 0), K - 1)
+        if self.horizon < 2:
+            raise ValueError(f"horizon must be >= 2 slots, got {self.horizon}")
+
+        levels = p.get("power_levels_dbm")
+        try:
+            levels = [float(x) for x in levels]
+        except (TypeError, ValueError):
+            raise ValueError(f"power_levels_dbm must be a list of numbers (dBm), got {levels!r}") from None
+        if not levels or any(b >= a for a, b in zip(levels, levels[1:])) or \
+                not all(math.isfinite(x) for x in levels):
+            raise ValueError(f"power_levels_dbm must be a non-empty, strictly decreasing list of "
+                             f"finite dBm values (highest first), got {levels}")
+        self.levels_dbm = np.array(levels)
+        self.levels_mw = ch.db_to_linear(self.levels_dbm)
+        self.n_levels = L = len(levels)
+        self.n_actions = 1 + M * L
+        self.p_top_dbm = levels[0]
+        self.p_top_mw = float(self.levels_mw[0])
+
+        self.budget_dbm = _number(p, "power_budget_dbm")
+        self.low_budget_dbm = _number(p, "low_power_budget_dbm")
+        self.low_share = _number(p, "low_power_share", low=0.0, high=1.0)
+
+        self.area_per_link = _number(p, "area_per_link_m2", low=0.0, strict_low=True)
+        self.side_m = math.sqrt(K * self.area_per_link)
+        dist = p.get("link_distance_m")
+        try:
+            self.d_min, self.d_max = (float(x) for x in dist)
+        except (TypeError, ValueError):
+            raise ValueError(f"link_distance_m must be [min, max] in metres, got {dist!r}") from None
+        if not 0 < self.d_min <= self.d_max:
+            raise ValueError(f"link_distance_m must satisfy 0 < min <= max, got {dist!r}")
+        self.carrier_hz = _number(p, "carrier_ghz", low=0.0, strict_low=True) * 1e9
+        self.bandwidth_hz = _number(p, "bandwidth_mhz", low=0.0, strict_low=True) * 1e6
+        self.noise_dbm = ch.thermal_noise_dbm(self.bandwidth_hz, _number(p, "noise_figure_db", low=0.0))
+        self.noise_mw = float(ch.db_to_linear(self.noise_dbm))
+        self.exponent = _number(p, "path_loss_exponent", low=1.0)
+        self.shadow_db = _number(p, "shadowing_db", low=0.0)
+        self.slot_s = _number(p, "slot_ms", low=0.0, strict_low=True) * 1e-3
+        self.speed_kmh = _number(p, "speed_kmh", low=0.0)
+        self.pu_threshold_dbm = self.noise_dbm + _number(p, "pu_inr_threshold_db")
+        self.pu_threshold_mw = float(ch.db_to_linear(self.pu_threshold_dbm))
+        self.pu_period = _integer(p, "pu_period_steps", 1)
+        self.pu_on_steps = int(round(_number(p, "pu_duty_cycle", low=0.0, high=1.0) * self.pu_period))
+        self.pu_offset_m = _number(p, "pu_offset_m", low=0.0)
+        self.pa_efficiency = _number(p, "pa_efficiency", low=0.0, strict_low=True, high=1.0)
+        self.circuit_mw = _number(p, "circuit_power_mw", low=0.0)
+        self.penalty = _number(p, "violation_penalty", low=0.0)
+
+        self.rho_nominal = ch.jakes_correlation(
+            ch.doppler_hz(self.speed_kmh / 3.6, self.carrier_hz), self.slot_s)
+        self._read_shift(config)
+        self.channel = ch.InterferenceChannel(K, M, self.n_faded)
+        # the incumbents' bands: 0 .. M-2 in turn; the last entry is the primary_user_on shift's
+        # incumbent on band M-1 (always simulated, active only in that scenario)
+        self.pu_band = np.array([u % (M - 1) if M > 1 else 0 for u in range(self.n_primary)]
+                                + [M - 1], dtype=np.int64)
+
+        # per-action lookup tables (index = action)
+        A = self.n_actions
+        band, level = decode_actions(np.arange(A), L)
+        self._band_of = band
+        self._band0_of = np.maximum(band, 0)
+        self._power_of = np.where(band >= 0, self.levels_mw[level], 0.0)
+        self._dbm_of = np.where(band >= 0, self.levels_dbm[level], -np.inf)
+        self._rel_db_of = np.where(band >= 0, self.levels_dbm[level] - self.p_top_dbm, SILENT_POWER_DB)
+        self._energy_of = np.where(band >= 0, (self._power_of / self.pa_efficiency + self.circuit_mw)
+                                   * 1e-3 * self.slot_s, 0.0)
+        self._onehot_of = np.zeros((A, M + 1))
+        self._onehot_of[np.flatnonzero(band >= 0), band[band >= 0]] = 1.0
+        self._pband_of = self._onehot_of[:, :M] * self._power_of[:, None]    # (A, M) power per band
+
+        self.possible_agents = [f"link_{k}" for k in range(K)]
+        self.obs_dim = 5 * M + 3 + self.n_nb * (M + 2)
+        obs_box = spaces.Box(-np.inf, np.inf, shape=(self.obs_dim,), dtype=np.float32)
+        mask_box = spaces.Box(0, 1, shape=(self.n_actions,), dtype=np.int8)
+        obs_space = spaces.Dict({"observation": obs_box, "action_mask": mask_box})
+        act_space = spaces.Discrete(self.n_actions)
+        self._observation_spaces = {a: obs_space for a in self.possible_agents}
+        self._action_spaces = {a: act_space for a in self.possible_agents}
+        self._mbit_per_rate = self.bandwidth_hz * self.slot_s / 1e6     # Mbit per (bit/s/Hz) per slot
+        self._snr_scale = self.p_top_mw / self.noise_mw
+        self._inv_noise = 1.0 / self.noise_mw
+        self._idx = np.arange(K)
+        self._zeros_k = [0.0] * K
+        self._masks = self._build_masks()
+        self._ready = False
+
+    # -- scenario ---------------------------------------------------------------------------------
+    def _read_shift(self, config: EnvConfig) -> None:
+        shift = config.scenario.shift
+        self.shift_kind: str | None = None
+        self.onset = self.horizon + 1
+        self.rho_shift = self.rho_nominal
+        self.interferer_dbm = 30.0
+        self.n_outage = 1
+        if shift is None:
+            return
+        kind = str(shift.get("kind"))
+        if kind not in SHIFT_KINDS:
+            raise ValueError(f"scenario {config.scenario.name!r}: shift.kind {kind!r} is not "
+                             f"supported by Interference-v1; use one of {SHIFT_KINDS}")
+        self.shift_kind = kind
+        self.onset = int(shift["onset"])
+        if kind == "faster_mobility":
+            speed = _number(shift, "speed_kmh", low=0.0) if "speed_kmh" in shift else 30.0
+            self.rho_shift = ch.jakes_correlation(ch.doppler_hz(speed / 3.6, self.carrier_hz), self.slot_s)
+        elif kind == "new_interferer":
+            self.interferer_dbm = _number(shift, "power_dbm") if "power_dbm" in shift else 30.0
+        elif kind == "subband_outage":
+            n = shift.get("bands", 1)
+            if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n < self.n_bands:
+                raise ValueError(f"scenario {config.scenario.name!r}: shift.bands must be an "
+                                 f"integer in [1, n_bands - 1] = [1, {self.n_bands - 1}], got {n!r}")
+            self.n_outage = n
+
+    def shift_active(self, t: int) -> bool:
+        """Whether the scenario's shift is in force in slot ``t``."""
+        return self.shift_kind is not None and t >= self.onset
+
+    def _build_masks(self) -> dict[bytes, np.ndarray]:
+        return {}
+
+    # -- episode setup ----------------------------------------------------------------------------
+    def _reset_sim(self) -> None:
+        rng = self.np_random
+        K, M, U, T = self.n_links, self.n_bands, self.n_primary, self.horizon
+        # Every draw below happens in this order in every scenario (paired episodes).
+        tx, rx = ch.place_links(rng, K, self.side_m, self.d_min, self.d_max)
+        low_power = rng.random(K) < self.low_share
+        shadow = rng.normal(0.0, self.shadow_db, size=(K, K))
+        pu_pos = ch.points_on_perimeter(rng, U + 1, self.side_m, self.pu_offset_m)
+        pu_shadow = rng.normal(0.0, self.shadow_db, size=(U + 1, K))
+        pu_phase = rng.integers(0, self.pu_period, size=U)
+        ext_pos = rng.uniform(0.25 * self.side_m, 0.75 * self.side_m, size=2)
+        ext_band = int(rng.integers(0, M))
+        ext_shadow = rng.normal(0.0, self.shadow_db, size=K)
+        outage_order = rng.permutation(M)
+
+        def path_gain_db(rx_pos: np.ndarray, tx_pos: np.ndarray) -> np.ndarray:
+            d = ch.distances(rx_pos, tx_pos)
+            return -ch.log_distance_path_loss_db(d, self.carrier_hz, self.exponent)
+
+        self.tx, self.rx, self.pu_pos, self.ext_pos = tx, rx, pu_pos, ext_pos
+        pg_db = path_gain_db(rx, tx)                                  # (K, K) rx i <- tx j
+        self.path_gain = ch.db_to_linear(pg_db)
+        self.large_scale = ch.db_to_linear(pg_db + shadow)
+        pu_pg_db = path_gain_db(pu_pos, tx)                           # (U+1, K)
+        self.pu_gain = ch.db_to_linear(pu_pg_db + pu_shadow)          # true: path loss + shadowing
+        ext_gain = ch.db_to_linear(path_gain_db(rx, ext_pos[None, :])[:, 0] + ext_shadow)
+        self.channel.reset(rng, self.large_scale, ext_gain)
+
+        self.budget_dbm_k = np.where(low_power, self.low_budget_dbm, self.budget_dbm)
+        self.budget_mw_k = ch.db_to_linear(self.budget_dbm_k)
+        self.pu_phase = pu_phase
+        self.ext_band = ext_band
+        self.ext_mw = float(ch.db_to_linear(self.interferer_dbm))
+        self.outage_bands = np.sort(outage_order[: self.n_outage])
+
+        # schedules of the whole episode (slot T is the observation after the last step)
+        tt = np.arange(T + 1)
+        active = np.zeros((T + 1, U + 1), dtype=bool)
+        active[:, :U] = ((tt[:, None] + pu_phase[None, :]) % self.pu_period) < self.pu_on_steps
+        shifted = (tt >= self.onset)
+        if self.shift_kind == "primary_user_on":
+            active[:, U] = shifted
+        self._pu_active = active
+        band_active = np.zeros((T + 1, M), dtype=np.float32)
+        for u in range(U + 1):
+            band_active[active[:, u], self.pu_band[u]] = 1.0
+        self._band_active = band_active
+        avail = np.ones((T + 1, M), dtype=bool)
+        if self.shift_kind == "subband_outage":
+            avail[np.ix_(shifted, self.outage_bands)] = False
+        self._available = avail
+        self._ext_on = shifted if self.shift_kind == "new_interferer" else np.zeros(T + 1, dtype=bool)
+        self._outage_now = (~avail).any(axis=1)
+        # per slot: (gains, bands) of the active incumbents, or None
+        rows: dict[bytes, tuple[np.ndarray, np.ndarray] | None] = {}
+        self._pu_rows = []
+        for t in range(T + 1):
+            key = active[t].tobytes()
+            if key not in rows:
+                rows[key] = (self.pu_gain[active[t]], self.pu_band[active[t]]) if active[t].any() else None
+            self._pu_rows.append(rows[key])
+
+        # static observation columns, for the nominal incumbent registry and the one with the
+        # primary_user_on incumbent (database predictions: path loss only, no shadowing)
+        margin = pu_pg_db + self.p_top_dbm - self.pu_threshold_dbm                        # (U+1, K)
+        cross = self.large_scale.copy()
+        np.fill_diagonal(cross, 0.0)
+        nb = np.argsort(-cross.T, axis=1, kind="stable")[:, : self.n_nb]                    # (K, n_nb)
+        self.feedback_nb = nb
+        leak_db = np.clip(ch.linear_to_db(np.take_along_axis(cross.T, nb, axis=1)
+                                          * self.p_top_mw / self.noise_mw), -DB_CLIP, DB_CLIP)
+        self._templates = {}
+        for with_new in (False, True):
+            m = np.full((K, M), -MARGIN_CLIP_DB)
+            for u in range(U + (1 if with_new else 0)):
+                b = self.pu_band[u]
+                m[:, b] = np.maximum(m[:, b], margin[u])
+            tpl = np.zeros((K, self.obs_dim), dtype=np.float32)
+            tpl[:, 4 * M + 2:5 * M + 2] = np.clip(m, -MARGIN_CLIP_DB, MARGIN_CLIP_DB)
+            tpl[:, 5 * M + 2] = self.budget_dbm_k - self.p_top_dbm
+            if self.n_nb:
+                tpl[:, 5 * M + 3:].reshape(K, self.n_nb, M + 2)[:, :, M + 1] = leak_db
+            self._templates[with_new] = tpl
+        self._new_pu_registered = shifted if self.shift_kind == "primary_user_on" \
+            else np.zeros(T + 1, dtype=bool)
+
+        # running statistics
+        self._cum_rate = np.zeros(K)
+        self._jain_prev = 0.0
+        self._p5_prev = 0.0
+        # measurements of the slot before the episode: nobody transmitted
+        self._feedback = np.zeros((K, M + 1))            # [band one-hot, rate] of the last slot
+        self.last_power_db = np.full(K, SILENT_POWER_DB)
+        self.last_outcome = None
+        self._measure(np.zeros((K, M)))
+        self.channel.advance(rng, self._rho(0))
+        self._ready = True
+
+    # -- time-dependent scenario state ---------------------------------------------------------------
+    def _rho(self, t: int) -> float:
+        """Correlation of the fading transition into slot ``t``."""
+        if self.shift_kind == "faster_mobility" and t >= self.onset:
+            return self.rho_shift
+        return self.rho_nominal
+
+    def primary_active(self, t: int) -> np.ndarray:
+        """(U+1,) bool: which primary receivers are active in slot ``t`` (the last is the shift's)."""
+        return self._pu_active[t]
+
+    def available_bands(self, t: int) -> np.ndarray:
+        """(M,) bool: bands usable in slot ``t``."""
+        return self._available[t]
+
+    def _external(self, t: int) -> np.ndarray:
+        """(M, K) interference from the external transmitter in slot ``t``, mW."""
+        ext = np.zeros((self.n_bands, self.n_links))
+        if self._ext_on[t]:
+            ext[self.ext_band] = self.ext_mw * self.channel.external
+        return ext
+
+    def action_mask(self, t: int) -> np.ndarray:
+        """(1 + M L,) int8 mask of slot ``t`` (shared by all agents, read-only)."""
+        ok = self._available[t]
+        key = ok.tobytes()
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = np.concatenate([[1], np.repeat(ok, self.n_levels)]).astype(np.int8)
+            mask.setflags(write=False)
+            self._masks[key] = mask
+        return mask
+
+    # -- oracle access ----------------------------------------------------------------------------
+    def oracle_view(self) -> OracleView:
+        """The true channel and incumbent state of the slot about to be played. ORACLES ONLY: a
+        policy that calls this must declare paradigm ``oracle``."""
+        t = self.t
+        active = self._pu_active[t]
+        return OracleView(gains=self.channel.gains(), noise_mw=self.noise_mw,
+                          external_mw=self._external(t),
+                          primary_gain=self.pu_gain[active].copy(),
+                          primary_band=self.pu_band[active].copy(),
+                          threshold_mw=self.pu_threshold_mw, levels_mw=self.levels_mw.copy(),
+                          budget_mw=self.budget_mw_k.copy(), available=self._available[t].copy())
+
+    # -- dynamics ---------------------------------------------------------------------------------
+    def _actions_to_array(self, actions: Mapping[str, Any]) -> np.ndarray:
+        try:
+            a = np.fromiter(map(actions.__getitem__, self.possible_agents), dtype=np.int64,
+                            count=self.n_links)
+        except (TypeError, ValueError):
+            a = np.array([int(np.asarray(actions[x]).reshape(-1)[0]) for x in self.possible_agents],
+                         dtype=np.int64)
+        if a.min() < 0 or a.max() >= self.n_actions:
+            bad = [x for x, v in zip(self.possible_agents, a.tolist()) if not 0 <= v < self.n_actions]
+            raise ValueError(f"actions must be integers in [0, {self.n_actions - 1}] (0 = silent, "
+                             f"1 + band * {self.n_levels} + level); got out-of-range actions for {bad[:5]}")
+        return a
+
+    def _step_sim(self, actions: Mapping[str, Any]):
+        t = self.t
+        K, M = self.n_links, self.n_bands
+        a = self._actions_to_array(actions)
+        blocked = None
+        if self._outage_now[t]:
+            avail = self._available[t]
+            blocked = (a > 0) & ~avail[self._band0_of[a]]
+            if blocked.any():
+                a = np.where(blocked, 0, a)          # a masked action is not executed: silent
+            else:
+                blocked = None
+        b0 = self._band0_of[a]
+        power = self._power_of[a]
+        idx = self._idx
+
+        p = self._pband_of[a]                                                 # (K, M)
+        chan = self.channel
+        received = chan.interference(p)                                       # (K, M)
+        if self._ext_on[t]:
+            received[:, self.ext_band] += self.ext_mw * chan.external
+        sinr = chan.direct[idx, b0] * power / (self.noise_mw + received[idx, b0])
+        rate = np.log2(1.0 + sinr)                                            # 0 when silent
+
+        # incumbents: interference from path loss and shadowing (no fast fading)
+        pu_excess = None
+        pu = self._pu_rows[t]
+        if pu is not None:
+            gain, pb = pu
+            at_pu = np.einsum("uk,ku->u", gain, p[:, pb])                     # (U',) mW
+            if at_pu.max() > self.pu_threshold_mw:
+                per_band = np.zeros(M)
+                for b, x in zip(pb.tolist(), at_pu.tolist()):
+                    if x > self.pu_threshold_mw:
+                        per_band[b] = max(per_band[b], 10.0 * math.log10(x / self.pu_threshold_mw))
+                pu_excess = np.where(power > 0, per_band[b0], 0.0)
+        budget_excess = np.maximum(self._dbm_of[a] - self.budget_dbm_k, 0.0)
+
+        # KPI counters and long-run statistics
+        self._cum_rate += rate
+        avg = self._cum_rate * (1.0 / (t + 1))
+        jain, p5 = _jain(avg), _percentile5(avg)
+        d_jain, d_p5 = jain - self._jain_prev, p5 - self._p5_prev
+        self._jain_prev, self._p5_prev = jain, p5
+
+        rate_l = rate.tolist()
+        budget_l = budget_excess.tolist()
+        exceed = sum(budget_l)
+        if pu_excess is not None:
+            pu_l = pu_excess.tolist()
+            exceed += sum(pu_l)
+        else:
+            pu_l = self._zeros_k
+        reward = (sum(rate_l) - self.penalty * exceed) / K
+        agents = self.possible_agents
+        mbits_l = (rate * self._mbit_per_rate).tolist()
+        energy_l = self._energy_of[a].tolist()
+        blocked_l = blocked.astype(float).tolist() if blocked is not None else self._zeros_k
+        kpi = {x: {"rate": r, "mbits": b, "energy_j": e, "blocked": bl}
+               for x, r, b, e, bl in zip(agents, rate_l, mbits_l, energy_l, blocked_l)}
+        k0 = kpi[agents[0]]
+        k0["jain"] = d_jain
+        k0["rate_p5"] = d_p5
+        violations = {x: {"pu_interference": u, "power_budget": v}
+                      for x, u, v in zip(agents, pu_l, budget_l)}
+        rewards = dict.fromkeys(agents, reward)
+
+        # what the links measured in this slot, for the next observation
+        fb = self._onehot_of[a]
+        fb[:, M] = rate
+        self._feedback = fb
+        self.last_power_db = self._rel_db_of[a]
+        self._measure(received)
+        self.last_outcome = {"action": a, "power_mw": power, "rate": rate,
+                             "blocked": blocked if blocked is not None else np.zeros(K, dtype=bool)}
+        chan.advance(self.np_random, self._rho(t + 1))
+        return rewards, kpi, violations
+
+    def _measure(self, received: np.ndarray) -> None:
+        """Store the slot's per-band measurements at every receiver: direct gain (as SNR at
+        ``p_top``, dB) and interference plus noise over noise (dB); ``received`` (K, M) includes
+        any external power."""
+        self._snr_db = 10.0 * np.log10(self.channel.direct * self._snr_scale)
+        self._inr_db = 10.0 * np.log10(1.0 + received * self._inv_noise)
+
+    @property
+    def last_rate(self) -> np.ndarray:
+        """Each link's rate in the last slot (bit/s/Hz)."""
+        return self._feedback[:, self.n_bands].copy()
+
+    @property
+    def last_band(self) -> np.ndarray:
+        """Each link's band in the last slot (−1 if silent)."""
+        oh = self._feedback[:, : self.n_bands]
+        return np.where(oh.any(axis=1), oh.argmax(axis=1), -1)
+
+    # -- observations -----------------------------------------------------------------------------
+    def _obs_matrix(self) -> np.ndarray:
+        K, M, nn = self.n_links, self.n_bands, self.n_nb
+        t = self.t
+        m = self._templates[bool(self._new_pu_registered[t])].copy()
+        m[:, 0:M] = self._snr_db
+        m[:, M:2 * M] = self._inr_db
+        fb = self._feedback
+        m[:, 2 * M:3 * M + 1] = fb
+        m[:, 3 * M + 1] = self.last_power_db
+        m[:, 3 * M + 2:4 * M + 2] = self._band_active[t]
+        if nn:
+            m[:, 5 * M + 3:].reshape(K, nn, M + 2)[:, :, :M + 1] = fb[self.feedback_nb]
+        return m
+
+    def _observe(self) -> dict[str, dict[str, np.ndarray]]:
+        mask = self.action_mask(self.t)
+        return {a: {"observation": row, "action_mask": mask}
+                for a, row in zip(self.possible_agents, self._obs_matrix())}
+
+    def state(self) -> np.ndarray:
+        """Every link's observation (link_0 first), the incumbent activity per band, the
+        available-band mask and ``t / horizon``."""
+        if not self._ready:
+            return self._state_template()
+        t = self.t
+        return np.concatenate([self._obs_matrix().astype(np.float64).reshape(-1),
+                               self._band_active[t].astype(np.float64),
+                               self._available[t].astype(np.float64), [t / self.horizon]])
+
+    def _state_template(self) -> np.ndarray:
+        return np.zeros(self.n_links * self.obs_dim + 2 * self.n_bands + 1)
+
+
+def _jain(x: np.ndarray) -> float:
+    """Jain's fairness index ``(Σx)² / (n Σx²)`` in [1/n, 1]; 0 when every entry is 0 (nobody
+    served — so that silence never looks fair)."""
+    s2 = float(np.dot(x, x))
+    if s2 <= 0.0:
+        return 0.0
+    s = float(x.sum())
+    return s * s / (len(x) * s2)
+
+
+def _percentile5(x: np.ndarray) -> float:
+    """5th percentile with linear interpolation between order statistics (numpy's default
+    ``np.percentile(x, 5)``), computed from one sort."""
+    s = np.sort(x)
+    pos = 0.05 * (len(s) - 1)
+    lo = int(pos)
+    frac = pos - lo
+    if lo + 1 < len(s):
+        return float(s[lo] + frac * (s[lo + 1] - s[lo]))
+    return float(s[lo])

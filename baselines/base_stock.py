@@ -28,6 +28,9 @@ import numpy as np
 
 from baselines.chen_zheng import echelon_to_local_base_stock, optimal_echelon_base_stock
 from bench.policy import PolicyInfo
+from baselines.three_tier import ThreeTierBaseStock  # ThreeTier-v1 variant (its own package)
+
+THREE_TIER = "supply_chain/ThreeTier-v1"
 
 SERIAL = "supply_chain/Serial-v1"
 
@@ -67,8 +70,8 @@ class BaseStockPolicy:
     info = PolicyInfo(name="base_stock", version="1", paradigm="optimization",
                       description="Optimal echelon base-stock levels (Chen & Zheng 1994) run as "
                                   "the equivalent installation (local) base-stock policy.")
-    tasks = (SERIAL,)
-    _variants: dict[str, Callable[[Any], Any]] = {SERIAL: _SerialBaseStock}
+    tasks = (SERIAL, THREE_TIER)
+    _variants: dict[str, Callable[[Any], Any]] = {SERIAL: _SerialBaseStock, THREE_TIER: lambda env: ThreeTierBaseStock(env)}
 
     def __init__(self, env: Any) -> None:
         variant = self._variants.get(env.spec_id)

@@ -19,6 +19,9 @@ import numpy as np
 
 from baselines.lp_static import SERIAL, as_actions, serial_lp, serial_state, solve_pulp
 from bench.policy import PolicyInfo
+from baselines.three_tier import ThreeTierHindsightLP  # ThreeTier-v1 variant (its own package)
+
+THREE_TIER = "supply_chain/ThreeTier-v1"
 
 
 class _SerialHindsightLP:
@@ -65,8 +68,8 @@ class HindsightLPPolicy:
                       description="Perfect-foresight LP: reads the episode's realised demand "
                                   "path from the env at reset and executes the optimal plan "
                                   "(CBC); a lower bound, not a deployable policy.")
-    tasks = (SERIAL,)
-    _variants: dict[str, Callable[[Any], Any]] = {SERIAL: _SerialHindsightLP}
+    tasks = (SERIAL, THREE_TIER)
+    _variants: dict[str, Callable[[Any], Any]] = {SERIAL: _SerialHindsightLP, THREE_TIER: lambda env: ThreeTierHindsightLP(env)}
 
     def __init__(self, env: Any) -> None:
         variant = self._variants.get(env.spec_id)

@@ -23,6 +23,9 @@ import numpy as np
 
 from baselines.lp_static import SERIAL, as_actions, serial_lp, serial_state, solve_highs
 from bench.policy import PolicyInfo
+from baselines.three_tier import ThreeTierRollingLP  # ThreeTier-v1 variant (its own package)
+
+THREE_TIER = "supply_chain/ThreeTier-v1"
 
 DEFAULT_LOOKAHEAD = 8
 
@@ -66,8 +69,8 @@ class RollingLPPolicy:
                       description="Rolling-horizon deterministic LP (MPC): re-solved every "
                                   "period from the observed state with a mean-demand forecast; "
                                   "first-period orders applied.")
-    tasks = (SERIAL,)
-    _variants: dict[str, Callable[..., Any]] = {SERIAL: _SerialRollingLP}
+    tasks = (SERIAL, THREE_TIER)
+    _variants: dict[str, Callable[..., Any]] = {SERIAL: _SerialRollingLP, THREE_TIER: lambda env, lookahead: ThreeTierRollingLP(env)}
 
     def __init__(self, env: Any, lookahead: int = DEFAULT_LOOKAHEAD) -> None:
         variant = self._variants.get(env.spec_id)

@@ -39,6 +39,9 @@ import numpy as np
 from scipy import sparse
 
 from bench.policy import PolicyInfo
+from baselines.three_tier import ThreeTierStaticLP  # ThreeTier-v1 variant (its own package)
+
+THREE_TIER = "supply_chain/ThreeTier-v1"
 
 SERIAL = "supply_chain/Serial-v1"
 BACKLOG_EPS = 1e-3     # ε: cost per unit of internal backlog per period (tie-break only)
@@ -308,8 +311,8 @@ class StaticLPPolicy:
                       description="Open-loop plan from one deterministic LP (mean-demand "
                                   "forecast) solved at reset with CBC; executed regardless of "
                                   "realised demand.")
-    tasks = (SERIAL,)
-    _variants: dict[str, Callable[[Any], Any]] = {SERIAL: _SerialStaticLP}
+    tasks = (SERIAL, THREE_TIER)
+    _variants: dict[str, Callable[[Any], Any]] = {SERIAL: _SerialStaticLP, THREE_TIER: lambda env: ThreeTierStaticLP(env)}
 
     def __init__(self, env: Any) -> None:
         variant = self._variants.get(env.spec_id)

@@ -20,6 +20,9 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from bench.policy import PolicyInfo
+from baselines.three_tier import ThreeTierOrderUpTo  # ThreeTier-v1 variant (its own package)
+
+THREE_TIER = "supply_chain/ThreeTier-v1"
 
 SERIAL = "supply_chain/Serial-v1"
 DEFAULT_REVIEW_PERIOD = 4
@@ -66,8 +69,8 @@ class OrderUpToPolicy:
                       description="Periodic-review order-up-to heuristic (PRP): every R=4 "
                                   "periods order up to mu(L+R) + z sigma sqrt(L+R), z for 95% "
                                   "service.")
-    tasks = (SERIAL,)
-    _variants: dict[str, Callable[..., Any]] = {SERIAL: _SerialOrderUpTo}
+    tasks = (SERIAL, THREE_TIER)
+    _variants: dict[str, Callable[..., Any]] = {SERIAL: _SerialOrderUpTo, THREE_TIER: ThreeTierOrderUpTo}
 
     def __init__(self, env: Any, review_period: int = DEFAULT_REVIEW_PERIOD,
                  service_level: float = DEFAULT_SERVICE_LEVEL) -> None:

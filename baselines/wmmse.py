@@ -25,8 +25,9 @@ never decreases between iterations (``tests/spectrum/test_wmmse.py`` checks both
 Protocol (Sun et al. 2018, their released code): start at full power ``v_i = sqrt(P_i)``; iterate
 until ``max_iter`` iterations or until an iteration improves the objective ``Σ α_i log2 w_i`` by
 at most ``tol`` (the iterate of that last iteration is kept). In a batch every sample stops on
-its own; finished samples leave the active set, so a batch costs the total number of iterations,
-not the batch size times the slowest sample.
+its own (a stopped sample's iterate is frozen), and stopped samples are dropped from the working
+set in batches, so a batch costs about the total number of iterations, not the batch size times
+the slowest sample.
 """
 
 from __future__ import annotations
@@ -70,24 +71,28 @@ def _prepare(gains: np.ndarray, p_max, noise_power, weights=None):
 
 def _uw(G: np.ndarray, h: np.ndarray, v: np.ndarray, N: np.ndarray):
     """MMSE receive gains ``u`` and weights ``w = 1 + SINR`` for amplitudes ``v`` (batched)."""
-    rx = (G @ (v * v)[..., None])[..., 0] + N             # total received power incl. own signal
+    rx = G @ (v * v)[..., None]
+    rx = rx[..., 0] + N                                   # total received power incl. own signal
     hv = h * v
     u = hv / rx
     w = rx / (rx - hv * hv)                               # 1 / (1 - u h v), stable form
     return u, w, rx
 
 
-def _v_update(G: np.ndarray, h: np.ndarray, u: np.ndarray, w: np.ndarray, a: np.ndarray,
+def _v_update(G: np.ndarray, h: np.ndarray, u: np.ndarray, w: np.ndarray, a: np.ndarray | None,
               sqrt_p: np.ndarray) -> np.ndarray:
-    num = a * w * u * h
-    den = ((a * w * u * u)[:, None, :] @ G)[:, 0, :]      # Σ_j α_j w_j u_j² G[j, i]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = np.where(den > 0, num / den, 0.0)
-    return np.minimum(v, sqrt_p)
+    """``v_i = min(α_i w_i u_i h_i / Σ_j α_j w_j u_j² G[j, i], sqrt(P_i))`` (0 where the
+    denominator vanishes: a link nobody can hear and that hears nothing)."""
+    wu = w * u if a is None else a * w * u
+    den = (wu * u)[:, None, :] @ G                        # Σ_j α_j w_j u_j² G[j, i]
+    num = wu * h
+    v = np.divide(num, den[:, 0, :], out=np.zeros_like(num), where=den[:, 0, :] > 0)
+    return np.minimum(v, sqrt_p, out=v)
 
 
-def _objective(a: np.ndarray, w: np.ndarray) -> np.ndarray:
-    return (a * np.log2(w)).sum(axis=-1)
+def _objective(a: np.ndarray | None, w: np.ndarray) -> np.ndarray:
+    lw = np.log2(w)
+    return lw.sum(axis=-1) if a is None else (a * lw).sum(axis=-1)
 
 
 def wmmse_solve(gains: np.ndarray, p_max, noise_power, max_iter: int = 100, tol: float = 1e-3,
@@ -96,6 +101,8 @@ def wmmse_solve(gains: np.ndarray, p_max, noise_power, max_iter: int = 100, tol:
     if max_iter < 0:
         raise ValueError(f"max_iter must be >= 0, got {max_iter}")
     G, P, N, a = _prepare(gains, p_max, noise_power, weights)
+    if weights is None:
+        a = None                                          # sum rate: skip the unit weights
     B, K, _ = G.shape
     h = np.sqrt(np.diagonal(G, axis1=1, axis2=2))        # (B, K)
     sqrt_p = np.sqrt(P)
@@ -106,27 +113,36 @@ def wmmse_solve(gains: np.ndarray, p_max, noise_power, max_iter: int = 100, tol:
 
     out_v = v.copy()
     out_obj = obj.copy()
-    act = np.arange(B)                                    # indices of samples still iterating
+    # The working block holds the samples not yet stopped, plus some that stopped since the last
+    # compaction (``live`` False: their v is frozen); it is compacted when a quarter has stopped,
+    # so copying G does not dominate.
+    blk = np.arange(B)
+    live = np.ones(B, dtype=bool)
     Ga, ha, Na, aa, sa = G, h, N, a, sqrt_p
     for _ in range(max_iter):
-        if act.size == 0:
-            break
-        v = _v_update(Ga, ha, u, w, aa, sa)
+        v_new = _v_update(Ga, ha, u, w, aa, sa)
+        v = np.where(live[:, None], v_new, v)
         u, w, _ = _uw(Ga, ha, v, Na)
         new = _objective(aa, w)
-        iters[act] += 1
-        going = (new - obj) > tol
+        iters[blk[live]] += 1
+        going = live & ((new - obj) > tol)
+        done = live & ~going
+        if done.any():
+            out_v[blk[done]] = v[done]
+            out_obj[blk[done]] = new[done]
         obj = new
-        if not going.all():
-            done = ~going
-            out_v[act[done]] = v[done]
-            out_obj[act[done]] = obj[done]
-            act = act[going]
-            v, u, w, obj = v[going], u[going], w[going], obj[going]
-            Ga, ha, Na, aa, sa = Ga[going], ha[going], Na[going], aa[going], sa[going]
-    if act.size:
-        out_v[act] = v
-        out_obj[act] = obj
+        live = going
+        n_live = int(live.sum())
+        if n_live == 0:
+            break
+        if n_live < 0.75 * len(blk):
+            blk, v, u, w, obj = blk[live], v[live], u[live], w[live], obj[live]
+            Ga, ha, Na, sa = Ga[live], ha[live], Na[live], sa[live]
+            aa = None if aa is None else aa[live]
+            live = np.ones(len(blk), dtype=bool)
+    if live.any():
+        out_v[blk[live]] = v[live]
+        out_obj[blk[live]] = obj[live]
     return WmmseResult(powers=out_v * out_v, iterations=iters, objective=out_obj)
 
 

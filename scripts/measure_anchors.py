@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     cands = [c for c in args.candidates.split(",") if c]
 
     need_fallback = any(
-        not better(stats(recs[(args.one, sc)], k.name)[0], stats(recs[(args.zero, sc)], k.name)[0], k.direction)
+        not better(stats(recs[(args.one, sc)], k.name)[0], stats(recs[(args.zero, sc)], k.name)[0],
+                   k.direction)
         for k in spec.kpis for sc in scales)
     if need_fallback and cands:
         usable = []

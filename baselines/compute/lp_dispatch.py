@@ -129,33 +129,46 @@ class LPDispatchPolicy:
         cost_node = np.where(start >= sl, self.delay * np.maximum(sl, 0.0) + pen[:, None, None],
                              self.delay * finish + np.where(finish > sl, pen[:, None, None], 0.0)
                              + self.active_usd * size[:, None, None])
-        cost_node = np.where(failed[node][:, :, None], 1e3, cost_node)   # never chosen
         run = size / self.cloud_speed
         fin_c = 2.0 * cl_lat[origin] + 8.0 * data / cl_bw[origin] + run
         cost_cloud = (self.delay * fin_c + self.fee + self.gb_s * mem * run
                       + np.where(fin_c > slack, pen, 0.0))
         nv = 4 * B + 1                                                  # variables per job
-        c = np.concatenate([cost_node.reshape(J, 4 * B), cost_cloud[:, None]], axis=1).ravel()
-        var = np.arange(J * nv).reshape(J, nv)
-        # equality: each job's shares sum to 1
-        A_eq = sparse.csr_array((np.ones(J * nv), (np.repeat(np.arange(J), nv), var.ravel())),
-                                shape=(J, J * nv))
-        # capacity rows: (node, band) -> work; memory rows: node -> memory
-        node_var = var[:, :4 * B].reshape(J, 4, B)
-        cap_row = (node[:, :, None] * B + np.arange(B)).ravel()
-        mem_row = n * B + np.repeat(node, B, axis=1).reshape(J, 4, B).ravel()
-        cols = np.concatenate([node_var.ravel(), node_var.ravel()])
-        vals = np.concatenate([np.broadcast_to(size[:, None, None], (J, 4, B)).ravel(),
-                               np.broadcast_to(mem[:, None, None], (J, 4, B)).ravel()])
-        A_ub = sparse.csr_array((vals, (np.concatenate([cap_row, mem_row]), cols)),
-                                shape=(n * B + n, J * nv))
+        c_full = np.concatenate([cost_node.reshape(J, 4 * B), cost_cloud[:, None]], axis=1)
+        # prune: node k needs only as many bands as all the work that could go to it fills
+        # (later bands cost at least as much), failed nodes none; rows that cannot bind go too
         cap = np.where(failed, 0.0, cores * H)
-        b_ub = np.concatenate([np.repeat(cap, B), free_mem])
-        res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=np.ones(J), bounds=(0.0, 1.0),
-                      method="highs", options={"presolve": False})
+        work_k = np.bincount(node.ravel(), weights=np.repeat(size, 4), minlength=n)
+        mem_k = np.bincount(node.ravel(), weights=np.repeat(mem, 4), minlength=n)
+        need = np.where(cap > 0, np.ceil(work_k / np.maximum(cap, 1e-12)), 0.0).clip(0, B)
+        keep = np.ones((J, nv), bool)
+        keep[:, :4 * B] = (np.arange(B) < need[node][:, :, None]).reshape(J, 4 * B)
+        flat = keep.ravel()
+        m = int(flat.sum())
+        col_of = np.cumsum(flat) - 1                                    # full index -> column
+        c = c_full.ravel()[flat]
+        job_of = np.repeat(np.arange(J), nv)[flat]
+        A_eq = sparse.csr_array((np.ones(m), (job_of, np.arange(m))), shape=(J, m))
+        jj, qq, bb = np.nonzero(keep[:, :4 * B].reshape(J, 4, B))
+        k_of = node[jj, qq]
+        cols = col_of[(jj * nv + qq * B + bb)]
+        cap_sel = work_k[k_of] > cap[k_of]                              # capacity can bind
+        mem_sel = mem_k[k_of] > free_mem[k_of]                          # memory can bind
+        keys = np.concatenate([k_of[cap_sel] * B + bb[cap_sel], n * B + k_of[mem_sel]])
+        rows_u, row_of = np.unique(keys, return_inverse=True)
+        vals = np.concatenate([size[jj[cap_sel]], mem[jj[mem_sel]]])
+        A_ub = sparse.csr_array((vals, (row_of, np.concatenate([cols[cap_sel], cols[mem_sel]]))),
+                                shape=(len(rows_u), m))
+        b_ub = np.where(rows_u < n * B, cap[np.minimum(rows_u // B, n - 1)],
+                        free_mem[np.clip(rows_u - n * B, 0, n - 1)])
+        res = linprog(c, A_ub=A_ub if len(rows_u) else None, b_ub=b_ub if len(rows_u) else None,
+                      A_eq=A_eq, b_eq=np.ones(J), bounds=(0.0, 1.0), method="highs",
+                      options={"presolve": False})
         if res.status != 0 or res.x is None:        # infeasible cannot happen (cloud is free)
             return np.full(J, CLOUD, np.int64)
-        x = res.x.reshape(J, nv)
+        x = np.zeros(J * nv)
+        x[flat] = res.x
+        x = x.reshape(J, nv)
         share = np.concatenate([x[:, :4 * B].reshape(J, 4, B).sum(axis=2), x[:, -1:]], axis=1)
         return np.argmax(share, axis=1).astype(np.int64)
 

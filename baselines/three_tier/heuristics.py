@@ -17,9 +17,9 @@ forecast of the node's incoming flow) and forecast-error s.d. ``sigma`` (below):
 
 with ``L`` the node's replenishment lead time (the cheap route's mean from the spec's
 parameters, plus the time from the morning decision to the shipment's dispatch: +0.5 day for
-finished goods, +0.25 for raw material), ``R`` the review period (days between orders) and ``k`` a safety factor
-(Silver, Pyke & Peterson, *Inventory and Production Management in Supply Chains*, 4th ed.,
-ch. 7: the "protection interval" L + R of periodic review). Per tier:
+finished goods, +0.25 for raw material), ``R`` the review period (days between orders) and
+``k`` a safety factor (Silver, Pyke & Peterson, *Inventory and Production Management in Supply
+Chains*, 4th ed., ch. 7: the "protection interval" L + R of periodic review). Per tier:
 
 * retailer (each product): orders to its manufacturer, L = distribution road mean lead time;
 * manufacturer, raw material (each own product): orders to its supplier, L = supply road mean
@@ -44,7 +44,12 @@ upstream node sees a steady stream of batches), k = z of ``service_level`` (defa
 tier, ``k = (retailer, finished, raw, supplier)``, tuned by simulation on training seeds only
 (``baselines/three_tier/tune.py``; values in ``base_stock_params.json``). Paradigm
 ``optimization``: its levels are the result of a simulation optimisation (a coordinate search
-maximising the spec's V), like the Serial-v1 base-stock levels that come from an optimum.
+maximising the spec's V), like the Serial-v1 base-stock levels that come from an optimum. The
+tuned factors are large (5-10 at retail and for finished goods) because ``sigma`` is the error
+of a 7-day-mean forecast and understates the weekday peaks a node must cover.
+
+``FixedCoverPolicy`` is the env module's former reference controller (fixed covers in days of
+forecast), kept here for the env's tests and speed benchmark.
 """
 
 from __future__ import annotations
@@ -244,3 +249,68 @@ class ThreeTierBaseStock(_Decentralised):
             raise ValueError(f"safety factors missing for tiers {sorted(missing)}")
         nu = float(tuned["negotiation"]) if negotiation is None else float(negotiation)
         super().__init__(env, review={"retailer": 1, "raw": 1}, k=ks, negotiation=nu)
+
+
+class FixedCoverPolicy:
+    """Daily order-up-to with fixed covers, in days of each node's forecast: the env's former
+    reference controller (``tasks.supply_chain.three_tier.OrderUpToPolicy``), moved here
+    unchanged in behaviour so that the env module holds no policy.
+
+    Why it is kept: the env's tests use it as "a competent policy" (it keeps every constraint
+    in nominal conditions) and the speed benchmark as a cheap controller. Decentralised:
+
+    * retailer: order ``retail_cover x forecast - (on hand + in transit + open orders)``, road;
+    * manufacturer: produce ``owed + finished_cover x forecast - finished``, at most its raw
+      stock, scaled down to capacity; order raw material up to ``raw_cover x forecast / (1 -
+      mean defect rate)`` on its raw position, road; negotiation ``negotiation`` everywhere;
+    * supplier: produce ``owed + supplier_cover x forecast - stock`` within capacity.
+    """
+
+    info = PolicyInfo(name="three_tier_fixed_cover", version="1", paradigm="heuristic",
+                      description="ThreeTier: daily order-up-to with fixed covers in days of "
+                                  "forecast (retail 7, finished 1, raw 8, supplier 2).")
+    tasks = (THREE_TIER,)
+
+    def __init__(self, env: Any, retail_cover: float = 7.0, finished_cover: float = 1.0,
+                 raw_cover: float = 8.0, supplier_cover: float = 2.0, negotiation: float = 0.25) -> None:
+        base = getattr(env, "unwrapped", env)
+        self.lay_o = {a: base.observation_layout(a) for a in base.possible_agents}
+        self.lay_a = {a: base.action_layout(a) for a in base.possible_agents}
+        self.scale = float(base.params["action_scale_days"])
+        self.yield_ = 1.0 - float(base.params["defect_mean"])
+        self.cover = {"retailer": retail_cover, "manufacturer": finished_cover, "supplier": supplier_cover}
+        self.raw_cover, self.negotiation = raw_cover, negotiation
+
+    def reset(self, seed: int) -> None:
+        """Stateless and deterministic: nothing to do."""
+
+    def act(self, observations: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """One action per observed agent, from its own observation only."""
+        return {a: self._one(a, np.asarray(o, dtype=np.float64)) for a, o in observations.items()}
+
+    def _one(self, a: str, o: np.ndarray) -> np.ndarray:
+        tier, _ = parse_agent(a)
+        lay, al = self.lay_o[a], self.lay_a[a]
+        x = {name: o[s] for name, s in lay.items()}
+        act = np.zeros(max(s.stop for s in al.values()))
+        if tier == "retailer":
+            position = x["inventory"] + x["in_transit"] + x["upstream_backlog"]
+            short = self.cover[tier] * x["forecast"] - position
+            act[al["order"]] = np.maximum(short, 0.0) / self.scale
+            act[al["route"].start] = 1.0
+            return np.clip(act, 0.0, 1.0).astype(np.float32)
+        on_hand = x["finished"] if tier == "manufacturer" else x["stock"]
+        make = np.maximum(x["backlog_owed"] + self.cover[tier] * x["forecast"] - on_hand, 0.0)
+        if tier == "manufacturer":
+            make = np.minimum(make, x["raw"])
+        load, cap = float(make @ x["demand_share"]), float(x["capacity"][0]) * 0.999
+        if load > cap:
+            make = make * (cap / load)
+        act[al["production"]] = make / self.scale
+        if tier == "manufacturer":
+            position = x["raw"] + x["raw_in_transit"] + x["supplier_backlog"]
+            target = self.raw_cover * x["forecast"] / self.yield_
+            act[al["raw_order"]] = np.maximum(target - position, 0.0) / self.scale
+            act[al["route"].start] = 1.0
+            act[al["negotiation"]] = self.negotiation
+        return np.clip(act, 0.0, 1.0).astype(np.float32)

@@ -252,7 +252,8 @@ class Node:
 
     def fail(self, now: float) -> None:
         """Crash: running and waiting jobs are lost, memory is cleared, no core works."""
-        self.flush(now)
+        self.area += self.busy * (now - self.last)       # busy time up to the crash still counts
+        self.last = now
         cl = self.cl
         for job in list(self.running.values()):
             cl.lose(job, now)
@@ -269,7 +270,7 @@ class Node:
 
     def repair(self, now: float) -> None:
         """Back in service with every core free."""
-        self.flush(now)
+        self.last = now
         self.failed = False
         self.up_cores = self.free = self.cores
         self.pump(now)

@@ -39,10 +39,15 @@ total cost (USD) booked in epoch ``t`` — i.e. minus the mean cost per node in 
 cost is the task's objective: energy, cloud fees, the delay cost of every job's time in the
 system and a penalty for every missed deadline (see :mod:`tasks.compute.cluster`).
 
-**KPI counters** (per agent, each step; :data:`tasks.compute.cluster.ALL_COUNTERS`): job
-outcomes are booked to the job's origin, busy time and energy to the node that ran the work;
-``lat_bin_k`` histogram completion times (edges in ``LATENCY_EDGES``) for the p95 estimate
-:func:`completion_time_quantile`.
+**KPI counters** (:data:`tasks.compute.cluster.ALL_COUNTERS`; units in docs/tasks/compute.md).
+Every agent reports ``total_cost_usd``, the cost booked to its node this epoch (its jobs'
+penalties, delay cost and cloud fees — booked to the job's origin — plus its node's energy).
+Every other counter is reported once per step as a team total, in ``node_0``'s info: the harness
+sums counters over agents, so where a counter is reported changes no KPI, and reporting ~27
+counters for each of 256 agents would multiply the cost of every consumer of ``infos`` (the
+conformance checks canonicalise every float). The per-node breakdown of every counter is
+``env.last_counters`` (shape (len(ALL_COUNTERS), n)). ``lat_bin_k`` histogram completion times
+(upper edges ``LATENCY_EDGES``) for the p95 estimate :func:`completion_time_quantile`.
 
 **Safety** (per agent, each step): ``memory_overcommit`` — peak committed memory above the
 node's memory during the epoch (GB); ``top_class_miss_rate`` — share of the agent's class-0 jobs
@@ -54,8 +59,11 @@ settled in the last ``top_miss_window`` epochs that missed their deadline, minus
 ``node_failure`` (``fraction`` of the nodes, drawn per episode, crash; repaired after
 ``duration`` epochs if given), ``latency_spike`` (latency × ``latency_factor``, bandwidth ×
 ``bandwidth_factor`` on every link for ``duration`` epochs), ``size_shift`` (job sizes ×
-``factor``, log-s.d. ``sigma``). Random streams are split per purpose at reset, so a shifted
-episode equals the nominal one up to the onset.
+``factor``, log-s.d. ``sigma``). A shift changes the world at the boundary that opens epoch
+``onset``, before the agents observe it (a crashed node or a slow link shows in the observation
+for decision ``onset``; extra or larger jobs arrive during epoch ``onset`` and are pending at
+decision ``onset + 1``). The whole arrival sequence is drawn at reset from its own random
+streams, so a shifted episode equals the nominal one up to the onset.
 """
 
 from __future__ import annotations
@@ -294,6 +302,9 @@ class EdgeClusterEnv(RaoParallelEnv):
         self._observation_spaces = {a: spaces.Box(low, high, dtype=np.float32) for a in self.possible_agents}
         self._state_dim = n * (OWN_FEATURES + 2) + 4 + 3
         self.cluster: Cluster | None = None
+        #: set True before reset() to keep every settled job in ``cluster.settled_jobs`` (tests,
+        #: analysis); off by default because it keeps every job of the episode in memory
+        self.record_jobs = False
 
     # -- layout ----------------------------------------------------------------------------------
     def _make_layout(self) -> dict[str, slice]:
@@ -344,7 +355,7 @@ class EdgeClusterEnv(RaoParallelEnv):
         rng_rates, rng_jobs, rng_shift = (np.random.Generator(np.random.PCG64(int(s))) for s in seeds)
         self.cluster = Cluster(self.cores.tolist(), self.mem_cap.tolist(), p.prices, p.links,
                                n_classes=p.classes.n, overcommit_slowdown=p.overcommit_slowdown,
-                               record=getattr(self, "record_jobs", False))
+                               record=self.record_jobs)
         self.workload = Workload(self.cores, p.classes, epoch_s=p.epoch_s, load=p.load,
                                  hotspot_sd=p.hotspot_sd, diurnal_amplitude=p.diurnal_amplitude,
                                  diurnal_period_s=p.diurnal_period_s, burst_factor=p.burst_factor,
@@ -443,8 +454,6 @@ class EdgeClusterEnv(RaoParallelEnv):
         final = self.t + 1 >= self.horizon
         counters = cl.close_epoch(p.epoch_s, final)
         self.last_counters = counters
-        if not final:
-            self._apply_shift(self.t + 1)
         # violations
         w = self.t % p.top_miss_window
         self._top_missed[w] = counters[MISSED_TOP]
@@ -468,6 +477,8 @@ class EdgeClusterEnv(RaoParallelEnv):
                        "dropped_jobs": drop_ex[i]}
             rewards[a] = reward
         kpi[self.possible_agents[0]].update(team)
+        if not final:
+            self._apply_shift(self.t + 1)     # after reading this epoch's memory peaks
         return rewards, kpi, viol
 
     def _draw_arrivals(self) -> list[dict[str, np.ndarray]]:

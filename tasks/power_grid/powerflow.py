@@ -19,9 +19,9 @@ pandapower's Newton-Raphson).
 
 Iteration and tolerance. From a flat start ``V = V0`` we iterate (1) until the largest change of
 any bus voltage in one sweep is at most ``tol`` (default 1e-9 p.u.). The sweep is a contraction
-near the operable (high-voltage) solution, so each feeder converges linearly (7-10 sweeps for the
-published base case); feeders that have converged are frozen, so a state's result does not depend
-on what else is in the batch. Line loss is ``Σ r |J|²``; line currents are ``|J|·I_base``.
+near the operable (high-voltage) solution, so each feeder converges linearly (9 sweeps for the
+published base case); a batch sweeps until every state has converged. Line loss is ``Σ r |J|²``;
+line currents are ``|J|·I_base``.
 
 Non-convergence is detected, never returned silently: a state is *not converged* when it has not
 met ``tol`` after ``max_iter`` sweeps, when any voltage falls below ``COLLAPSE_VM_PU`` (past the
@@ -37,6 +37,7 @@ feeders with identical structure share one ``D`` (one matrix product per sweep f
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterator, Literal
 
@@ -86,55 +87,58 @@ def _rows_times(x: np.ndarray, mat: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 def solve_blocks(topo: Topology, s_pu: np.ndarray, v0: float, tol: float = DEFAULT_TOL,
-                 max_iter: int = DEFAULT_MAX_ITER) -> BlockSolution:
+                 max_iter: int = DEFAULT_MAX_ITER, v_start: np.ndarray | None = None) -> BlockSolution:
     """Solve equation (1) for net loads ``s_pu`` of shape (B, F, m) (complex p.u., zero on
-    padding) on the feeder blocks of ``topo``. The low-level entry point (no validation)."""
+    padding) on the feeder blocks of ``topo``. The low-level entry point (no validation).
+    ``v_start`` (B, F, m), e.g. the previous interval's solution, replaces the flat start.
+
+    All states sweep together until the largest voltage update of every state that has not
+    failed is at most ``tol`` (a state that converged earlier only gets closer to its fixed
+    point); collapse is checked every ``_CHECK_EVERY`` sweeps and at the end.
+    """
     B, F, m = s_pu.shape
     R = B * F
-    s = np.ascontiguousarray(s_pu).reshape(R, m)
+    sc = np.conj(np.ascontiguousarray(s_pu).reshape(R, m))
     groups = topo.groups
     if len(groups) == 1:
         rows = [(None, groups[0])]
     else:                            # rows of each group in the (B*F, m) layout
         base = np.arange(B)[:, None] * F
         rows = [((base + g.feeders[None, :]).ravel(), g) for g in groups]
-    v = np.full((R, m), complex(v0))
-    active = np.ones(R, dtype=bool)
+    if v_start is None:
+        v = np.full((R, m), complex(v0))
+    else:
+        v = np.array(v_start, dtype=complex).reshape(R, m)
     failed = np.zeros(R, dtype=bool)
-    iters = np.zeros(R, dtype=np.int64)
     drop = np.empty_like(v)
-    tol2 = tol * tol
-    collapse2 = COLLAPSE_VM_PU ** 2
-    all_active = True
+    collapse = COLLAPSE_VM_PU
+    err = np.full(R, np.inf)
+    sweeps = 0
+    v_prev = v
     for sweep in range(1, int(max_iter) + 1):
-        cur = np.conj(s / v)
+        cur = sc / np.conj(v)
         for idx, g in rows:
             if idx is None:
                 _rows_times(cur, g.dlf, drop)
             else:
                 drop[idx] = _rows_times(cur[idx], g.dlf, np.empty((len(idx), m), dtype=complex))
-        v_new = v0 - drop
-        d = v_new - v
-        err2 = (d.real * d.real + d.imag * d.imag).max(axis=1)
-        if all_active:
-            v = v_new
-        else:
-            v = np.where(active[:, None], v_new, v)
-        iters += active
-        done = err2 <= tol2
-        if sweep % _CHECK_EVERY == 0 or done[active].all():
-            vmin2 = (v.real * v.real + v.imag * v.imag).min(axis=1)
-            bad = active & ~((vmin2 >= collapse2) & np.isfinite(err2))
+        v_prev, v = v, v0 - drop
+        sweeps = sweep
+        worst = float(np.abs(v - v_prev).max())
+        if sweep % _CHECK_EVERY == 0 or worst <= tol or not math.isfinite(worst):
+            err = np.abs(v - v_prev).max(axis=1)
+            bad = ~((np.abs(v).min(axis=1) >= collapse) & np.isfinite(err))
             if bad.any():
                 failed |= bad
-                v[bad] = v0          # keep the arithmetic finite; the state stays failed
-                active &= ~bad
-        active &= ~done
-        if not active.any():
-            break
-        all_active = bool(active.all())
-    failed |= active                 # ran out of sweeps
-    cur = np.conj(s / v)
+                v[failed] = v0       # keep the arithmetic finite; these states stay failed
+                v_prev[failed] = v0
+                err[failed] = 0.0
+            if err.max() <= tol:
+                break
+    else:
+        err = np.abs(v - v_prev).max(axis=1)
+    converged = ~failed & (err <= tol)
+    cur = sc / np.conj(v)
     j = np.empty_like(v)
     for idx, g in rows:
         if idx is None:
@@ -146,7 +150,8 @@ def solve_blocks(topo: Topology, s_pu: np.ndarray, v0: float, tol: float = DEFAU
         sel = slice(None) if idx is None else idx
         loss[sel] = ((j[sel].real ** 2 + j[sel].imag ** 2) * g.r_pu).sum(axis=1)
     return BlockSolution(v=v.reshape(B, F, m), j=j.reshape(B, F, m), loss_pu=loss.reshape(B, F),
-                         converged=~failed.reshape(B, F), iterations=iters.reshape(B, F))
+                         converged=converged.reshape(B, F),
+                         iterations=np.full((B, F), sweeps, dtype=np.int64))
 
 
 @dataclass(frozen=True, eq=False)

@@ -228,6 +228,10 @@ class VoltageControlEnv(RaoParallelEnv):
         self._pv_feeder = self.layout.feeder
         self.shift = self._read_shift(config)
         self._outage_net = self._outage_network() if self.shift and self.shift["kind"] == "line_outage" else None
+        self._live_bus = np.flatnonzero(self.topology.feeder_of_bus >= 0)
+        self._live_feeder = self.topology.feeder_of_bus[self._live_bus]
+        self._inv_rating = {id(n): np.append(1.0 / n.rating_ka, 0.0)
+                            for n in (net, self._outage_net) if n is not None}
 
         self.possible_agents = list(self.layout.agents)
         Z = self.layout.zone_size
@@ -242,6 +246,7 @@ class VoltageControlEnv(RaoParallelEnv):
         self._action_spaces = {a: act_box for a in self.possible_agents}
         self.day: Day | None = None
         self._meas: list[dict[str, np.ndarray]] = []
+        self._v_last: tuple[Network, np.ndarray] | None = None
 
     # -- configuration -------------------------------------------------------------------------
     _SHIFT_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -337,6 +342,7 @@ class VoltageControlEnv(RaoParallelEnv):
     def _reset_sim(self) -> None:
         self.day = self._draw_day()
         self._meas = []
+        self._v_last = None
         row = 0
         ok = self.day.inverter_ok[row]
         p = np.where(ok, np.minimum(self.day.pv_mw[row], self.s_max), 0.0)
@@ -347,14 +353,20 @@ class VoltageControlEnv(RaoParallelEnv):
     # -- physics ---------------------------------------------------------------------------------------
     def _solve(self, net: Network, pl: np.ndarray, ql: np.ndarray):
         """Exact flow of one state: voltages (n_bus+1, last = dummy 0), line currents (n_lines+1,
-        kA), loss per feeder (MW), converged per feeder."""
+        kA), loss per feeder (MW), converged per feeder. Starts from the last interval's solution
+        on the same network (a warm start saves a few sweeps; the result is the same to within
+        the tolerance)."""
         topo = net.topology
         n = net.n_bus
         s = np.zeros(n + 1, dtype=complex)
         s.real[:n] = pl
         s.imag[:n] = ql
         s[net.slack_bus] = 0.0
-        sol = solve_blocks(topo, s[topo.block_bus][None], net.slack_vm_pu, self.pf_tol, self.pf_max_iter)
+        warm = self._v_last if self._v_last is not None and self._v_last[0] is net else None
+        sol = solve_blocks(topo, s[topo.block_bus][None], net.slack_vm_pu, self.pf_tol,
+                           self.pf_max_iter, None if warm is None else warm[1])
+        conv = sol.converged[0]
+        self._v_last = (net, sol.v) if conv.all() else None
         v = np.zeros(n + 1)
         v[net.slack_bus] = net.slack_vm_pu
         v[topo.block_bus] = np.abs(sol.v[0])
@@ -362,7 +374,7 @@ class VoltageControlEnv(RaoParallelEnv):
         cur = np.zeros(net.n_lines + 1)
         cur[topo.block_line] = np.abs(sol.j[0]) * net.i_base_ka
         cur[net.n_lines] = 0.0
-        return v, cur, sol.loss_pu[0].copy(), sol.converged[0].copy()
+        return v, cur, sol.loss_pu[0].copy(), conv.copy()
 
     def _flow(self, net: Network, row: int, p: np.ndarray, q: np.ndarray) -> dict[str, Any]:
         """Solve interval ``row`` with inverter outputs ``p``, ``q``; handles non-convergence."""
@@ -440,21 +452,16 @@ class VoltageControlEnv(RaoParallelEnv):
         v = flow["v"]
         e_bus = np.maximum(np.maximum(self.v_min - v, v - self.v_max), 0.0)
         e_bus[-1] = 0.0
-        load = flow["cur"] / np.append(net.rating_ka, 1.0)
-        e_line = np.maximum(load - 1.0, 0.0)
+        e_line = np.maximum(flow["cur"] * self._inv_rating[id(net)] - 1.0, 0.0)
         lay = self.layout
         e_zone_v = e_bus[lay.zone_bus].max(axis=1)
         e_zone_i = e_line[lay.zone_line].max(axis=1)
 
         # per feeder
         F = self.n_feeders
-        fob = self.topology.feeder_of_bus
-        feeder_bus_ok = np.ones(F, dtype=bool)
-        barrier = np.zeros(F)
-        live = fob >= 0
-        np.add.at(barrier, fob[live], e_bus[:-1][live] / 0.01)
-        out = np.zeros(F)
-        np.add.at(out, fob[live], (e_bus[:-1][live] > 0).astype(float))
+        eb = e_bus[self._live_bus]
+        barrier = np.bincount(self._live_feeder, weights=eb, minlength=F) / 0.01
+        out = np.bincount(self._live_feeder, weights=eb > 0, minlength=F)
         feeder_bus_ok = out == 0
         in_band = feeder_bus_ok & ~flow["failed"]
         curt_f = np.bincount(self._pv_feeder, weights=curtailed, minlength=F)

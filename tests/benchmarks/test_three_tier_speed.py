@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import bench.registry as reg
-from tasks.supply_chain.three_tier import OrderUpToPolicy
+from baselines.three_tier.heuristics import FixedCoverPolicy as OrderUpToPolicy
 
 pytestmark = pytest.mark.benchmark_suite
 

@@ -421,3 +421,30 @@ def test_size_shift_scales_the_work_of_new_jobs() -> None:
         nominal = [b["size"].sum() for b in nom._batches]
         ratios.append(sum(shifted[ONSET:]) / sum(nominal[ONSET:]))
     assert 1.3 < np.mean(ratios) < 1.7
+
+
+def test_node_failure_and_repair_at_the_node_level() -> None:
+    """A crash loses running and waiting jobs but keeps the busy time worked so far; a repaired
+    node serves the jobs that queued while it was down."""
+    prices = Prices((0.0,), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    cl = Cluster([2], [100.0], prices, Links(0.0, 1.0, 0.0, 1.0, 1.0), n_classes=1)
+    node = cl.nodes[0]
+    jobs = [Job(i, 0, 0, 10.0, 1.0, 0.0, 0.0, math.inf) for i in range(3)]
+    for j in jobs:
+        cl.arrive(j)
+        node.admit(j, 0.0)
+    cl.advance(4.0)
+    node.fail(4.0)
+    assert cl.totals["lost"] == 3 and node.mem_used == 0.0 and node.up_cores == 0
+    late = Job(3, 0, 0, 1.0, 1.0, 0.0, 5.0, math.inf)
+    cl.arrive(late)
+    cl.advance(5.0)
+    node.admit(late, 5.0)
+    cl.advance(8.0)
+    assert late.state != DONE                      # no core while down
+    node.repair(8.0)
+    cl.advance(20.0)
+    assert late.state == DONE and late.finish == pytest.approx(9.0)
+    assert node.flush(20.0) == pytest.approx(2 * 4.0 + 1.0)   # 2 cores x 4 s before the crash + 1 s
+    L = cl.totals
+    assert L["arrived"] == L["completed"] + L["lost"] + cl.in_system()

@@ -49,8 +49,8 @@ def test_metadata_and_unsupported_task(cls) -> None:
     env.reset(seed=0)
     policy = cls(env)
     assert isinstance(policy, Policy)
-    other = SimpleNamespace(spec_id="supply_chain/ThreeTier-v1", params={}, possible_agents=[])
-    with pytest.raises(ValueError, match=f"{name} has no variant for task 'supply_chain/ThreeTier-v1'"):
+    other = SimpleNamespace(spec_id="toy/Unsupported-v1", params={}, possible_agents=[])
+    with pytest.raises(ValueError, match=f"{name} has no variant for task 'toy/Unsupported-v1'"):
         cls(other)
 
 

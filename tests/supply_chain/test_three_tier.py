@@ -12,8 +12,8 @@ from scipy import stats
 
 import bench.registry as reg
 from tasks.supply_chain.network import build_network
-from tasks.supply_chain.three_tier import (COST_PARTS, DISTRIBUTION, KPI_COUNTERS, SUPPLY,
-                                           OrderUpToPolicy, ThreeTierEnv)
+from baselines.three_tier.heuristics import FixedCoverPolicy as OrderUpToPolicy
+from tasks.supply_chain.three_tier import COST_PARTS, DISTRIBUTION, KPI_COUNTERS, SUPPLY, ThreeTierEnv
 
 TASK = "supply_chain/ThreeTier-v1"
 SPEC = reg.get_spec(TASK)
@@ -340,7 +340,7 @@ class _BothRoutes(OrderUpToPolicy):
     def act(self, observations):
         out = super().act(observations)
         for a, act in out.items():
-            lay = self.layout_act[a]
+            lay = self.lay_a[a]
             if "route" in lay:
                 act[lay["route"]] = 1.0
         return out

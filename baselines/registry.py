@@ -12,6 +12,12 @@ BASELINES: dict[str, str] = {
     "lp_static": "baselines.lp_static:StaticLPPolicy",
     "lp_rolling": "baselines.lp_rolling:RollingLPPolicy",
     "lp_hindsight": "baselines.lp_hindsight:HindsightLPPolicy",
+    # compute/EdgeCluster-v1
+    "round_robin": "baselines.compute.round_robin:RoundRobinPolicy",
+    "jsq": "baselines.compute.jsq:JSQPolicy",
+    "power_of_two": "baselines.compute.power_of_two:PowerOfTwoPolicy",
+    "lp_dispatch": "baselines.compute.lp_dispatch:LPDispatchPolicy",
+    "clairvoyant_greedy": "baselines.compute.hindsight:ClairvoyantGreedyOracle",
 }
 
 

@@ -49,7 +49,8 @@ MU = 1e5              # penalty per (p.u.²)² of band / capability violation
 LAMBDA_E = 1.0        # cost per MW curtailed (line loss costs 1 per MW too)
 MAX_OUTER = 8         # exact re-anchoring rounds, at most
 SETTLE = 1e-3         # MW / Mvar: a problem whose plan moved less than this (and is in band) is done
-NEWTON_ITERS = 60
+NEWTON_ITERS = 40
+BISECTIONS = 20      # exact line search: halvings of [0, α_max]
 EPS_ACTIVE = 1e-6     # MW / Mvar: a variable this close to a bound may be held there
 
 
@@ -109,7 +110,7 @@ def box_newton(h: np.ndarray, g: np.ndarray, a: np.ndarray, b: np.ndarray, lo: n
 
         left, right = np.zeros(len(ids)), a_max.copy()
         full = dphi(right) <= 0
-        for _b in range(30):
+        for _b in range(BISECTIONS):
             mid = 0.5 * (left + right)
             neg = dphi(mid) < 0
             left = np.where(neg, mid, left)

@@ -49,7 +49,7 @@ from scipy.optimize import linprog
 
 from bench.policy import PolicyInfo
 from tasks.power_grid.network import Network, build_network
-from tasks.power_grid.powerflow import solve_power_flow
+from tasks.power_grid.powerflow import solve_blocks
 from tasks.power_grid.voltage_control import OBS_HEAD, OBS_PER_BUS, agent_layout
 
 TASK = "power_grid/IEEE33-v1"
@@ -197,11 +197,16 @@ class LinDistFlowPolicy:
         return p, q
 
     def _flow_w(self, pic, p_pv, q_pv) -> tuple[np.ndarray, np.ndarray]:
+        """Exact flow of the forecast: voltage magnitudes on the feeder blocks (F, m; 1.0 on
+        padding, 0 where the flow failed) and which feeders converged."""
         p, q = self._net_load(pic, p_pv, q_pv)
-        res = solve_power_flow(self.net, p, q, tol=self.tol, on_failure="flag")
-        vm = np.nan_to_num(res.vm_pu, nan=0.0)
-        vm_ext = np.append(vm, 1.0)
-        return vm_ext[self.sens.bus], res.feeder_converged
+        net = self.net
+        s = np.zeros(net.n_bus + 1, dtype=complex)
+        s[:-1] = p + 1j * q
+        s[net.slack_bus] = 0.0
+        sol = solve_blocks(net.topology, s[self.sens.bus][None], net.slack_vm_pu, self.tol)
+        vm = np.where(sol.converged[0][:, None], np.abs(sol.v[0]), 0.0)
+        return np.where(self.sens.mask, vm, 1.0), sol.converged[0]
 
     def _out_of_band(self, vm_blk: np.ndarray, lo: float, hi: float,
                      feeders: np.ndarray | None = None) -> np.ndarray:

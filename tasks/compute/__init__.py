@@ -1,0 +1,1 @@
+"""Compute-domain tasks: ``compute/EdgeCluster-v1`` (edge-cluster job dispatch, SimPy)."""

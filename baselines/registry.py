@@ -12,6 +12,11 @@ BASELINES: dict[str, str] = {
     "lp_static": "baselines.lp_static:StaticLPPolicy",
     "lp_rolling": "baselines.lp_rolling:RollingLPPolicy",
     "lp_hindsight": "baselines.lp_hindsight:HindsightLPPolicy",
+    # power_grid/IEEE33-v1
+    "no_control": "baselines.power_grid.no_control:NoControlPolicy",
+    "volt_var": "baselines.power_grid.volt_var:VoltVarPolicy",
+    "lindistflow": "baselines.power_grid.lindistflow:LinDistFlowPolicy",
+    "hindsight_opf": "baselines.power_grid.hindsight:HindsightPolicy",
     # compute/EdgeCluster-v1
     "round_robin": "baselines.compute.round_robin:RoundRobinPolicy",
     "jsq": "baselines.compute.jsq:JSQPolicy",

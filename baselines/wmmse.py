@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+_TINY = 1e-300
+
 
 @dataclass(frozen=True)
 class WmmseResult:
@@ -81,12 +83,12 @@ def _uw(G: np.ndarray, h: np.ndarray, v: np.ndarray, N: np.ndarray):
 
 def _v_update(G: np.ndarray, h: np.ndarray, u: np.ndarray, w: np.ndarray, a: np.ndarray | None,
               sqrt_p: np.ndarray) -> np.ndarray:
-    """``v_i = min(α_i w_i u_i h_i / Σ_j α_j w_j u_j² G[j, i], sqrt(P_i))`` (0 where the
-    denominator vanishes: a link nobody can hear and that hears nothing)."""
+    """``v_i = min(α_i w_i u_i h_i / Σ_j α_j w_j u_j² G[j, i], sqrt(P_i))``. Where the
+    denominator vanishes so does the numerator (its j = i term is ``α_i w_i u_i² G[i, i]``), and
+    the floor under the denominator makes such a link (e.g. a zero-gain padding link) silent."""
     wu = w * u if a is None else a * w * u
-    den = (wu * u)[:, None, :] @ G                        # Σ_j α_j w_j u_j² G[j, i]
-    num = wu * h
-    v = np.divide(num, den[:, 0, :], out=np.zeros_like(num), where=den[:, 0, :] > 0)
+    den = ((wu * u)[:, None, :] @ G)[:, 0, :]             # Σ_j α_j w_j u_j² G[j, i]
+    v = wu * h / np.maximum(den, _TINY)
     return np.minimum(v, sqrt_p, out=v)
 
 
@@ -113,36 +115,47 @@ def wmmse_solve(gains: np.ndarray, p_max, noise_power, max_iter: int = 100, tol:
 
     out_v = v.copy()
     out_obj = obj.copy()
-    # The working block holds the samples not yet stopped, plus some that stopped since the last
+    # The working block holds the samples not yet stopped, plus any that stopped since the last
     # compaction (``live`` False: their v is frozen); it is compacted when a quarter has stopped,
     # so copying G does not dominate.
     blk = np.arange(B)
     live = np.ones(B, dtype=bool)
+    frozen = False
     Ga, ha, Na, aa, sa = G, h, N, a, sqrt_p
-    for _ in range(max_iter):
+    it = 0
+    while it < max_iter:
+        it += 1
         v_new = _v_update(Ga, ha, u, w, aa, sa)
-        v = np.where(live[:, None], v_new, v)
+        v = np.where(live[:, None], v_new, v) if frozen else v_new
         u, w, _ = _uw(Ga, ha, v, Na)
         new = _objective(aa, w)
-        iters[blk[live]] += 1
-        going = live & ((new - obj) > tol)
-        done = live & ~going
-        if done.any():
-            out_v[blk[done]] = v[done]
-            out_obj[blk[done]] = new[done]
+        going = (new - obj) > tol
+        if frozen:
+            going &= live
         obj = new
+        if going.all():
+            continue
+        done = live & ~going
+        idx = blk[done]
+        iters[idx] = it
+        out_v[idx] = v[done]
+        out_obj[idx] = new[done]
         live = going
         n_live = int(live.sum())
         if n_live == 0:
             break
+        frozen = True
         if n_live < 0.75 * len(blk):
             blk, v, u, w, obj = blk[live], v[live], u[live], w[live], obj[live]
             Ga, ha, Na, sa = Ga[live], ha[live], Na[live], sa[live]
             aa = None if aa is None else aa[live]
             live = np.ones(len(blk), dtype=bool)
-    if live.any():
-        out_v[blk[live]] = v[live]
-        out_obj[blk[live]] = obj[live]
+            frozen = False
+    if live.any() and it > 0:
+        idx = blk[live]
+        iters[idx] = it
+        out_v[idx] = v[live]
+        out_obj[idx] = obj[live]
     return WmmseResult(powers=out_v * out_v, iterations=iters, objective=out_obj)
 
 

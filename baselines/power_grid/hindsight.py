@@ -132,7 +132,7 @@ def box_newton(h: np.ndarray, g: np.ndarray, a: np.ndarray, b: np.ndarray, lo: n
 class HindsightPolicy:
     """ORACLE: per-interval optimal dispatch with the true day, corrected with the exact flow."""
 
-    info = PolicyInfo(name="hindsight", version="1", paradigm="oracle",
+    info = PolicyInfo(name="hindsight_opf", version="1", paradigm="oracle",
                       description="ORACLE: knows the day's true loads, PV and outages; per-interval "
                                   "loss- and curtailment-minimising dispatch keeping the band, "
                                   "LinDistFlow re-anchored at the exact power flow.")

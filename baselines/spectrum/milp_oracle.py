@@ -61,70 +61,74 @@ def coordinate_ascent(view: OracleView, band: np.ndarray, level: np.ndarray, swe
     G = view.gains
     M, K, _ = G.shape
     lv = view.levels_mw
+    L = len(lv)
     band, level = band.copy(), level.copy()
     on = band >= 0
     power = np.where(on, lv[np.maximum(level, 0)], 0.0)
     idx = np.arange(K)
-    noise = view.noise_mw + view.external_mw.T                             # (K, M)
-    direct = G[:, idx, idx].T                                              # (K, M)
-    Gt = np.ascontiguousarray(np.transpose(G, (2, 0, 1)))                   # Gt[k, m, i] = G[m, i, k]
-    P = np.zeros((K, M))
-    P[idx[on], band[on]] = power[on]
-    R = np.einsum("mij,jm->im", G * (1 - np.eye(K)), P)                    # (K, M) interference
+    noise = view.noise_mw + view.external_mw                               # (M, K)
+    direct = G[:, idx, idx]                                                # (M, K)
+    col = np.ascontiguousarray(np.transpose(G, (2, 0, 1)))                  # col[k] = G[:, :, k]
+    P = np.zeros((M, K))
+    P[band[on], idx[on]] = power[on]
+    R = np.einsum("mij,mj->mi", G * (1 - np.eye(K)), P)                    # (M, K) interference
     level_ok = lv[None, :] <= view.budget_mw[:, None] * (1 + 1e-9)           # (K, L)
     pu_band, pu_gain = view.primary_band, view.primary_gain
     U = len(pu_band)
-    pu_load = np.array([(pu_gain[u] * P[:, pu_band[u]]).sum() for u in range(U)])
+    pu_load = np.array([(pu_gain[u] * P[pu_band[u]]).sum() for u in range(U)])
     avail = view.available[:, None]
     b0 = np.maximum(band, 0)
-    sig = np.where(on, direct[idx, b0] * power, 0.0)                        # current signal powers
+    sig = np.where(on, direct[b0, idx] * power, 0.0)                        # current signal powers
+    nz = noise[b0, idx] + R[b0, idx]                                       # noise + interference, own band
     onehot = np.zeros((M, K))                                               # onehot[m, i]: i sends on m
     onehot[band[on], idx[on]] = 1.0
     for _ in range(sweeps):
         changed = False
         for k in range(K):
-            bk = band[k]
+            bk = int(band[k])
+            ck = col[k]                                                    # (M, K) gains k -> receivers
+            gk = ck[b0, idx]                                               # k -> i on i's own band
             if bk >= 0:                                                    # take link k out
-                R[:, bk] -= Gt[k, bk] * power[k]
-                R[k, bk] += direct[k, bk] * power[k]
-                if U:
-                    pu_load -= (pu_band == bk) * pu_gain[:, k] * power[k]
-                on[k] = False
-                sig[k] = 0.0
+                pk = power[k]
+                R[bk] -= ck[bk] * pk
+                R[bk, k] += direct[bk, k] * pk                             # (own signal was never in R)
                 onehot[bk, k] = 0.0
-            nz = noise[idx, b0] + R[idx, b0]                               # others' noise + interference
+                nz -= gk * (pk * onehot[bk])                               # others on band bk
+                if U:
+                    pu_load -= (pu_band == bk) * (pu_gain[:, k] * pk)
+                sig[k] = 0.0
             base_rate = np.log2(1.0 + sig / nz)                            # 0 for silent links
             # others' rates if k sends level l on their band: only their band's gain from k matters
-            gk = Gt[k, b0, idx]                                            # (K,)
             new = np.log2(1.0 + sig[:, None] / (nz[:, None] + gk[:, None] * lv[None, :]))
-            delta = new - base_rate[:, None]                                # (K, L), 0 for silent
-            others = onehot @ delta                                        # (M, L)
-            own = np.log2(1.0 + direct[k][:, None] * lv[None, :] / (noise[k][:, None] + R[k][:, None]))
-            gain = others + own                                            # vs. k silent
+            new -= base_rate[:, None]
+            gain = onehot @ new                                            # (M, L) others' change
+            gain += np.log2(1.0 + direct[:, k, None] * lv[None, :] / (noise[:, k, None] + R[:, k, None]))
             ok = avail & level_ok[k][None, :]
             for u in range(U):
                 ok[pu_band[u]] &= pu_load[u] + pu_gain[u, k] * lv <= view.threshold_mw
-            gain = np.where(ok, gain, -np.inf)
-            m, l_ = np.unravel_index(int(np.argmax(gain)), gain.shape)
-            best, cand = (gain[m, l_], (int(m), int(l_))) if gain[m, l_] > 0.0 else (0.0, (-1, -1))
+            gain[~ok] = -np.inf
+            j = int(np.argmax(gain))
+            m, l_ = divmod(j, L)
+            best = gain[m, l_]
             cur = 0.0 if bk < 0 else gain[bk, level[k]]
-            if best > cur + 1e-12:                    # move only for a strict improvement
-                nb, nl = cand
+            if max(best, 0.0) > cur + 1e-12:                               # strict improvement only
+                nb, nl = (m, l_) if best > 0.0 else (-1, -1)
                 changed = True
             else:
-                nb, nl = (int(bk), int(level[k])) if bk >= 0 else (-1, -1)
+                nb, nl = (bk, int(level[k])) if bk >= 0 else (-1, -1)
             band[k], level[k] = nb, nl
             if nb >= 0:
                 p = lv[nl]
                 power[k] = p
-                R[:, nb] += Gt[k, nb] * p
-                R[k, nb] -= direct[k, nb] * p
-                if U:
-                    pu_load += (pu_band == nb) * pu_gain[:, k] * p
-                on[k] = True
-                b0[k] = nb
+                R[nb] += ck[nb] * p
+                R[nb, k] -= direct[nb, k] * p
+                nz += gk * (p * onehot[nb])                                # others on band nb
                 onehot[nb, k] = 1.0
-                sig[k] = direct[k, nb] * p
+                if U:
+                    pu_load += (pu_band == nb) * (pu_gain[:, k] * p)
+                b0[k] = nb
+                sig[k] = direct[nb, k] * p
+                nz[k] = noise[nb, k] + R[nb, k]
             else:
                 power[k] = 0.0
         if not changed:

@@ -20,13 +20,14 @@ radio cannot tune to the band): the link stays silent that slot and the ``blocke
 records it.
 
 Primary users (incumbents, as in TV white space or CBRS sharing): ``n_primary`` protected
-receivers on the edge of the deployment area, each on one band (bands ``0 .. M-2`` in turn; band
+receivers uniform on a square ``pu_offset_m`` outside the deployment area, each on one band (bands ``0 .. M-2`` in turn; band
 ``M-1`` is kept free of incumbents in the nominal scenario), active on a periodic schedule
 (``pu_period_steps``, ``pu_duty_cycle``, a random phase each). While active, the aggregate
 interference from the links on its band must stay below ``I_th`` = noise + ``pu_inr_threshold_db``
 (I/N = −6 dB, the usual protection criterion). The schedule and the incumbents' positions are in
 a geolocation database, so each link observes which bands have an active incumbent and its own
-*predicted* exposure (path loss only — the true exposure adds shadowing and fading).
+*predicted* exposure (path loss only — the true exposure adds the 8 dB shadowing; links into
+incumbents have no fast fading, see ``channel.py``).
 
 Timing of a step ``t``: the channel of slot ``t`` is already drawn when the agents act (an
 oracle may read it; agents only see the previous slot's measurements — one slot of CSI delay,
@@ -97,7 +98,8 @@ from tasks.spectrum import channel as ch
 SHIFT_KINDS = ("faster_mobility", "new_interferer", "primary_user_on", "subband_outage")
 SILENT_POWER_DB = -30.0        # last_power_db of a silent link (below the lowest level)
 MARGIN_CLIP_DB = 60.0          # pu_margin_db is clipped to [-60, 60]
-DB_CLIP = 200.0                # any other dB feature is clipped to [-200, 200] (finite state)
+MIN_GAIN = 1e-30                # floor under gains before taking dB (keeps the state finite)
+DB_CLIP = 200.0                # leakage features are clipped to [-200, 200] dB
 
 
 def decode_actions(actions: np.ndarray, n_levels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -255,7 +257,6 @@ class InterferenceEnv(RaoParallelEnv):
         # per-action lookup tables (index = action)
         A = self.n_actions
         band, level = decode_actions(np.arange(A), L)
-        self._band_of = band
         self._band0_of = np.maximum(band, 0)
         self._power_of = np.where(band >= 0, self.levels_mw[level], 0.0)
         self._dbm_of = np.where(band >= 0, self.levels_dbm[level], -np.inf)
@@ -279,7 +280,7 @@ class InterferenceEnv(RaoParallelEnv):
         self._inv_noise = 1.0 / self.noise_mw
         self._idx = np.arange(K)
         self._zeros_k = [0.0] * K
-        self._masks = self._build_masks()
+        self._masks: dict[bytes, np.ndarray] = {}                 # action mask per availability
         self._ready = False
 
     # -- scenario ---------------------------------------------------------------------------------
@@ -313,9 +314,6 @@ class InterferenceEnv(RaoParallelEnv):
     def shift_active(self, t: int) -> bool:
         """Whether the scenario's shift is in force in slot ``t``."""
         return self.shift_kind is not None and t >= self.onset
-
-    def _build_masks(self) -> dict[bytes, np.ndarray]:
-        return {}
 
     # -- episode setup ----------------------------------------------------------------------------
     def _reset_sim(self) -> None:
@@ -558,7 +556,7 @@ class InterferenceEnv(RaoParallelEnv):
         """Store the slot's per-band measurements at every receiver: direct gain (as SNR at
         ``p_top``, dB) and interference plus noise over noise (dB); ``received`` (K, M) includes
         any external power."""
-        self._snr_db = 10.0 * np.log10(self.channel.direct * self._snr_scale)
+        self._snr_db = 10.0 * np.log10(np.maximum(self.channel.direct, MIN_GAIN) * self._snr_scale)
         self._inr_db = 10.0 * np.log10(1.0 + received * self._inv_noise)
 
     @property

@@ -45,9 +45,30 @@ def aggregate_kpi(kpi: KpiSpec, series: dict[str, np.ndarray]) -> float:
     elif kind == "var_ratio":
         var_den = float(np.var(s(agg["den"])))
         value = float(np.var(s(agg["num"]))) / var_den if var_den > 0 else 1.0
+    elif kind == "quantile":
+        value = histogram_quantile(np.array([s(b).sum() for b in agg["bins"]]), agg["edges"],
+                                   float(agg["q"]), float(agg.get("empty", 0.0)))
     else:  # parse_spec rejects other kinds
         raise ValueError(f"unknown aggregate kind {kind!r}")
     return value
+
+
+def histogram_quantile(counts: np.ndarray, edges: Any, q: float, empty: float = 0.0) -> float:
+    """Quantile ``q`` of a quantity the env books into histogram bins: bin k holds values in
+    [edges[k-1], edges[k]) (the first starts at 0, the last is open). Linear interpolation inside
+    the bin holding the quantile; in the open last bin the result is its lower edge (a lower
+    bound). ``empty`` when nothing was booked."""
+    total = float(counts.sum())
+    if total <= 0:
+        return empty
+    target = q * total
+    cum = np.cumsum(counts)
+    k = int(np.searchsorted(cum, target, side="left"))
+    if k >= len(edges):
+        return float(edges[-1])
+    lo = 0.0 if k == 0 else float(edges[k - 1])
+    before = 0.0 if k == 0 else float(cum[k - 1])
+    return lo + (float(edges[k]) - lo) * (target - before) / float(counts[k])
 
 
 def recovery(spec: TaskSpec, series: dict[str, np.ndarray], onset: int) -> tuple[int, bool]:

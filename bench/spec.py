@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import yaml
 
-AGGREGATE_KINDS = ("sum", "mean", "ratio", "turnover", "var_ratio")
+AGGREGATE_KINDS = ("sum", "mean", "ratio", "turnover", "var_ratio", "quantile")
 ACTION_TYPES = ("discrete", "continuous", "mixed")
 DIRECTIONS = ("max", "min")
 
@@ -114,7 +114,7 @@ class KpiSpec:
     @property
     def counters(self) -> tuple[str, ...]:
         agg = self.aggregate
-        return tuple(agg[k] for k in ("of", "num", "den") if k in agg)
+        return tuple(agg[k] for k in ("of", "num", "den") if k in agg) + tuple(agg.get("bins", ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +291,12 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> TaskSpec:
             raise SpecError(f"{path}: KPI {name}: direction must be one of {DIRECTIONS}")
         if agg.get("kind") not in AGGREGATE_KINDS:
             raise SpecError(f"{path}: KPI {name}: aggregate.kind must be one of {AGGREGATE_KINDS}")
+        if agg["kind"] == "quantile" and not (
+                len(agg.get("bins", ())) >= 2 and len(agg.get("edges", ())) == len(agg["bins"]) - 1
+                and list(agg["edges"]) == sorted(agg["edges"]) and 0 < float(agg.get("q", -1)) < 1):
+            raise SpecError(f"{path}: KPI {name}: a quantile aggregate needs 'bins' (counter names, "
+                            "one per histogram bin), increasing 'edges' (the upper edges of every "
+                            "bin but the last, open one) and 'q' in (0, 1)")
         zero, one = _anchor_pair(anchors, direction, f"KPI {name}", path)
         per_scale = {}
         for scale_name, pair in (anchors.get("scales") or {}).items():

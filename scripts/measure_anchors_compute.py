@@ -90,6 +90,7 @@ def measure() -> dict[str, dict]:
                                     if k != nominal},
                          "best": {k: v["best"] for k, v in cost.items()}},
         "mean_completion_time": {"zero": rnd["mean_completion_time"], "one": orc["mean_completion_time"]},
+        "p95_completion_time": {"zero": rnd["p95_completion_time"], "one": orc["p95_completion_time"]},
         "deadline_miss_rate": {"zero": rnd["deadline_miss_rate"], "one": 0.0},
         "top_class_miss_rate": {"zero": rnd["top_class_miss_rate"], "one": 0.0},
         "utilisation": {"zero": 0.0, "one": 1.0},

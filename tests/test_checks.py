@@ -22,3 +22,4 @@ def test_contract_names_missing_constraint_and_agent_count():
     problems = check_contract(CoinEnv(), n_agents=3, constraints=("too_high", "too_low"))
     assert any("declares 3 agents" in p for p in problems)
     assert any("too_low" in p for p in problems)
+

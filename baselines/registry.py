@@ -17,6 +17,11 @@ BASELINES: dict[str, str] = {
     "volt_var": "baselines.power_grid.volt_var:VoltVarPolicy",
     "lindistflow": "baselines.power_grid.lindistflow:LinDistFlowPolicy",
     "hindsight_opf": "baselines.power_grid.hindsight:HindsightPolicy",
+    # spectrum/Interference-v1
+    "full_power": "baselines.spectrum.full_power:FullPowerRandomBandPolicy",
+    "greedy_channel": "baselines.spectrum.greedy:GreedyChannelPolicy",
+    "wmmse": "baselines.spectrum.wmmse_policy:WmmsePolicy",
+    "joint_oracle": "baselines.spectrum.milp_oracle:JointOptimumOracle",
     # compute/EdgeCluster-v1
     "round_robin": "baselines.compute.round_robin:RoundRobinPolicy",
     "jsq": "baselines.compute.jsq:JSQPolicy",

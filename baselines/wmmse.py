@@ -226,3 +226,14 @@ def wmmse_blocks(gains: np.ndarray, p_max, noise_power, n_iter: int) -> list[tup
         w = 1.0 / e
         trace.append(("w", weighted_sum_mse(G, u, w, v, N, a)))
     return trace
+
+
+def __getattr__(name: str):
+    """``baselines.wmmse.WmmsePolicy``: the spectrum task's policy built on this function (per
+    sub-band WMMSE; ``baselines/spectrum/wmmse_policy.py``), imported lazily so that this module
+    stays a plain numpy function."""
+    if name == "WmmsePolicy":
+        from baselines.spectrum.wmmse_policy import WmmsePolicy
+
+        return WmmsePolicy
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,19 +12,6 @@ import pytest
 VALIDATOR_TASK = os.environ.get("RAO_VALIDATE_TASK", "supply_chain/Serial-v1")
 
 
-@pytest.fixture
-def released_lock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Interim shim until tasks/specs.lock.json lists every released spec: add the missing ids'
-    current hashes to what ``read_lock`` returns. It does nothing once the lock is complete, so it
-    can simply be deleted then (tests/test_spec_lock.py guards the real lock)."""
-    import bench.registry as reg
-
-    lock = reg.read_lock()
-    missing = {s.id: s.sha256 for s in reg.all_specs() if s.id not in lock}
-    if missing:
-        monkeypatch.setattr(reg, "read_lock", lambda: {**lock, **missing})
-
-
 @pytest.fixture(scope="session")
 def genuine_result_text() -> str:
     """A real result file: the random baseline run through the full protocol by the evaluator."""
@@ -37,7 +24,7 @@ def genuine_result_text() -> str:
 
 
 @pytest.fixture
-def genuine_doc(genuine_result_text: str, released_lock: None) -> dict:
-    """A fresh, mutable copy of the genuine result (with the lock shim in place)."""
+def genuine_doc(genuine_result_text: str) -> dict:
+    """A fresh, mutable copy of the genuine result."""
     return json.loads(genuine_result_text)
 # ==== end validator fixtures ====

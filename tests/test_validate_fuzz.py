@@ -104,14 +104,14 @@ def genuine(genuine_result_text):
 
 @FUZZ
 @given(data=st.data())
-def test_mutated_genuine_result_only_yields_problems(genuine, released_lock, data):
+def test_mutated_genuine_result_only_yields_problems(genuine, data):
     doc, where = genuine
     assert_only_problems(validate_document(data.draw(mutated(doc, where))))
 
 
 @FUZZ
 @given(data=st.data())
-def test_damaged_file_only_yields_problems(genuine_result_text, released_lock, tmp_path_factory, data):
+def test_damaged_file_only_yields_problems(genuine_result_text, tmp_path_factory, data):
     raw = bytearray(genuine_result_text.encode())
     body = len(raw.rstrip())
     if data.draw(st.booleans(), label="truncate"):

@@ -4,13 +4,14 @@ full-protocol result, each result validates, and the generated outputs are up to
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from baselines import registry
 from bench.cli import submission_path
-from bench.leaderboard import check
 from bench.registry import task_ids
 from bench.validate import validate_file
 
@@ -29,5 +30,10 @@ def test_reference_result_is_committed_and_valid(task_id, baseline):
 
 
 def test_committed_leaderboard_is_not_stale():
-    stale = check(ROOT / "submissions", ROOT)
-    assert stale == [], f"stale leaderboard outputs {stale}: run `rao-bench leaderboard` and commit"
+    """Run as users and CI do, in a fresh interpreter: a process that has imported other
+    plotting libraries (pandapower does, in the power-grid tests) can anti-alias a few pixels
+    differently, which says nothing about the committed files."""
+    out = subprocess.run([sys.executable, "-m", "bench.cli", "leaderboard", "--check"],
+                         cwd=ROOT.parent, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, (f"stale leaderboard outputs: run `rao-bench leaderboard` and "
+                                 f"commit\n{out.stdout}\n{out.stderr}")

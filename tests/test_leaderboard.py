@@ -416,15 +416,14 @@ SERIAL = "supply_chain/Serial-v1"
 @pytest.mark.skipif(SERIAL not in reg.task_ids(), reason="Serial-v1 not released yet")
 def test_serial_reference_baselines(toy_registry, genuine_result_text, tmp_path) -> None:
     """Genuine full-protocol runs on the real Serial-v1: the random baseline (the session's shared
-    run) and every other registered non-learning baseline meant for the task."""
-    from baselines import registry as baselines
-
+    run) and the committed reference results of every other registered baseline for the task
+    (made by `rao-bench baselines`; re-running them all here would cost minutes)."""
+    committed = Path(__file__).resolve().parents[1] / "leaderboard" / "submissions" / "supply_chain" / "Serial-v1"
     texts = {"random": genuine_result_text}
-    for name in baselines.names():
-        info = baselines.get(name).info
-        if name != "random" and baselines.applies_to(name, SERIAL) and info.paradigm in (
-                "heuristic", "optimization", "oracle"):
-            texts[name] = dumps(evaluate(SERIAL, name, "full", workers=1, progress=False))
+    for path in sorted(committed.glob("*.json")):
+        if path.stem != "random":
+            texts[path.stem] = path.read_text(encoding="utf-8")
+    assert len(texts) >= 5, "the committed Serial-v1 reference results are missing"
     sub = tmp_path / "submissions" / "supply_chain__Serial-v1"
     sub.mkdir(parents=True)
     for name, text in texts.items():

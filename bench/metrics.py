@@ -162,7 +162,8 @@ def normalise_kpi(value: ArrayLike, zero: float, one: float) -> FloatOrArray:
         raise ValueError(f"value must be numeric, got {value!r}") from None
     if not np.all(np.isfinite(x)):
         raise ValueError(f"value must be finite; offending value(s): {_fmt_values(x[~np.isfinite(x)])}")
-    out = np.clip((x - z) / (o - z), 0.0, 1.0)
+    with np.errstate(over="ignore"):  # |x| near float max: the ratio overflows to ±inf, clipped
+        out = np.clip((x - z) / (o - z), 0.0, 1.0)
     return float(out) if is_scalar else out
 
 

@@ -21,19 +21,21 @@ from bench.summary import protocol_cells
 
 Job = tuple[str, str, str, str, int]  # (task_id, policy_ref, scale, scenario, seed)
 
-_CACHE: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+_ENVS: dict[tuple[str, str, str], Any] = {}
 
 
 def run_job(job: Job) -> dict[str, Any]:
-    """Run one episode; envs and policies are cached per worker process and reused across seeds."""
+    """Run one episode. Envs are cached per worker process (reset(seed) restores them fully, as
+    the conformance checks prove); the policy is built afresh for every episode, so no state a
+    policy forgets to reset can make results depend on which worker ran which seeds first."""
     task_id, ref, scale, scenario, seed = job
-    key = (task_id, ref, scale, scenario)
-    if key not in _CACHE:
-        env = make(task_id, scale=scale, scenario=scenario)
-        env.reset(seed=seed)
-        _CACHE.clear()  # keep one env alive per worker: large scales are memory-hungry
-        _CACHE[key] = (env, load_policy(ref).build(env))
-    env, policy = _CACHE[key]
+    key = (task_id, scale, scenario)
+    if key not in _ENVS:
+        _ENVS.clear()  # keep one env alive per worker: large scales are memory-hungry
+        _ENVS[key] = make(task_id, scale=scale, scenario=scenario)
+    env = _ENVS[key]
+    env.reset(seed=seed)
+    policy = load_policy(ref).build(env)
     return run_episode(env, policy, seed, get_spec(task_id))
 
 

@@ -26,9 +26,14 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not benchmark_suite"
 
-## bench: the pytest-benchmark speed suite (not part of the default run)
-bench: $(STAMP)
+## bench: the pytest-benchmark speed suite (not part of the default run); stockpyl, the
+## Serial-v1 peer, needs NumPy < 2, so it gets its own venv (.venv-peer)
+bench: $(STAMP) .venv-peer/bin/python
 	$(BIN)/python -m pytest -q -m benchmark_suite --benchmark-enable tests/benchmarks
+
+.venv-peer/bin/python:
+	$(PYTHON) -m venv .venv-peer
+	.venv-peer/bin/python -m pip install -q stockpyl "numpy<2" pytest pytest-benchmark
 
 ## lock: record released specs' hashes
 lock: $(STAMP)

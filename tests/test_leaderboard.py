@@ -413,7 +413,6 @@ def test_empty_submissions_dir(tmp_path) -> None:
 SERIAL = "supply_chain/Serial-v1"
 
 
-@pytest.mark.skipif(SERIAL not in reg.task_ids(), reason="Serial-v1 not released yet")
 def test_serial_reference_baselines(toy_registry, genuine_result_text, tmp_path) -> None:
     """Genuine full-protocol runs on the real Serial-v1: the random baseline (the session's shared
     run) and the committed reference results of every other registered baseline for the task

@@ -7,7 +7,6 @@ from names, so the result is the same whichever executor or worker count runs it
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable
@@ -101,6 +100,3 @@ def evaluate(task_id: str, policy: str | PolicySource, protocol: str = "full", *
     episodes = sorted((r for k, r in done.items() if k in order), key=lambda r: order[episode_key(r)])
     return build_result(spec, source.info, protocol, episodes, command=command)
 
-
-def default_workers() -> int:
-    return max(1, min(len(os.sched_getaffinity(0)), 8))

@@ -31,13 +31,13 @@ downstream after period k; ``R[0,k]`` = customer backorders), all ``>= 0``:
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import numpy as np
 from scipy import sparse
 
+from baselines import lp_solvers
 from bench.policy import PolicyInfo
 from baselines.three_tier import ThreeTierStaticLP  # ThreeTier-v1 variant (its own package)
 
@@ -219,40 +219,12 @@ def serial_lp(on_hand: np.ndarray, backorders: np.ndarray, pipeline: np.ndarray,
 
 def solve_highs(lp: SerialLP) -> np.ndarray:
     """Solve with HiGHS (SciPy's ``linprog``), in-process; returns the solution vector z."""
-    from scipy.optimize import linprog
-
-    res = linprog(lp.c, A_ub=lp.A_ub, b_ub=lp.b_ub, A_eq=lp.A_eq, b_eq=lp.b_eq,
-                  bounds=np.column_stack((np.zeros_like(lp.upper), lp.upper)), method="highs")
-    if res.status != 0:
-        raise RuntimeError(f"serial LP not solved by HiGHS: {res.message}")
-    return res.x
+    return lp_solvers.solve_highs(lp, "serial LP")[0]
 
 
 def solve_pulp(lp: SerialLP) -> np.ndarray:
     """Solve with CBC through PuLP (``msg`` off); returns the solution vector z."""
-    import pulp
-
-    prob = pulp.LpProblem("serial_line", pulp.LpMinimize)
-    # PuLP >= 3.3 attaches variables to the model (add_variable); older PuLP builds them freely
-    new_var = getattr(prob, "add_variable", None) or pulp.LpVariable
-    z = [new_var(f"z{j}", lowBound=0, upBound=None if np.isinf(u) else float(u))
-         for j, u in enumerate(lp.upper)]
-    prob += pulp.LpAffineExpression([(z[j], float(v)) for j, v in enumerate(lp.c) if v != 0])
-    for A, b, sense in ((lp.A_eq, lp.b_eq, pulp.LpConstraintEQ), (lp.A_ub, lp.b_ub, pulp.LpConstraintLE)):
-        for i in range(A.shape[0]):
-            lo, hi = A.indptr[i], A.indptr[i + 1]
-            expr = pulp.LpAffineExpression([(z[j], float(v)) for j, v in
-                                            zip(A.indices[lo:hi], A.data[lo:hi])])
-            prob += pulp.LpConstraint(expr, sense, rhs=float(b[i]))
-    with warnings.catch_warnings():
-        # PuLP 3.3 deprecates PULP_CBC_CMD in favour of a separately installed CBC (COIN_CMD),
-        # but the bundled binary is the CBC every install of PuLP has
-        warnings.simplefilter("ignore", DeprecationWarning)
-        solver = pulp.PULP_CBC_CMD(msg=False)
-    status = prob.solve(solver)
-    if pulp.LpStatus[status] != "Optimal":
-        raise RuntimeError(f"serial LP not solved by CBC: status {pulp.LpStatus[status]}")
-    return np.array([v.value() or 0.0 for v in z])
+    return lp_solvers.solve_cbc(lp, "serial LP")[0]
 
 
 def serial_state(observations: Mapping[str, Any], agents: list[str], pipeline_len: int

@@ -140,3 +140,18 @@ def run_episode(env: Any, policy: Policy, seed: int, spec: TaskSpec) -> dict[str
         "decision_time_per_agent_step_s": decision_time / max(agent_steps, 1),
         "sim_time_s": time.perf_counter() - t_start - decision_time,
     }
+
+
+def mean_kpis(task_id: str, factory: Any, scale: str | None = None,
+              scenario: str | None = None) -> dict[str, float]:
+    """Mean of every KPI over the spec's eval seeds for one policy (``factory(env)``) in one cell:
+    the measurement behind the KPI anchors frozen in specs (scripts/measure_anchors_*.py)."""
+    from bench.registry import get_spec, make
+
+    spec = get_spec(task_id)
+    env = make(task_id, scale=scale, scenario=scenario)
+    env.reset(seed=spec.seeds.eval[0])
+    policy = factory(env)
+    records = [run_episode(env, policy, seed, spec) for seed in spec.seeds.eval]
+    return {k: float(np.mean([r["kpis"][k] for r in records])) for k in records[0]["kpis"]}
+

@@ -24,6 +24,7 @@ spec's 10 eval seeds, nominal scenario, episodes run by the harness's own
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -36,21 +37,14 @@ import bench  # noqa: E402
 from baselines.compute.hindsight import ClairvoyantGreedyOracle  # noqa: E402
 from baselines.compute.lp_dispatch import LPDispatchPolicy  # noqa: E402
 from baselines.random_policy import RandomPolicy  # noqa: E402
-from bench.episode import run_episode  # noqa: E402
+from bench.episode import mean_kpis as episode_mean_kpis  # noqa: E402
 from bench.registry import env_config  # noqa: E402
 from tasks.compute.edge_cluster import node_cores  # noqa: E402
 
 TASK = "compute/EdgeCluster-v1"
 
 
-def mean_kpis(policy_cls: type, scale: str | None = None) -> dict[str, float]:
-    """Mean of every KPI over the spec's eval seeds for one policy class (nominal scenario)."""
-    spec = bench.get_spec(TASK)
-    env = bench.make(TASK, scale=scale)
-    env.reset(seed=spec.seeds.eval[0])
-    policy = policy_cls(env)
-    records = [run_episode(env, policy, seed, spec) for seed in spec.seeds.eval]
-    return {k: float(np.mean([r["kpis"][k] for r in records])) for k in records[0]["kpis"]}
+mean_kpis = functools.partial(episode_mean_kpis, TASK)
 
 
 def energy_range(scale: str | None = None) -> tuple[float, float]:

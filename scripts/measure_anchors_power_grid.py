@@ -22,30 +22,22 @@ seeds, nominal scenario, with the harness's own ``bench.episode.run_episode``:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import bench  # noqa: E402
 from baselines.power_grid.hindsight import HindsightPolicy  # noqa: E402
 from baselines.random_policy import RandomPolicy  # noqa: E402
-from bench.episode import run_episode  # noqa: E402
+from bench.episode import mean_kpis as episode_mean_kpis  # noqa: E402
 
 TASK = "power_grid/IEEE33-v1"
 
 
-def mean_kpis(policy_cls: type, scale: str | None = None) -> dict[str, float]:
-    """Mean of every KPI over the spec's eval seeds for one policy class (nominal scenario)."""
-    spec = bench.get_spec(TASK)
-    env = bench.make(TASK, scale=scale)
-    env.reset(seed=spec.seeds.eval[0])
-    policy = policy_cls(env)
-    records = [run_episode(env, policy, seed, spec) for seed in spec.seeds.eval]
-    return {k: float(np.mean([r["kpis"][k] for r in records])) for k in records[0]["kpis"]}
+mean_kpis = functools.partial(episode_mean_kpis, TASK)
 
 
 def measure(scales: list[str] | None = None) -> dict[str, dict]:

@@ -21,11 +21,10 @@ exactly as in evaluation.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -33,20 +32,13 @@ import bench  # noqa: E402
 from baselines.base_stock import BaseStockPolicy  # noqa: E402
 from baselines.chen_zheng import optimal_echelon_base_stock  # noqa: E402
 from baselines.random_policy import RandomPolicy  # noqa: E402
-from bench.episode import run_episode  # noqa: E402
+from bench.episode import mean_kpis as episode_mean_kpis  # noqa: E402
 from bench.registry import env_config  # noqa: E402
 
 TASK = "supply_chain/Serial-v1"
 
 
-def mean_kpis(policy_cls: type, scale: str | None = None, scenario: str | None = None) -> dict[str, float]:
-    """Mean of every KPI over the spec's eval seeds for one policy class."""
-    spec = bench.get_spec(TASK)
-    env = bench.make(TASK, scale=scale, scenario=scenario)
-    env.reset(seed=spec.seeds.eval[0])
-    policy = policy_cls(env)
-    records = [run_episode(env, policy, seed, spec) for seed in spec.seeds.eval]
-    return {k: float(np.mean([r["kpis"][k] for r in records])) for k in records[0]["kpis"]}
+mean_kpis = functools.partial(episode_mean_kpis, TASK)
 
 
 def c_star(scale: str | None = None) -> float:

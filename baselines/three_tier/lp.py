@@ -126,13 +126,13 @@ Information used
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 from scipy import sparse
 
+from baselines import lp_solvers
 from bench.policy import PolicyInfo
 from tasks.supply_chain.network import Network, build_network, parse_agent
 
@@ -433,42 +433,14 @@ def build_group_lp(data: GroupData) -> GroupLP:
 # ----------------------------------------------------------------------------------------------
 def solve_highs(lp: GroupLP) -> tuple[np.ndarray, float]:
     """Solve with HiGHS (SciPy ``linprog``, in-process); returns (z, optimal objective)."""
-    from scipy.optimize import linprog
-
-    res = linprog(lp.c, A_ub=lp.A_ub, b_ub=lp.b_ub, A_eq=lp.A_eq, b_eq=lp.b_eq,
-                  bounds=np.column_stack((np.zeros_like(lp.upper), lp.upper)), method="highs")
-    if res.status != 0:
-        raise RuntimeError(f"ThreeTier group LP not solved by HiGHS: {res.message}")
-    return np.maximum(res.x, 0.0), float(res.fun)
+    x, obj = lp_solvers.solve_highs(lp, "ThreeTier group LP")
+    return np.maximum(x, 0.0), obj
 
 
 def solve_cbc(lp: GroupLP) -> tuple[np.ndarray, float]:
     """Solve with CBC through PuLP (``msg`` off); returns (z, optimal objective)."""
-    import pulp
-
-    prob = pulp.LpProblem("three_tier_group", pulp.LpMinimize)
-    new_var = getattr(prob, "add_variable", None) or pulp.LpVariable
-    z = [new_var(f"z{j}", lowBound=0, upBound=None if np.isinf(u) else float(u))
-         for j, u in enumerate(lp.upper)]
-    prob += pulp.LpAffineExpression([(z[j], float(c)) for j, c in enumerate(lp.c) if c != 0])
-    for A, b, sense in ((lp.A_eq, lp.b_eq, pulp.LpConstraintEQ),
-                        (lp.A_ub, lp.b_ub, pulp.LpConstraintLE)):
-        A = A.tocsr()
-        for i in range(A.shape[0]):
-            lo, hi = A.indptr[i], A.indptr[i + 1]
-            expr = pulp.LpAffineExpression([(z[j], float(a)) for j, a in
-                                            zip(A.indices[lo:hi], A.data[lo:hi])])
-            prob += pulp.LpConstraint(expr, sense, rhs=float(b[i]))
-    with warnings.catch_warnings():
-        # PuLP 3.3 deprecates PULP_CBC_CMD in favour of a separately installed CBC; the bundled
-        # binary is the CBC every PuLP install has
-        warnings.simplefilter("ignore", DeprecationWarning)
-        solver = pulp.PULP_CBC_CMD(msg=False)
-    status = prob.solve(solver)
-    if pulp.LpStatus[status] != "Optimal":
-        raise RuntimeError(f"ThreeTier group LP not solved by CBC: status {pulp.LpStatus[status]}")
-    x = np.array([v.value() or 0.0 for v in z])
-    return np.maximum(x, 0.0), float(lp.c @ x)
+    x, obj = lp_solvers.solve_cbc(lp, "ThreeTier group LP")
+    return np.maximum(x, 0.0), obj
 
 
 SOLVERS = {"highs": solve_highs, "cbc": solve_cbc}

@@ -76,6 +76,7 @@ import numpy as np
 from gymnasium import spaces
 
 from bench.env_base import RaoParallelEnv
+from bench.params import check_integer, check_number, require
 from bench.spec import EnvConfig
 from tasks.compute.cluster import (ALL_COUNTERS, COST, DROPPED_C, LATENCY_EDGES, MISSED_TOP,
                                    SETTLED_TOP, Cluster, Job, JobClasses, Links, Prices, Workload)
@@ -94,30 +95,16 @@ CORE_SCALE = 16.0      # cores are observed as cores / 16
 # Parameters
 # ---------------------------------------------------------------------------------------------
 def _get(p: Mapping[str, Any], key: str) -> Any:
-    if key not in p:
-        raise ValueError(f"EdgeCluster-v1 parameter {key!r} is missing; add it to the spec's "
-                         "parameters (tasks/compute/specs/EdgeCluster-v1.yaml)")
-    return p[key]
+    return require(p, key, "EdgeCluster-v1", "tasks/compute/specs/EdgeCluster-v1.yaml")
 
 
 def _num(p: Mapping[str, Any], key: str, lo: float = 0.0, hi: float = math.inf, *,
          strict: bool = False) -> float:
-    raw = _get(p, key)
-    try:
-        v = float(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"parameter {key!r} must be a number, got {raw!r}") from None
-    if not math.isfinite(v) or (v <= lo if strict else v < lo) or v > hi:
-        raise ValueError(f"parameter {key!r} must lie in {'(' if strict else '['}{lo}, {hi}], "
-                         f"got {raw!r}; set it inside that range")
-    return v
+    return check_number(key, _get(p, key), lo, hi, strict_lo=strict)
 
 
 def _int(p: Mapping[str, Any], key: str, lo: int) -> int:
-    raw = _get(p, key)
-    if isinstance(raw, bool) or not isinstance(raw, (int, np.integer)) or raw < lo:
-        raise ValueError(f"parameter {key!r} must be an integer >= {lo}, got {raw!r}")
-    return int(raw)
+    return check_integer(key, _get(p, key), lo)
 
 
 def _vec(p: Mapping[str, Any], key: str, n: int | None, lo: float = 0.0, *, strict: bool = False

@@ -32,6 +32,7 @@ import simpy
 from gymnasium import spaces
 
 from bench.env_base import RaoParallelEnv
+from bench.params import check_integer, check_number, require
 from bench.spec import EnvConfig, thaw
 from tasks.supply_chain.demand import DemandModel
 from tasks.supply_chain.forecast import Forecaster
@@ -51,32 +52,17 @@ N_TIME_FEATURES = 5
 # Parameters
 # ---------------------------------------------------------------------------------------------
 def _get(params: Mapping[str, Any], key: str) -> Any:
-    if key not in params:
-        raise ValueError(f"ThreeTier-v1 parameter {key!r} is missing; add it to the spec's "
-                         "parameters (see tasks/supply_chain/specs/ThreeTier-v1.yaml)")
-    return params[key]
+    return require(params, key, "ThreeTier-v1", "tasks/supply_chain/specs/ThreeTier-v1.yaml")
 
 
 def _num(params: Mapping[str, Any], key: str, lo: float = 0.0, hi: float = math.inf, *,
          strict_lo: bool = False) -> float:
     """A finite float parameter in [lo, hi] (or (lo, hi] when ``strict_lo``)."""
-    raw = _get(params, key)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"parameter {key!r} must be a number, got {raw!r}") from None
-    bad_lo = value <= lo if strict_lo else value < lo
-    if not math.isfinite(value) or bad_lo or value > hi:
-        rng = f"{'(' if strict_lo else '['}{lo}, {hi}]"
-        raise ValueError(f"parameter {key!r} must lie in {rng}, got {raw!r}; set it inside that range")
-    return value
+    return check_number(key, _get(params, key), lo, hi, strict_lo=strict_lo)
 
 
 def _int(params: Mapping[str, Any], key: str, lo: int = 0) -> int:
-    raw = _get(params, key)
-    if isinstance(raw, bool) or not isinstance(raw, (int, np.integer)) or raw < lo:
-        raise ValueError(f"parameter {key!r} must be an integer >= {lo}, got {raw!r}")
-    return int(raw)
+    return check_integer(key, _get(params, key), lo)
 
 
 def _tiered(params: Mapping[str, Any], key: str, tiers: tuple[str, ...], lo: float = 0.0,

@@ -10,7 +10,7 @@ WORKERS ?= 2
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,marl]"
 	@rm -f $(VENV)/.installed-*; touch $@
 
 ## leaderboard: evaluate every reference baseline on every task (full protocol), rebuild leaderboard/

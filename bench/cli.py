@@ -1,5 +1,6 @@
-"""``rao-bench``: list tasks, evaluate a policy, run the reference baselines, validate results,
-build the leaderboard, lock released specs, and check an env against the contract."""
+"""``rao-bench``: list tasks, evaluate a policy, run the reference baselines, train a reference
+learner, validate results, build the leaderboard, lock released specs, and check an env against
+the contract."""
 
 from __future__ import annotations
 
@@ -92,6 +93,45 @@ def _cmd_baselines(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    """Train a reference learner; the checkpoints it writes are what ``evaluate --policy ALGO`` loads."""
+    import dataclasses
+    import importlib
+
+    from baselines import registry
+
+    if args.list:
+        for name in registry.learner_names():
+            print(name)
+        return 0
+    if not args.algo or not args.task:
+        raise ValueError("train needs ALGO and TASK, e.g. rao-bench train ippo supply_chain/Serial-v1 "
+                         "(rao-bench train --list shows the learners)")
+    module_name, variant = registry.learner(args.algo)
+    module = importlib.import_module(module_name)
+    overrides = dict(variant)
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.reward is not None:
+        overrides["reward"] = args.reward
+    if args.env_steps is not None:
+        overrides["env_steps"] = args.env_steps
+    fields = {f.name for f in dataclasses.fields(module.Args)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"{args.algo}: Args has no field(s) {unknown}; fields: {sorted(fields)}")
+    train_args = module.Args(**overrides)
+    out_dir = Path(args.out_dir) if args.out_dir else None
+    records = module.train(args.task, train_args, out_dir=out_dir, scales=args.scale or None,
+                           progress=not args.no_progress)
+    for r in records:
+        v = sum(int(x["agent_steps"]) for x in r["violations"].values())
+        print(f"{args.task} {args.algo} scale {r['scale']}: {r['env_steps']} env steps, "
+              f"{r['episodes']} episodes, {r['wall_time_s']:.1f} s, {v} violating agent-steps, "
+              f"stopped by {r['stopped_by']}")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from bench.validate import main_validate
 
@@ -174,6 +214,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default=str(SUBMISSIONS), help="default: leaderboard/submissions")
     _add_run_options(p)
     p.set_defaults(func=_cmd_baselines)
+
+    p = sub.add_parser("train", help="train a reference MARL learner on a task's training seeds",
+                       description="Trains on the task's training seed range only (never the eval "
+                                   "seeds) within the learner's declared budget, counting every "
+                                   "constraint violation during training; writes one checkpoint "
+                                   "per trained scale under baselines/checkpoints/ (or --out-dir). "
+                                   "The same command and seed reproduce the checkpoints.")
+    p.add_argument("algo", nargs="?", help="learner name (rao-bench train --list)")
+    p.add_argument("task", nargs="?", help="task id, e.g. supply_chain/Serial-v1")
+    p.add_argument("--seed", type=int, default=None, help="training seed (default: the learner's)")
+    p.add_argument("--reward", choices=("env", "hyperscore"), default=None,
+                   help="env reward, or the HyperScore feedback loop of the founding paper")
+    p.add_argument("--env-steps", type=int, default=None, help="override the budget's env steps per scale")
+    p.add_argument("--scale", action="append", help="only this scale (repeatable)")
+    p.add_argument("--out-dir", default=None, help="checkpoint directory (default baselines/checkpoints)")
+    p.add_argument("--list", action="store_true", help="list the registered learners")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("validate", help="check result JSON files; lists every problem; non-zero exit on any")
     p.add_argument("files", nargs="+")

@@ -123,6 +123,32 @@ def safety_table(tb: TaskBoard) -> Table:
     return t
 
 
+def _training(e: Entry) -> Any:
+    return e.result["algorithm"].get("training")
+
+
+def training_table(tb: TaskBoard) -> Table | None:
+    """What each learner spent and broke while learning (None when no entry declares training):
+    the survey's safe-exploration question as a column, next to the evaluation's safety."""
+    entries = [r.entry for r in tb.rows if _training(r.entry)]
+    entries += [e for e in tb.quick + tb.ineligible if _training(e)]
+    if not entries:
+        return None
+    headers = ["entry", "env steps", "episodes", "wall time (s)", "scales trained"]
+    headers += [f"{c.name} training rate ↓" for c in tb.spec.constraints]
+    headers += ["retrain with"]
+    t = Table(headers)
+    for e in entries:
+        tr = _training(e)
+        scales = ", ".join(str(r.get("scale")) for r in tr.get("runs", [])) or "—"
+        row = [e.label, f"{tr['env_steps']:,}", f"{tr['episodes']:,}", _num(tr["wall_time_s"], ".0f"),
+               scales]
+        row += [_pct(tr["violations"].get(c.name, {}).get("rate")) for c in tb.spec.constraints]
+        row.append(str(tr.get("command", "")))
+        t.rows.append(row)
+    return t
+
+
 def side_table(entries: Sequence[Entry], with_note: bool) -> Table:
     t = Table(["entry", "paradigm", "HyperScore [95% CI]", "V [95% CI]", "n"]
               + (["why not ranked"] if with_note else []))
@@ -205,7 +231,10 @@ def _md_task(tb: TaskBoard) -> list[str]:
         out += [md_table(main_table(tb))]
         if tb.spec.constraints:
             out += ["### Safety per constraint\n", md_table(safety_table(tb))]
-    else:
+    training = training_table(tb)
+    if training is not None:
+        out += ["### Training budget and training-time violations\n", md_table(training)]
+    if not tb.rows:
         out += ["No ranked full-protocol entries yet.\n"]
     if tb.quick:
         out += ["### Not ranked (quick protocol)\n", md_table(side_table(tb.quick, False))]
@@ -279,7 +308,10 @@ def _html_task(tb: TaskBoard) -> str:
         out.append(html_table(main_table(tb), classes))
         if tb.spec.constraints:
             out += ["<h3>Safety per constraint</h3>", html_table(safety_table(tb))]
-    else:
+    training = training_table(tb)
+    if training is not None:
+        out += ["<h3>Training budget and training-time violations</h3>", html_table(training)]
+    if not tb.rows:
         out.append("<p>No ranked full-protocol entries yet.</p>")
     if tb.quick:
         out += ["<h3>Not ranked (quick protocol)</h3>", html_table(side_table(tb.quick, False))]
@@ -350,7 +382,9 @@ def task_csv(tb: TaskBoard) -> str:
     header += [f"kpi_{k.name}_mean" for k in kpis]
     header += [f"safety_{c.name}_{q}" for c in cons for q in ("rate", "severity", "episode_share")]
     header += ["v_retention", "decision_time_slope", "worst_shift", "worst_retention",
-               "recovery_steps_mean", "n_episodes", "source"]
+               "recovery_steps_mean", "n_episodes", "training_env_steps", "training_wall_time_s"]
+    header += [f"training_{c.name}_rate" for c in cons]
+    header += ["source"]
     rows = []
     lines: list[tuple[Entry, Row | None]] = [(r.entry, r) for r in tb.rows]
     lines += [(e, None) for e in tb.quick + tb.ineligible]
@@ -367,7 +401,11 @@ def task_csv(tb: TaskBoard) -> str:
                 for q in ("rate", "severity", "episode_share")]
         row += [s["scalability"]["v_retention"], s["scalability"]["decision_time_slope"],
                 s["adaptability"]["worst_shift"], s["adaptability"]["worst_retention"],
-                sum(recs) / len(recs) if recs else None, s["nominal"]["n_episodes"], e.source]
+                sum(recs) / len(recs) if recs else None, s["nominal"]["n_episodes"]]
+        tr = _training(e) or {}
+        row += [tr.get("env_steps"), tr.get("wall_time_s")]
+        row += [tr.get("violations", {}).get(c.name, {}).get("rate") if tr else None for c in cons]
+        row.append(e.source)
         rows.append(row)
     return _csv(header, rows)
 

@@ -98,5 +98,13 @@ def evaluate(task_id: str, policy: str | PolicySource, protocol: str = "full", *
             bar.close()
     order = {(j[2], j[3], j[4]): i for i, j in enumerate(jobs)}
     episodes = sorted((r for k, r in done.items() if k in order), key=lambda r: order[episode_key(r)])
-    return build_result(spec, source.info, protocol, episodes, command=command)
+    return build_result(spec, source.info, protocol, episodes, command=command,
+                        training=training_block(source, spec.id))
+
+
+def training_block(source: PolicySource, task_id: str) -> dict[str, Any] | None:
+    """A learner's ``algorithm.training`` block (budget, seeds, training-time violations), read
+    from what its training runs recorded beside the checkpoints; None for non-learning policies."""
+    record = getattr(source.factory, "training_record", None)
+    return record(task_id) if callable(record) else None
 

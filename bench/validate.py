@@ -29,13 +29,14 @@ import jsonschema
 from bench import metrics, registry
 from bench.spec import SpecError, TaskSpec
 from bench.summary import PROTOCOLS, protocol_cells, protocol_seeds, summarise
+from bench.validate_training import check_training
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "result.schema.json"
 MAX_BYTES = 64 * 1024 * 1024
 TOL = 1e-9  # relative and absolute tolerance of every recomputed number
 MAX_EXACT_INT = 2**53  # larger integers do not survive a round trip through a JSON double
 _MAX_INT_BITS = 13_000  # ~4000 digits: below Python's str() limit, which json.loads also applies
-STAGES = ("file", "schema", "task", "coverage", "numbers", "recompute", "provenance", "eligibility")
+STAGES = ("file", "schema", "task", "coverage", "training", "numbers", "recompute", "provenance", "eligibility")
 ERROR, WARNING, SKIPPED = "error", "warning", "skipped"
 
 PathT = tuple[Any, ...]
@@ -801,6 +802,10 @@ def _stage_provenance(run: _Run) -> None:
             run.add(path, f"found {_show(val)}; expected a version such as 0.1.0")
 
 
+def _stage_training(run: _Run) -> None:
+    check_training(run.doc, run.spec, run.add, WARNING)
+
+
 def _stage_eligibility(run: _Run) -> None:
     if _dget(run.doc, "protocol", "name") == "quick":
         run.add(("protocol", "name"), "a quick-protocol result is valid but not eligible to rank; "
@@ -814,6 +819,7 @@ _STAGES: tuple[tuple[str, Callable[[_Run], None]], ...] = (
     ("schema", _stage_schema),
     ("task", _stage_task),
     ("coverage", _stage_coverage),
+    ("training", _stage_training),
     ("numbers", _stage_numbers),
     ("recompute", _stage_recompute),
     ("provenance", _stage_provenance),

@@ -65,6 +65,9 @@ REFERENCE_TEMPERATURE_K = 290.0
 SPEED_OF_LIGHT_M_PER_S = 299_792_458.0
 
 
+_SQRT_HALF = math.sqrt(0.5)
+
+
 # -- unit conversions -----------------------------------------------------------------------------
 def db_to_linear(x_db: np.ndarray | float) -> np.ndarray | float:
     """``10^(x/10)``: a power ratio in dB to linear (dBm to mW likewise)."""
@@ -113,7 +116,7 @@ def complex_normal(rng: np.random.Generator, size: int) -> np.ndarray:
     """``size`` i.i.d. ``CN(0, 1)`` samples (real and imaginary parts ``N(0, 1/2)``), from one
     draw of ``2 size`` standard normals viewed as complex pairs."""
     z = rng.standard_normal(2 * size).view(np.complex128)
-    z *= math.sqrt(0.5)
+    z *= _SQRT_HALF
     return z
 
 
@@ -142,8 +145,9 @@ def points_on_perimeter(rng: np.random.Generator, n: int, side_m: float, offset_
 
 def distances(rx: np.ndarray, tx: np.ndarray) -> np.ndarray:
     """``D[i, j] = |rx_i − tx_j|`` in metres, shape (len(rx), len(tx))."""
-    diff = rx[:, None, :] - tx[None, :, :]
-    return np.sqrt((diff * diff).sum(axis=-1))
+    dx = rx[:, 0, None] - tx[None, :, 0]
+    dy = rx[:, 1, None] - tx[None, :, 1]
+    return np.sqrt(dx * dx + dy * dy)
 
 
 # -- link quality ---------------------------------------------------------------------------------
@@ -239,6 +243,7 @@ class InterferenceChannel:
         K, M, F = self.K, self.M, self.F
         self._n_direct, self._n_cross = K * M, K * F * M
         self.fading = GaussMarkovFading((self._n_direct + self._n_cross + K,))
+        self._innovation = np.empty(2 * self.fading.size)       # real and imaginary parts, reused
 
     def reset(self, rng: np.random.Generator, large_scale: np.ndarray, external_gain: np.ndarray) -> None:
         """Install an episode's large-scale gains — ``large_scale`` (K, K) among links (receiver
@@ -256,15 +261,27 @@ class InterferenceChannel:
         # each receiver's F strongest interferers (largest mean gain), ties by index
         self.neighbours = np.argsort(-cross, axis=1, kind="stable")[:, :F]          # (K, F)
         self.neighbour_mean = np.take_along_axis(cross, self.neighbours, axis=1)    # (K, F)
-        self._neighbour_mean3 = self.neighbour_mean[:, :, None]
-        self._direct_mean2 = self.direct_mean[:, None]
+        # the means laid out like the gains they scale (flat, contiguous multiplies in _refresh)
+        self._neighbour_mean3 = np.repeat(self.neighbour_mean[:, :, None], self.M, axis=2)
+        self._direct_mean2 = np.repeat(self.direct_mean[:, None], self.M, axis=1)
         self.external_mean = np.asarray(external_gain, dtype=float).reshape(K)
         self.fading.reset(rng)
         self._refresh()
 
     def advance(self, rng: np.random.Generator, rho: float) -> None:
-        """Move every fading process one slot on (correlation ``rho``)."""
-        self.fading.advance(complex_normal(rng, self.fading.size), rho)
+        """Move every fading process one slot on (correlation ``rho``): the same draws and the
+        same arithmetic as ``fading.advance(complex_normal(rng, size), rho)``, done in place on the
+        real and imaginary parts (multiplying a complex number by a real one scales both parts,
+        exactly), without temporaries."""
+        if not -1.0 <= rho <= 1.0:
+            raise ValueError(f"fading correlation rho must lie in [-1, 1], got {rho}")
+        z = self._innovation
+        rng.standard_normal(out=z)                       # = complex_normal's draw, 2 * size
+        z *= _SQRT_HALF
+        z *= math.sqrt(max(1.0 - rho * rho, 0.0))
+        h = self.fading.h.view(np.float64)
+        h *= rho
+        h += z
         self._refresh()
 
     def _refresh(self) -> None:
@@ -273,8 +290,8 @@ class InterferenceChannel:
         nd, nc = self._n_direct, self._n_cross
         self.direct = power[:nd].reshape(K, M) * self._direct_mean2                # (K, M)
         # deviation of the faded cross gains from their mean, for the F strongest interferers
-        dev = power[nd:nd + nc].reshape(K, F, M)
-        dev -= 1.0
+        # (a fresh contiguous array: the einsum in ``interference`` is several times faster on it)
+        dev = np.subtract(power[nd:nd + nc].reshape(K, F, M), 1.0)
         dev *= self._neighbour_mean3
         self._cross_dev = dev                                                      # (K, F, M)
         self.external = power[nd + nc:] * self.external_mean                         # (K,)
@@ -284,7 +301,7 @@ class InterferenceChannel:
         per-band transmit powers ``p`` (K, M) (zero where a link is not on that band)."""
         out = self.cross_mean @ p                                             # (K, M)
         if self.F:
-            out += np.einsum("kfm,kfm->km", self._cross_dev, p[self.neighbours])
+            out += np.einsum("kfm,kfm->km", self._cross_dev, p.take(self.neighbours, axis=0))
         return out
 
     def gains(self) -> np.ndarray:

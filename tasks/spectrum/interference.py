@@ -127,6 +127,17 @@ def observation_layout(n_bands: int, n_neighbours: int) -> dict[str, slice]:
             "neighbours": slice(5 * M + 3, 5 * M + 3 + n_neighbours * (M + 2))}
 
 
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """What stepping and observing slot ``t`` need from the episode's schedules."""
+
+    pu: tuple[np.ndarray, np.ndarray] | None    # (gains (U', K), bands (U',)) of the active incumbents
+    outage: bool                                # some band is unavailable
+    external: bool                              # the external transmitter is on
+    static: np.ndarray                          # (K, 2M + 1) float32 [pu_active | pu_margin_db | budget_db]
+    mask: np.ndarray                            # the action mask (read-only)
+
+
 @dataclass(frozen=True)
 class OracleView:
     """The true state of one slot, for policies that declare the ``oracle`` paradigm."""
@@ -279,7 +290,15 @@ class InterferenceEnv(RaoParallelEnv):
         self._snr_scale = self.p_top_mw / self.noise_mw
         self._inv_noise = 1.0 / self.noise_mw
         self._idx = np.arange(K)
+        self._row_offset = self._idx * M                    # flat index of (k, 0) in a (K, M) array
+        self._action_offset = self._idx * self.n_actions    # flat index of (k, 0) in a (K, A) array
         self._zeros_k = [0.0] * K
+        self._no_block = np.zeros(K, dtype=bool)
+        # _measure's constants per column of [direct gains | received power]
+        self._meas_floor = np.repeat([[MIN_GAIN, -np.inf]], [M, M], axis=1).repeat(K, axis=0)
+        self._meas_scale = np.repeat([[self._snr_scale, self._inv_noise]], [M, M], axis=1).repeat(K, axis=0)
+        self._meas_offset = np.repeat([[0.0, 1.0]], [M, M], axis=1).repeat(K, axis=0)
+        self._no_block.setflags(write=False)
         self._masks: dict[bytes, np.ndarray] = {}                 # action mask per availability
         self._ready = False
 
@@ -346,6 +365,9 @@ class InterferenceEnv(RaoParallelEnv):
 
         self.budget_dbm_k = np.where(low_power, self.low_budget_dbm, self.budget_dbm)
         self.budget_mw_k = ch.db_to_linear(self.budget_dbm_k)
+        # [k, action]: power above device k's budget, dB (flat; index k * n_actions + action)
+        self._budget_excess_of = np.maximum(self._dbm_of[None, :] - self.budget_dbm_k[:, None],
+                                            0.0).ravel()
         self.pu_phase = pu_phase
         self.ext_band = ext_band
         self.ext_mw = float(ch.db_to_linear(self.interferer_dbm))
@@ -369,38 +391,47 @@ class InterferenceEnv(RaoParallelEnv):
         self._available = avail
         self._ext_on = shifted if self.shift_kind == "new_interferer" else np.zeros(T + 1, dtype=bool)
         self._outage_now = (~avail).any(axis=1)
-        # per slot: (gains, bands) of the active incumbents, or None
-        rows: dict[bytes, tuple[np.ndarray, np.ndarray] | None] = {}
-        self._pu_rows = []
-        for t in range(T + 1):
-            key = active[t].tobytes()
-            if key not in rows:
-                rows[key] = (self.pu_gain[active[t]], self.pu_band[active[t]]) if active[t].any() else None
-            self._pu_rows.append(rows[key])
+        # slots where the primary_user_on incumbent is in the database (registry)
+        registered = shifted if self.shift_kind == "primary_user_on" else np.zeros(T + 1, dtype=bool)
 
-        # static observation columns, for the nominal incumbent registry and the one with the
-        # primary_user_on incumbent (database predictions: path loss only, no shadowing)
+        # static observation columns [pu_margin_db | budget_db], for the nominal incumbent registry
+        # and the one with the primary_user_on incumbent (database predictions: path loss only, no
+        # shadowing)
         margin = pu_pg_db + self.p_top_dbm - self.pu_threshold_dbm                        # (U+1, K)
+        budget_col = (self.budget_dbm_k - self.p_top_dbm)[:, None]
+        registry_cols = {}
+        for with_new in (False, True):
+            m = np.full((K, M), -MARGIN_CLIP_DB)
+            for u in range(U + (1 if with_new else 0)):
+                b = self.pu_band[u]
+                m[:, b] = np.maximum(m[:, b], margin[u])
+            registry_cols[with_new] = np.concatenate(
+                (np.clip(m, -MARGIN_CLIP_DB, MARGIN_CLIP_DB), budget_col), axis=1)
         cross = self.large_scale.copy()
         np.fill_diagonal(cross, 0.0)
         nb = np.argsort(-cross.T, axis=1, kind="stable")[:, : self.n_nb]                    # (K, n_nb)
         self.feedback_nb = nb
         leak_db = np.clip(ch.linear_to_db(np.take_along_axis(cross.T, nb, axis=1)
                                           * self.p_top_mw / self.noise_mw), -DB_CLIP, DB_CLIP)
-        self._templates = {}
-        for with_new in (False, True):
-            m = np.full((K, M), -MARGIN_CLIP_DB)
-            for u in range(U + (1 if with_new else 0)):
-                b = self.pu_band[u]
-                m[:, b] = np.maximum(m[:, b], margin[u])
-            tpl = np.zeros((K, self.obs_dim), dtype=np.float32)
-            tpl[:, 4 * M + 2:5 * M + 2] = np.clip(m, -MARGIN_CLIP_DB, MARGIN_CLIP_DB)
-            tpl[:, 5 * M + 2] = self.budget_dbm_k - self.p_top_dbm
-            if self.n_nb:
-                tpl[:, 5 * M + 3:].reshape(K, self.n_nb, M + 2)[:, :, M + 1] = leak_db
-            self._templates[with_new] = tpl
-        self._new_pu_registered = shifted if self.shift_kind == "primary_user_on" \
-            else np.zeros(T + 1, dtype=bool)
+        self._leak_db3 = leak_db[:, :, None]                                              # (K, n_nb, 1)
+
+        # what a slot's step and observation need from the schedules, per distinct slot state
+        flags = np.concatenate([active, ~avail, registered[:, None], self._ext_on[:, None]], axis=1)
+        if flags.shape[1] <= 62:
+            codes = (flags.astype(np.int64) << np.arange(flags.shape[1])).sum(axis=1).tolist()
+        else:                                             # very many incumbents or bands
+            codes = [row.tobytes() for row in flags]
+        states: dict[int | bytes, _Slot] = {}
+        for t, code in enumerate(codes):
+            if code not in states:
+                act = active[t]
+                static = np.concatenate((np.broadcast_to(band_active[t], (K, M)),
+                                         registry_cols[bool(registered[t])]), axis=1)
+                states[code] = _Slot(
+                    pu=(self.pu_gain[act], self.pu_band[act]) if act.any() else None,
+                    outage=bool(self._outage_now[t]), external=bool(self._ext_on[t]),
+                    static=static.astype(np.float32), mask=self.action_mask(t))
+        self._slots = [states[c] for c in codes]
 
         # running statistics
         self._cum_rate = np.zeros(K)
@@ -462,55 +493,88 @@ class InterferenceEnv(RaoParallelEnv):
 
     # -- dynamics ---------------------------------------------------------------------------------
     def _actions_to_array(self, actions: Mapping[str, Any]) -> np.ndarray:
+        """The joint action as an int64 array in agent order; ValueError for a missing agent or an
+        action outside ``[0, n_actions)``."""
+        agents = self.possible_agents
         try:
-            a = np.fromiter(map(actions.__getitem__, self.possible_agents), dtype=np.int64,
-                            count=self.n_links)
+            a = np.fromiter(map(actions.__getitem__, agents), dtype=np.int64, count=self.n_links)
+        except KeyError:
+            missing = [x for x in agents if x not in actions]
+            raise ValueError(f"actions are missing for agents {missing[:5]}; pass one per live agent") from None
         except (TypeError, ValueError):
-            a = np.array([int(np.asarray(actions[x]).reshape(-1)[0]) for x in self.possible_agents],
-                         dtype=np.int64)
-        if a.min() < 0 or a.max() >= self.n_actions:
-            bad = [x for x, v in zip(self.possible_agents, a.tolist()) if not 0 <= v < self.n_actions]
+            a = np.array([int(np.asarray(actions[x]).reshape(-1)[0]) for x in agents], dtype=np.int64)
+        # one reduction checks both ends: a negative int64 viewed as uint64 is >= 2**63
+        if a.view(np.uint64).max() >= self.n_actions:
+            bad = [x for x, v in zip(agents, a.tolist()) if not 0 <= v < self.n_actions]
             raise ValueError(f"actions must be integers in [0, {self.n_actions - 1}] (0 = silent, "
                              f"1 + band * {self.n_levels} + level); got out-of-range actions for {bad[:5]}")
         return a
 
+    def step(self, actions: Mapping[str, Any]):
+        """PettingZoo ``step``: the base class's contract (``bench/env_base.py``) and outputs, built
+        in one pass per dictionary (the per-agent dictionaries are most of a step's cost at K = 50;
+        ``docs/tasks/spectrum.md``, *Speed*)."""
+        if not self.agents:
+            raise RuntimeError("step() called on a finished episode: call reset() first")
+        reward, infos = self._advance(self._actions_to_array(actions))
+        self.t += 1
+        obs = self._observe()
+        agents = self.possible_agents
+        done = self.t >= self.horizon
+        rewards = dict.fromkeys(agents, reward)
+        terminations = dict.fromkeys(agents, False)
+        truncations = dict.fromkeys(agents, done)
+        if done:
+            self.agents = []
+        return obs, rewards, terminations, truncations, infos
+
     def _step_sim(self, actions: Mapping[str, Any]):
+        """The base class's hook, for callers that use it directly: (rewards, kpi, violations)."""
+        reward, infos = self._advance(self._actions_to_array(actions))
+        agents = self.possible_agents
+        return (dict.fromkeys(agents, reward), {x: infos[x]["kpi"] for x in agents},
+                {x: infos[x]["violations"] for x in agents})
+
+    def _advance(self, a: np.ndarray) -> tuple[float, dict[str, dict[str, dict[str, float]]]]:
+        """Play slot ``t`` with the joint action ``a`` (K,) and move the channel on; returns the
+        team reward and every agent's infos (see the module docstring)."""
         t = self.t
         K, M = self.n_links, self.n_bands
-        a = self._actions_to_array(actions)
+        slot = self._slots[t]
         blocked = None
-        if self._outage_now[t]:
+        if slot.outage:
             avail = self._available[t]
             blocked = (a > 0) & ~avail[self._band0_of[a]]
             if blocked.any():
                 a = np.where(blocked, 0, a)          # a masked action is not executed: silent
             else:
                 blocked = None
-        b0 = self._band0_of[a]
-        power = self._power_of[a]
-        idx = self._idx
-
-        p = self._pband_of[a]                                                 # (K, M)
+        b0 = self._band0_of.take(a)
+        power = self._power_of.take(a)
+        p = self._pband_of.take(a, axis=0)                                   # (K, M)
         chan = self.channel
         received = chan.interference(p)                                       # (K, M)
-        if self._ext_on[t]:
+        if slot.external:
             received[:, self.ext_band] += self.ext_mw * chan.external
-        sinr = chan.direct[idx, b0] * power / (self.noise_mw + received[idx, b0])
+        own = self._row_offset + b0                                           # flat (k, b0[k])
+        sinr = chan.direct.take(own) * power / (self.noise_mw + received.take(own))
         rate = np.log2(1.0 + sinr)                                            # 0 when silent
 
         # incumbents: interference from path loss and shadowing (no fast fading)
         pu_excess = None
-        pu = self._pu_rows[t]
+        pu = slot.pu
         if pu is not None:
             gain, pb = pu
-            at_pu = np.einsum("uk,ku->u", gain, p[:, pb])                     # (U',) mW
-            if at_pu.max() > self.pu_threshold_mw:
+            # p[:, pb] laid out as numpy's fancy indexing does (F order): the einsum's summation
+            # order, hence its rounding, depends on it
+            at_pu = np.einsum("uk,ku->u", gain, p.T.take(pb, axis=0).T).tolist()   # (U',) mW
+            if max(at_pu) > self.pu_threshold_mw:
                 per_band = np.zeros(M)
-                for b, x in zip(pb.tolist(), at_pu.tolist()):
+                for b, x in zip(pb.tolist(), at_pu):
                     if x > self.pu_threshold_mw:
                         per_band[b] = max(per_band[b], 10.0 * math.log10(x / self.pu_threshold_mw))
                 pu_excess = np.where(power > 0, per_band[b0], 0.0)
-        budget_excess = np.maximum(self._dbm_of[a] - self.budget_dbm_k, 0.0)
+        budget_excess = self._budget_excess_of.take(self._action_offset + a)     # (K,) dB
 
         # KPI counters and long-run statistics
         self._cum_rate += rate
@@ -528,36 +592,40 @@ class InterferenceEnv(RaoParallelEnv):
         else:
             pu_l = self._zeros_k
         reward = (sum(rate_l) - self.penalty * exceed) / K
-        agents = self.possible_agents
-        mbits_l = (rate * self._mbit_per_rate).tolist()
-        energy_l = self._energy_of[a].tolist()
         blocked_l = blocked.astype(float).tolist() if blocked is not None else self._zeros_k
-        kpi = {x: {"rate": r, "mbits": b, "energy_j": e, "blocked": bl}
-               for x, r, b, e, bl in zip(agents, rate_l, mbits_l, energy_l, blocked_l)}
-        k0 = kpi[agents[0]]
+        infos = {x: {"kpi": {"rate": r, "mbits": b, "energy_j": e, "blocked": bl},
+                     "violations": {"pu_interference": u, "power_budget": v}}
+                 for x, r, b, e, bl, u, v in zip(self.possible_agents, rate_l,
+                                                 (rate * self._mbit_per_rate).tolist(),
+                                                 self._energy_of.take(a).tolist(), blocked_l, pu_l,
+                                                 budget_l)}
+        k0 = infos[self.possible_agents[0]]["kpi"]
         k0["jain"] = d_jain
         k0["rate_p5"] = d_p5
-        violations = {x: {"pu_interference": u, "power_budget": v}
-                      for x, u, v in zip(agents, pu_l, budget_l)}
-        rewards = dict.fromkeys(agents, reward)
 
         # what the links measured in this slot, for the next observation
-        fb = self._onehot_of[a]
+        fb = self._onehot_of.take(a, axis=0)
         fb[:, M] = rate
         self._feedback = fb
-        self.last_power_db = self._rel_db_of[a]
+        self.last_power_db = self._rel_db_of.take(a)
         self._measure(received)
         self.last_outcome = {"action": a, "power_mw": power, "rate": rate,
-                             "blocked": blocked if blocked is not None else np.zeros(K, dtype=bool)}
+                             "blocked": blocked if blocked is not None else self._no_block}
         chan.advance(self.np_random, self._rho(t + 1))
-        return rewards, kpi, violations
+        return reward, infos
 
     def _measure(self, received: np.ndarray) -> None:
-        """Store the slot's per-band measurements at every receiver: direct gain (as SNR at
-        ``p_top``, dB) and interference plus noise over noise (dB); ``received`` (K, M) includes
-        any external power."""
-        self._snr_db = 10.0 * np.log10(np.maximum(self.channel.direct, MIN_GAIN) * self._snr_scale)
-        self._inr_db = 10.0 * np.log10(1.0 + received * self._inv_noise)
+        """Store the slot's per-band measurements at every receiver, as the first ``2M`` columns
+        of the next observation: direct gain (as SNR at ``p_top``, dB) and interference plus noise
+        over noise (dB); ``received`` (K, M) includes any external power. Both halves in one
+        array: ``10 log10(max(g, floor) * p_top / N + 0)`` and ``10 log10(max(r, -inf) / N + 1)``."""
+        si = np.concatenate((self.channel.direct, received), axis=1)
+        np.maximum(si, self._meas_floor, out=si)
+        si *= self._meas_scale
+        si += self._meas_offset
+        np.log10(si, out=si)
+        si *= 10.0
+        self._si_db = si
 
     @property
     def last_rate(self) -> np.ndarray:
@@ -572,21 +640,16 @@ class InterferenceEnv(RaoParallelEnv):
 
     # -- observations -----------------------------------------------------------------------------
     def _obs_matrix(self) -> np.ndarray:
-        K, M, nn = self.n_links, self.n_bands, self.n_nb
-        t = self.t
-        m = self._templates[bool(self._new_pu_registered[t])].copy()
-        m[:, 0:M] = self._snr_db
-        m[:, M:2 * M] = self._inr_db
+        """(K, D) float32: every link's observation vector (a fresh array every call)."""
         fb = self._feedback
-        m[:, 2 * M:3 * M + 1] = fb
-        m[:, 3 * M + 1] = self.last_power_db
-        m[:, 3 * M + 2:4 * M + 2] = self._band_active[t]
-        if nn:
-            m[:, 5 * M + 3:].reshape(K, nn, M + 2)[:, :, :M + 1] = fb[self.feedback_nb]
-        return m
+        parts = [self._si_db, fb, self.last_power_db[:, None], self._slots[self.t].static]
+        if self.n_nb:
+            nb = np.concatenate((fb.take(self.feedback_nb, axis=0), self._leak_db3), axis=2)
+            parts.append(nb.reshape(self.n_links, -1))
+        return np.concatenate(parts, axis=1, dtype=np.float32)
 
     def _observe(self) -> dict[str, dict[str, np.ndarray]]:
-        mask = self.action_mask(self.t)
+        mask = self._slots[self.t].mask
         return {a: {"observation": row, "action_mask": mask}
                 for a, row in zip(self.possible_agents, self._obs_matrix())}
 
@@ -622,5 +685,6 @@ def _percentile5(x: np.ndarray) -> float:
     lo = int(pos)
     frac = pos - lo
     if lo + 1 < len(s):
-        return float(s[lo] + frac * (s[lo + 1] - s[lo]))
+        a, b = s[lo:lo + 2].tolist()
+        return a + frac * (b - a)
     return float(s[lo])

@@ -1,20 +1,31 @@
-"""Speed of spectrum/Interference-v1 and of the batched WMMSE.
+"""Speed of spectrum/Interference-v1, of its batched env and of the batched WMMSE.
 
-``test_env_steps_per_second``: env steps per second at every scale, driven by pre-drawn random
-actions (the env alone: ``step`` with PettingZoo's per-agent dicts, observations, infos);
-``extra_info["steps_per_second"]`` is the figure to read (issue target: >= 10,000 at K = 50; the
-assert is a loose regression floor, the table is the measure). ``test_episode_seconds`` times a
-whole episode with the registered random baseline (what the conformance checks run).
-``test_batched_wmmse_vs_loop``: the batched WMMSE against a per-sample loop of the same
-algorithm (``baselines.wmmse.wmmse_loop``) on 1,000 Gaussian-IC channels per K = 10, 20, 30;
-equal results, and the batched one at least 20x faster at K = 10 and 20 (the gain shrinks with
-K: it is the loop's per-iteration overhead amortised over the batch).
+Issue 5's targets, reported in ``extra_info`` (``target_*`` and ``meets_target``; the asserts are
+loose regression floors, the figures are the measure; the machine load is in ``loadavg``):
 
-Run with ``pytest -m benchmark_suite --benchmark-enable tests/benchmarks/test_spectrum_speed.py``.
+* ``test_env_steps_per_second``: env steps per second at every scale, driven by pre-drawn random
+  actions (``reset`` + ``step`` with PettingZoo's per-agent dicts, observations and infos);
+  ``extra_info["steps_per_second"]`` (target: >= 10,000 at K = 50, the nominal scale).
+* ``test_batched_env_steps_per_second``: ``tasks.spectrum.batched.BatchedInterferenceEnv``
+  stepping B episodes at once (array actions and outputs) against B separate envs stepped one
+  after the other with the same actions; ``env_steps_per_second`` counts episode-steps (B per
+  batched step), so it compares with the single env's figure and the same target.
+* ``test_episode_seconds``: a whole episode with the registered random baseline (what the
+  conformance checks run; budget 1.5 s).
+* ``test_batched_wmmse_vs_loop``: the batched WMMSE against the same algorithm run one sample at
+  a time (``baselines.wmmse.wmmse_loop``: plain numpy on 1-D arrays) on 1,000 Gaussian-IC
+  channels per K = 10, 20, 30; bit-identical results; ``speedup`` (target: >= 20).
+  ``speedup_vs_single_sample_calls`` is the ratio against calling the batched function on one
+  sample at a time (the comparator of an earlier version of this benchmark, about 2x slower than
+  the plain loop).
+
+Run with ``pytest -m benchmark_suite --benchmark-enable tests/benchmarks/test_spectrum_speed.py``
+(``-s`` prints a summary line per case).
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -22,12 +33,16 @@ import pytest
 
 import bench
 from baselines.random_policy import RandomPolicy
-from baselines.wmmse import wmmse, wmmse_loop
+from baselines.wmmse import wmmse, wmmse_loop, wmmse_solve
+from tasks.spectrum.batched import BatchedInterferenceEnv
 
 pytestmark = pytest.mark.benchmark_suite
 
 TASK = "spectrum/Interference-v1"
 SCALES = [s.name for s in bench.get_spec(TASK).scales]
+NOMINAL = bench.get_spec(TASK).nominal_scale.name                       # k50
+ENV_TARGET = 10_000                                                     # steps/s at the nominal scale
+WMMSE_TARGET = 20.0                                                     # batched vs loop
 FLOOR = {"k4": 5000, "k20": 3000, "k50": 2000, "k100": 1000, "k200": 500}   # steps/s regressions
 
 
@@ -35,6 +50,20 @@ def _actions(env, n: int, seed: int = 0) -> list[dict[str, int]]:
     rng = np.random.default_rng(seed)
     a = rng.integers(0, env.n_actions, size=(n, env.n_links)).tolist()
     return [dict(zip(env.possible_agents, row)) for row in a]
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+def _best_cpu_seconds(f, repeats: int) -> float:
+    """Best CPU time of ``repeats`` calls (process time: other jobs' load inflates wall time)."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.process_time()
+        f()
+        best = min(best, time.process_time() - t0)
+    return best
 
 
 @pytest.mark.parametrize("scale", SCALES)
@@ -52,11 +81,56 @@ def test_env_steps_per_second(benchmark, scale: str) -> None:
 
     steps = benchmark.pedantic(episode, rounds=10, iterations=1, warmup_rounds=2)
     assert steps == env.horizon
+    sps = env.horizon / _best_cpu_seconds(episode, 10)
+    print(f"\n{scale}: {sps:,.0f} env steps/s ({sps * env.n_links:,.0f} agent steps/s), load {_load():.1f}")
     if benchmark.stats is not None:
-        sps = env.horizon / benchmark.stats.stats.min
-        benchmark.extra_info["steps_per_second"] = sps
-        benchmark.extra_info["agent_steps_per_second"] = sps * env.n_links
-        assert sps > FLOOR[scale]
+        benchmark.extra_info.update(
+            steps_per_second=sps, agent_steps_per_second=sps * env.n_links,
+            wall_steps_per_second=env.horizon / benchmark.stats.stats.min, loadavg=_load(),
+            target_steps_per_second=ENV_TARGET if scale == NOMINAL else None,
+            meets_target=(sps >= ENV_TARGET) if scale == NOMINAL else None)
+    assert sps > FLOOR[scale]
+
+
+@pytest.mark.parametrize("scale, n_envs", [("k4", 32), (NOMINAL, 8), (NOMINAL, 32), ("k200", 8)])
+def test_batched_env_steps_per_second(benchmark, scale: str, n_envs: int) -> None:
+    benv = BatchedInterferenceEnv.make(n_envs, scale=scale)
+    T, K = benv.horizon, benv.n_links
+    acts = np.random.default_rng(0).integers(0, benv.n_actions, size=(T, n_envs, K))
+    seeds = iter(range(0, 10**6, n_envs))
+
+    def batched_episode() -> None:
+        s = next(seeds)
+        benv.reset(list(range(s, s + n_envs)))
+        for a in acts:
+            benv.step(a)
+
+    singles = [bench.make(TASK, scale=scale) for _ in range(n_envs)]
+    agents = singles[0].possible_agents
+    dict_acts = [[dict(zip(agents, a[b].tolist())) for b in range(n_envs)] for a in acts]
+
+    def separate_episodes() -> None:
+        s = next(seeds)
+        for b, env in enumerate(singles):
+            env.reset(seed=s + b)
+        for step in dict_acts:
+            for env, a in zip(singles, step):
+                env.step(a)
+
+    benchmark.pedantic(batched_episode, rounds=3, iterations=1, warmup_rounds=1)
+    t_batched = _best_cpu_seconds(batched_episode, 3)
+    t_separate = _best_cpu_seconds(separate_episodes, 2)
+    sps = T * n_envs / t_batched
+    print(f"\n{scale} x {n_envs}: batched {sps:,.0f} env steps/s, separate envs "
+          f"{T * n_envs / t_separate:,.0f} -> {t_separate / t_batched:.2f}x, load {_load():.1f}")
+    if benchmark.stats is not None:
+        benchmark.extra_info.update(
+            n_envs=n_envs, env_steps_per_second=sps, agent_steps_per_second=sps * K,
+            separate_env_steps_per_second=T * n_envs / t_separate,
+            speedup_vs_separate_envs=t_separate / t_batched, loadavg=_load(),
+            target_steps_per_second=ENV_TARGET if scale == NOMINAL else None,
+            meets_target=(sps >= ENV_TARGET) if scale == NOMINAL else None)
+    assert t_separate / t_batched > 1.2
 
 
 @pytest.mark.parametrize("scale", SCALES)
@@ -86,24 +160,22 @@ def test_batched_wmmse_vs_loop(benchmark, K: int) -> None:
     rng = np.random.default_rng(K)
     G = rng.exponential(1.0, size=(1000, K, K))
     batched = benchmark.pedantic(lambda: wmmse(G, 1.0, 1.0), rounds=5, iterations=1, warmup_rounds=1)
-    looped = wmmse_loop(G, 1.0, 1.0)
-    np.testing.assert_allclose(batched, looped, rtol=1e-12, atol=1e-15)
-    # best of several runs each: the ratio of the two algorithms, not of the machine's load
-    t_loop = min(_time(lambda: wmmse_loop(G, 1.0, 1.0)) for _ in range(2))
-    t_batch = min(_time(lambda: wmmse(G, 1.0, 1.0)) for _ in range(7))
+    np.testing.assert_array_equal(batched, wmmse_loop(G, 1.0, 1.0))      # the same, bit for bit
+    # best of several runs each: the ratio of the two implementations, not of the machine's load
+    t_batch = _best_cpu_seconds(lambda: wmmse(G, 1.0, 1.0), 7)
+    t_loop = _best_cpu_seconds(lambda: wmmse_loop(G, 1.0, 1.0), 2)
+    t_calls = _best_cpu_seconds(lambda: [wmmse_solve(G[b:b + 1], 1.0, 1.0) for b in range(len(G))], 1)
     speedup = t_loop / t_batch
+    iters = int(wmmse_solve(G, 1.0, 1.0).iterations.sum())
+    print(f"\nWMMSE K={K}, 1000 channels ({iters} sample-iterations): batched {t_batch * 1e3:.1f} ms, "
+          f"loop {t_loop * 1e3:.0f} ms -> {speedup:.1f}x (single-sample calls {t_calls * 1e3:.0f} ms "
+          f"-> {t_calls / t_batch:.1f}x), load {_load():.1f}")
     if benchmark.stats is not None:
-        benchmark.extra_info["loop_seconds"] = t_loop
-        benchmark.extra_info["speedup"] = speedup
-    print(f"\nWMMSE K={K}, 1000 channels: batched {t_batch * 1e3:.1f} ms, loop {t_loop * 1e3:.0f} ms "
-          f"-> {speedup:.0f}x")
-    # the batched gain is the loop's per-iteration Python overhead amortised over the batch, so
-    # it shrinks as K grows (K = 30: 13-23x on the reference machine); the target applies to
-    # K = 10 and 20, the K = 30 bound is a regression floor
-    assert speedup >= (20.0 if K <= 20 else 8.0)
-
-
-def _time(f) -> float:
-    t0 = time.perf_counter()
-    f()
-    return time.perf_counter() - t0
+        benchmark.extra_info.update(
+            batched_seconds=t_batch, loop_seconds=t_loop, speedup=speedup,
+            single_sample_calls_seconds=t_calls, speedup_vs_single_sample_calls=t_calls / t_batch,
+            sample_iterations=iters, loadavg=_load(), target_speedup=WMMSE_TARGET,
+            meets_target=speedup >= WMMSE_TARGET)
+    # regression floors (the target is reported above): the batch's gain is numpy's per-call
+    # overhead amortised; what remains per sample is one BLAS dgemv per half-iteration
+    assert speedup >= {10: 10.0, 20: 6.0, 30: 4.0}[K]

@@ -30,16 +30,28 @@ BASELINES: dict[str, str] = {
     "power_of_two": "baselines.compute.power_of_two:PowerOfTwoPolicy",
     "lp_dispatch": "baselines.compute.lp_dispatch:LPDispatchPolicy",
     "clairvoyant_greedy": "baselines.compute.hindsight:ClairvoyantGreedyOracle",
-    # MARL learners (issue 7): evaluated from the checkpoints `rao-bench train` writes; each
-    # applies to the tasks it has checkpoints for (the `tasks` attribute of its policy class)
+    # MARL learners (issue 7; docs/learners.md), evaluated from the checkpoints `rao-bench train`
+    # writes: each applies to the tasks it has checkpoints for (its policy class's `tasks`)
+    "ippo": "baselines.ippo:IPPOPolicy",
+    "ippo_hyperscore": "baselines.ippo:IPPOHyperScorePolicy",
+    "mappo": "baselines.mappo:MAPPOPolicy",
+    "vdn": "baselines.vdn:VDNPolicy",
+    "qmix": "baselines.qmix:QMIXPolicy",
 }
 
-# learner name -> (module with Args and train(), Args overrides that make the variant)
-LEARNERS: dict[str, tuple[str, dict[str, object]]] = {
-    "ippo": ("baselines.ippo", {}),
-    "ippo_hyperscore": ("baselines.ippo", {"reward": "hyperscore"}),
-    "mappo": ("baselines.mappo", {}),
-    "vdn": ("baselines.vdn", {}),
+SUPPLY_CHAIN = ("supply_chain/Serial-v1", "supply_chain/ThreeTier-v1")
+DISCRETE = ("compute/EdgeCluster-v1", "spectrum/Interference-v1")
+
+# learner name -> (module with Args and train(), Args overrides that make the variant, the tasks
+# its reference entry is trained on: "*" = every released task). The HyperScore variant is the
+# founding paper's ablation, so it is trained on the supply-chain tasks; value decomposition
+# needs discrete actions.
+LEARNERS: dict[str, tuple[str, dict[str, object], str | tuple[str, ...]]] = {
+    "ippo": ("baselines.ippo", {}, "*"),
+    "ippo_hyperscore": ("baselines.ippo", {"reward": "hyperscore"}, SUPPLY_CHAIN),
+    "mappo": ("baselines.mappo", {}, "*"),
+    "vdn": ("baselines.vdn", {}, DISCRETE),
+    "qmix": ("baselines.qmix", {}, DISCRETE),
 }
 
 
@@ -51,6 +63,14 @@ def learner_names() -> list[str]:
     return list(LEARNERS)
 
 
+def learner_tasks(name: str) -> list[str]:
+    """The tasks learner ``name``'s reference entry is trained on."""
+    from bench.registry import task_ids
+
+    tasks = LEARNERS[name][2] if name in LEARNERS else ()
+    return task_ids() if tasks == "*" else [t for t in task_ids() if t in tasks]
+
+
 def learner(name: str) -> tuple[str, dict[str, object]]:
     """The module that trains learner ``name`` and the Args overrides of its variant."""
     if name not in LEARNERS:
@@ -59,7 +79,8 @@ def learner(name: str) -> tuple[str, dict[str, object]]:
         hint = difflib.get_close_matches(name, LEARNERS, n=1)
         raise ValueError(f"no learner named {name!r}." + (f" Did you mean {hint[0]!r}?" if hint else "")
                          + f" Known: {', '.join(LEARNERS)}.")
-    return LEARNERS[name]
+    module, overrides, _ = LEARNERS[name]
+    return module, overrides
 
 
 def get(name: str) -> PolicySource:

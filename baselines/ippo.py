@@ -1,0 +1,401 @@
+"""IPPO: independent PPO learners, one per agent group (de Witt et al. 2020, arXiv:2011.09533).
+
+Every agent runs PPO (Schulman et al. 2017, arXiv:1707.06347) on its own observation: an actor
+pi(a | o_i) and a critic V(o_i), trained with
+
+* GAE(lambda) advantages (Schulman et al. 2016, arXiv:1506.02438):
+  ``A_t = sum_l (gamma lambda)^l delta_{t+l}``, ``delta_t = r_t + gamma V(o_{t+1}) - V(o_t)``;
+* the clipped surrogate ``L = E[min(rho A, clip(rho, 1 - eps, 1 + eps) A)]``, rho the
+  probability ratio of the new to the behaviour policy, advantages normalised per minibatch;
+* a value loss on normalised returns (running mean/std of the GAE returns, as MAPPO's
+  "ValueNorm"; Yu et al. 2022), because the tasks' rewards differ by orders of magnitude
+  (Serial's reward is minus the period cost, ~-50 to -2000); optional value clipping;
+* an entropy bonus, Adam with a linearly annealed learning rate, gradient-norm clipping, several
+  epochs of minibatches over each rollout, running mean/std observation normalisation.
+
+The horizon ends an episode by truncation; observations carry no clock, so the return is
+bootstrapped there (r_T += gamma V(o_T); Pardo et al. 2018, "Time Limits in RL").
+
+Parameters are shared within each agent group (agents with the same observation and action
+spaces; ``baselines.marl_common.agent_groups``), with the scale-free agent-id feature, so a network
+trained at the nominal scale also runs at the other scales. ``share_parameters=False`` gives every
+agent its own weights (batched matmuls, so 100+ agents stay cheap) and trains every scale.
+
+Train: ``rao-bench train ippo TASK --seed 1`` (``--reward hyperscore`` for the founding paper's
+HyperScore feedback loop, evaluated as ``ippo_hyperscore``). Everything env-side (training seeds,
+budget, violation counts, the HyperScore reward) is the harness's ``bench.training.TrainingEnv``.
+MAPPO (``baselines/mappo.py``) reuses this file's training loop with a centralised critic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from baselines.marl_common import (
+    AgentGroup, AgentMLP, BoxHead, RunningMeanStd, TrainedPolicy, agent_groups, budget_for,
+    discount, group_meta, make_action_head, save_checkpoint, scales_to_train, seed_everything,
+    training_command,
+)
+from bench.policy import PolicyInfo
+from bench.training import REWARDS, TrainingEnv
+
+
+@dataclass
+class Args:
+    """IPPO hyperparameters (defaults are the reference entries')."""
+
+    seed: int = 1
+    """run seed: network initialisation, action sampling, minibatch order and training-seed stream"""
+    reward: str = "env"
+    """'env' (the task's reward) or 'hyperscore' (the founding paper's HyperScore feedback loop)"""
+    env_steps: int | None = None
+    """env steps per trained scale; None = the task's declared budget (marl_common.BUDGETS)"""
+    wall_time_s: float | None = None
+    """wall-time cap per trained scale in seconds; None = the declared budget's"""
+    share_parameters: bool = True
+    """one network per agent group (True) or one per agent (False; then every scale is trained)"""
+    agent_id: bool = True
+    """append the scale-free agent-id feature (index in group / (group size - 1)) to observations"""
+    hidden: int = 64
+    """width of the two tanh hidden layers of actor and critic"""
+    rollout_steps: int = 256
+    """env steps collected per PPO update (episodes continue across rollouts)"""
+    update_epochs: int = 8
+    """passes over each rollout"""
+    num_minibatches: int = 4
+    """minibatches per epoch; each holds rollout_steps / num_minibatches time steps of every agent"""
+    lr: float = 3e-4
+    """Adam learning rate (eps 1e-5)"""
+    anneal_lr: bool = True
+    """anneal the learning rate linearly to 0 over the budget"""
+    gamma: float | None = None
+    """discount per env step; None = the task's (marl_common.discount: 0.99, spectrum 0.9)"""
+    gae_lambda: float = 0.95
+    """GAE lambda"""
+    clip_coef: float = 0.2
+    """PPO ratio clip epsilon"""
+    clip_vloss: bool = False
+    """clip the value update to +-clip_coef around the behaviour value (normalised units)"""
+    ent_coef: float = 0.01
+    """entropy bonus of categorical (Discrete, MultiDiscrete) actions; mean per action dimension"""
+    ent_coef_box: float = 0.0
+    """entropy bonus of Gaussian (Box) actions; 0 as in CleanRL: a Gaussian's entropy is
+    unbounded, and a bonus on it widens the policy wherever advantages are noisy"""
+    vf_coef: float = 0.5
+    """value-loss coefficient"""
+    max_grad_norm: float = 0.5
+    """gradient-norm clip, per agent group"""
+    norm_adv: bool = True
+    """normalise advantages per minibatch"""
+    init_log_std: float = -0.5
+    """initial log std of Gaussian (Box) actions, in units of half the box width"""
+    box_squash: str = "clip"
+    """Box action map from the Gaussian pre-activation: 'clip' or 'tanh' (marl_common.box_to_env)"""
+    obs_clip: float = 10.0
+    """normalised observations are clipped to +-obs_clip"""
+    bootstrap_truncation: bool = True
+    """bootstrap the value at the horizon (time-limit truncation) instead of treating it as terminal"""
+
+    def __post_init__(self) -> None:
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward must be one of {REWARDS}, got {self.reward!r}")
+        if self.rollout_steps % self.num_minibatches:
+            raise ValueError(f"rollout_steps ({self.rollout_steps}) must be a multiple of "
+                             f"num_minibatches ({self.num_minibatches})")
+        if self.box_squash not in ("clip", "tanh"):
+            raise ValueError(f"box_squash must be 'clip' or 'tanh', got {self.box_squash!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# networks
+# ---------------------------------------------------------------------------------------------
+class Actor(nn.Module):
+    """pi(a | o_i) per group: AgentMLP -> action head. Tensors are agent-major [N, B, ...]."""
+
+    def __init__(self, groups: Sequence[Mapping[str, Any]], in_dims: Sequence[int], hidden: int,
+                 init_log_std: float) -> None:
+        super().__init__()
+        self.heads = nn.ModuleList(make_action_head(g["action"], g["n_models"], init_log_std)
+                                   for g in groups)
+        self.nets = nn.ModuleList(AgentMLP(g["n_models"], d, [hidden, hidden], h.n_outputs,
+                                           out_gain=0.01)
+                                  for g, d, h in zip(groups, in_dims, self.heads))
+
+    def dist(self, g: int, x: torch.Tensor, mask: torch.Tensor | None = None):
+        return self.heads[g].dist(self.nets[g](x), mask)
+
+    def greedy(self, g: int, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.dist(g, x, mask).mode()
+
+
+class Critic(nn.Module):
+    """V(o_i) per group, in normalised-return units. ``state`` is unused (IPPO is decentralised);
+    the argument is there so MAPPO's centralised critic drops into the same training loop."""
+
+    uses_state = False
+
+    def __init__(self, groups: Sequence[Mapping[str, Any]], in_dims: Sequence[int], hidden: int,
+                 state_dim: int = 0) -> None:
+        super().__init__()
+        self.nets = nn.ModuleList(AgentMLP(g["n_models"], d, [hidden, hidden], 1, out_gain=1.0)
+                                  for g, d in zip(groups, in_dims))
+
+    def forward(self, g: int, state: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+        return self.nets[g](x).squeeze(-1)
+
+
+def actor_in_dims(groups: Sequence[Mapping[str, Any]], agent_id: bool) -> list[int]:
+    return [int(g["obs_dim"]) + int(agent_id) for g in groups]
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+# ---------------------------------------------------------------------------------------------
+CriticFactory = Callable[[Sequence[Mapping[str, Any]], Sequence[int], int, int], nn.Module]
+
+
+def train(task_id: str, args: Args, *, out_dir: Path | None = None, scales: list[str] | None = None,
+          progress: bool = True) -> list[dict]:
+    """Train IPPO on every scale ``scales_to_train`` names (or ``scales``); save checkpoints and
+    training records under ``out_dir`` (default baselines/checkpoints); return the records."""
+    algo = "ippo_hyperscore" if args.reward == "hyperscore" else "ippo"
+    return train_ppo(task_id, args, algo=algo, cli_algo="ippo", critic_factory=Critic,
+                     out_dir=out_dir, scales=scales, progress=progress)
+
+
+def train_ppo(task_id: str, args: Any, *, algo: str, cli_algo: str, critic_factory: CriticFactory,
+              out_dir: Path | None, scales: list[str] | None, progress: bool) -> list[dict]:
+    """The PPO loop shared by IPPO and MAPPO (they differ only in the critic)."""
+    budget = budget_for(task_id, args.env_steps, args.wall_time_s)
+    todo = scales or scales_to_train(task_id, args.agent_id, args.share_parameters)
+    command = training_command(cli_algo, task_id, args.seed, args.reward, args.env_steps)
+    records = []
+    for scale in todo:
+        env = TrainingEnv(task_id, seed=args.seed, budget=budget, scale=scale, reward=args.reward)
+        meta, actor_state = _train_scale(env, args, critic_factory, progress,
+                                         desc=f"{algo} {task_id} {scale}")
+        record = env.record()
+        save_checkpoint(algo, task_id, env.scale, meta=meta, actor_state=actor_state, record=record,
+                        command=command, root=out_dir)
+        records.append(record)
+    return records
+
+
+def _train_scale(env: TrainingEnv, args: Any, critic_factory: CriticFactory, progress: bool,
+                 desc: str) -> tuple[dict, dict]:
+    gen, rng = seed_everything(args.seed)
+    gamma = args.gamma if args.gamma is not None else discount(env.spec.id)
+    groups: list[AgentGroup] = agent_groups(env)
+    n_models = [1 if args.share_parameters else g.n_agents for g in groups]
+    obs_rms = [RunningMeanStd(g.obs_dim) for g in groups]
+    ret_rms = [RunningMeanStd(()) for _ in groups]
+    gmeta = [group_meta(g, m, r) for g, m, r in zip(groups, n_models, obs_rms)]
+    in_dims = actor_in_dims(gmeta, args.agent_id)
+    actor = Actor(gmeta, in_dims, args.hidden, args.init_log_std)
+    next_obs, _ = env.reset()  # the first training episode; also makes state() available
+    state_dim = int(env.state().size)
+    critic = critic_factory(gmeta, in_dims, args.hidden, state_dim)
+    state_rms = RunningMeanStd(state_dim) if critic.uses_state else None
+    params = list(actor.parameters()) + list(critic.parameters())
+    optimizer = torch.optim.Adam(params, lr=args.lr, eps=1e-5)
+    group_params = [list(actor.nets[i].parameters()) + list(actor.heads[i].parameters())
+                    + list(critic.nets[i].parameters()) for i in range(len(groups))]
+
+    ent_coef = [args.ent_coef_box if isinstance(h, BoxHead) else args.ent_coef for h in actor.heads]
+    T = args.rollout_steps
+    n_groups = len(groups)
+    # rollout storage (numpy: cheap per-step writes), agent-major per group: [N, T, ...]
+    X = [np.zeros((g.n_agents, T, d), np.float32) for g, d in zip(groups, in_dims)]
+    M = [None if g.mask_dim is None else np.zeros((g.n_agents, T, g.mask_dim), bool) for g in groups]
+    A = [np.zeros((g.n_agents, T, *actor.heads[i].raw_shape),
+                  np.float32 if actor.heads[i].raw_dtype.is_floating_point else np.int64)
+         for i, g in enumerate(groups)]
+    LOGP = [np.zeros((g.n_agents, T), np.float32) for g in groups]
+    VAL = [np.zeros((g.n_agents, T), np.float64) for g in groups]  # raw (denormalised) values
+    REW = [np.zeros((g.n_agents, T), np.float64) for g in groups]
+    DONE = np.zeros(T, np.float64)
+    S = np.zeros((T, state_dim), np.float32) if state_rms is not None else None
+
+    def observe(obs: Mapping[str, Any], update: bool):
+        """Per group: (actor input [N, in], mask [N, m] | None) as numpy; the normalised state."""
+        out = []
+        for i, g in enumerate(groups):
+            x, mask = g.encode(obs)
+            if update:
+                obs_rms[i].update(x)
+            x = obs_rms[i].normalize(x, args.obs_clip)
+            if args.agent_id:
+                x = np.concatenate([x, g.agent_ids()], axis=1)
+            out.append((x, mask))
+        s = None
+        if state_rms is not None:
+            raw = env.state()[None]
+            if update:
+                state_rms.update(raw)
+            s = state_rms.normalize(raw, args.obs_clip)
+        return out, s
+
+    def value_raw(i: int, s: np.ndarray | None, x: np.ndarray) -> np.ndarray:
+        """Critic value of group i's agents [N] in reward units (ValueNorm undone)."""
+        v = critic(i, None if s is None else torch.from_numpy(s), torch.from_numpy(x)[:, None])
+        return v[:, 0].numpy().astype(np.float64) * float(ret_rms[i].std) + float(ret_rms[i].mean)
+
+    episode_returns: list[float] = []  # learning curve: mean over agents of each episode's return
+    ep_return = 0.0
+    bar = _progress(env.budget.env_steps, progress, desc)
+    while not env.exhausted():
+        if args.anneal_lr:
+            frac = max(0.0, 1.0 - env.env_steps / env.budget.env_steps)
+            for pg in optimizer.param_groups:
+                pg["lr"] = frac * args.lr
+        # -- collect a rollout -------------------------------------------------------------
+        with torch.no_grad():
+            for t in range(T):
+                feats, s = observe(next_obs, update=True)
+                if S is not None:
+                    S[t] = s[0]
+                actions: dict[str, Any] = {}
+                for i, g in enumerate(groups):
+                    x, mask = feats[i]
+                    d = actor.dist(i, torch.from_numpy(x)[:, None],
+                                   None if mask is None else torch.from_numpy(mask)[:, None])
+                    a = d.sample(gen)
+                    LOGP[i][:, t] = d.log_prob(a)[:, 0].numpy()
+                    a = a[:, 0].numpy()
+                    X[i][:, t] = x
+                    if mask is not None:
+                        M[i][:, t] = mask
+                    A[i][:, t] = a
+                    VAL[i][:, t] = value_raw(i, s, x)
+                    actions.update(g.to_env(a, args.box_squash))
+                next_obs, rewards, terms, _, _ = env.step(actions)
+                for i, g in enumerate(groups):
+                    REW[i][:, t] = [rewards[a] for a in g.agents]
+                ep_return += sum(rewards.values()) / len(rewards)
+                done = not env.agents
+                DONE[t] = float(done)
+                if done:
+                    episode_returns.append(ep_return)
+                    ep_return = 0.0
+                    if args.bootstrap_truncation and not any(terms.values()):
+                        feats, s = observe(next_obs, update=False)
+                        for i in range(n_groups):
+                            REW[i][:, t] += gamma * value_raw(i, s, feats[i][0])
+                    next_obs, _ = env.reset()
+            feats, s = observe(next_obs, update=False)
+            last_v = [value_raw(i, s, feats[i][0]) for i in range(n_groups)]
+        bar.update(T)
+        if episode_returns:
+            bar.set_postfix(episode_return=f"{np.mean(episode_returns[-10:]):.4g}", refresh=False)
+
+        # -- GAE(lambda) in reward units, then return targets normalised by their running stats --
+        ADV, RET_N, VAL_N = [], [], []
+        for i in range(n_groups):
+            adv = np.zeros_like(REW[i])
+            gae = np.zeros(groups[i].n_agents)
+            for t in reversed(range(T)):
+                nonterminal = 1.0 - DONE[t]
+                next_v = last_v[i] if t == T - 1 else VAL[i][:, t + 1]
+                delta = REW[i][:, t] + gamma * next_v * nonterminal - VAL[i][:, t]
+                gae = delta + gamma * args.gae_lambda * nonterminal * gae
+                adv[:, t] = gae
+            ret = adv + VAL[i]
+            ret_rms[i].update(ret.ravel())
+            mean, std = float(ret_rms[i].mean), float(ret_rms[i].std)
+            ADV.append(torch.from_numpy(adv.astype(np.float32)))
+            RET_N.append(torch.from_numpy(((ret - mean) / std).astype(np.float32)))
+            VAL_N.append(torch.from_numpy(((VAL[i] - mean) / std).astype(np.float32)))
+        Xt = [torch.from_numpy(x) for x in X]
+        Mt = [None if m is None else torch.from_numpy(m) for m in M]
+        At = [torch.from_numpy(a) for a in A]
+        LOGPt = [torch.from_numpy(lp) for lp in LOGP]
+        St = None if S is None else torch.from_numpy(S)
+
+        # -- PPO epochs over minibatches of time steps (every agent of the step) ---------------
+        mb = T // args.num_minibatches
+        for _ in range(args.update_epochs):
+            order = torch.from_numpy(rng.permutation(T))
+            for k in range(args.num_minibatches):
+                idx = order[k * mb:(k + 1) * mb]
+                s_mb = None if St is None else St[idx]
+                loss = torch.zeros(())
+                for i in range(n_groups):
+                    x = Xt[i][:, idx]
+                    mask = None if Mt[i] is None else Mt[i][:, idx]
+                    d = actor.dist(i, x, mask)
+                    logp = d.log_prob(At[i][:, idx])
+                    ratio = (logp - LOGPt[i][:, idx]).exp()
+                    adv = ADV[i][:, idx]
+                    if args.norm_adv:
+                        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                    pg_loss = torch.max(-adv * ratio,
+                                        -adv * ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)).mean()
+                    v = critic(i, s_mb, x)
+                    target = RET_N[i][:, idx]
+                    if args.clip_vloss:
+                        v_old = VAL_N[i][:, idx]
+                        v_clip = v_old + (v - v_old).clamp(-args.clip_coef, args.clip_coef)
+                        v_loss = 0.5 * torch.max((v - target) ** 2, (v_clip - target) ** 2).mean()
+                    else:
+                        v_loss = 0.5 * ((v - target) ** 2).mean()
+                    loss = loss + pg_loss - ent_coef[i] * d.entropy().mean() + args.vf_coef * v_loss
+                optimizer.zero_grad()
+                loss.backward()
+                for p in group_params:
+                    nn.utils.clip_grad_norm_(p, args.max_grad_norm)
+                optimizer.step()
+    bar.close()
+
+    for i, m in enumerate(gmeta):  # final normaliser statistics
+        m["obs_norm"] = obs_rms[i].state()
+    meta = {"args": dataclasses.asdict(args), "gamma": gamma, "agent_id": bool(args.agent_id),
+            "box_squash": args.box_squash, "groups": gmeta,
+            "budget": {"env_steps": env.budget.env_steps, "wall_time_s": env.budget.wall_time_s},
+            "extra": {"episode_returns": [float(f"{r:.6g}") for r in episode_returns],
+                      "return_norm": [r.state() for r in ret_rms],
+                      "state_norm": state_rms.state() if state_rms is not None else None}}
+    return meta, actor.state_dict()
+
+
+def _progress(total: int, enabled: bool, desc: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=desc, unit="step", leave=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation policies
+# ---------------------------------------------------------------------------------------------
+class IPPOPolicy(TrainedPolicy):
+    """Greedy IPPO actor from baselines/checkpoints/ippo/ (trained by ``rao-bench train ippo``)."""
+
+    algo = "ippo"
+    info = PolicyInfo(name="ippo", version="1.0", paradigm="DTDE",
+                      description="Independent PPO, parameters shared per agent group with an agent-id "
+                                  "feature; GAE, clipped surrogate, value and observation "
+                                  "normalisation; trained on training seeds within a declared budget.",
+                      url="https://arxiv.org/abs/2011.09533")
+
+    @classmethod
+    def build_actor(cls, meta: Mapping[str, Any]) -> nn.Module:
+        groups = meta["groups"]
+        return Actor(groups, actor_in_dims(groups, meta["agent_id"]), meta["args"]["hidden"],
+                     meta["args"]["init_log_std"])
+
+
+class IPPOHyperScorePolicy(IPPOPolicy):
+    """IPPO trained on the founding paper's HyperScore feedback reward (the ablation of IPPO)."""
+
+    algo = "ippo_hyperscore"
+    info = PolicyInfo(name="ippo_hyperscore", version="1.0", paradigm="DTDE",
+                      description="IPPO trained with the founding paper's HyperScore feedback loop as "
+                                  "reward (a rolling-window HyperScore of the task's KPIs) instead of "
+                                  "the env reward.",
+                      url="https://arxiv.org/abs/2011.09533")

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 WORKERS ?= 2
 
-.PHONY: leaderboard test test-all bench lock clean-venv
+.PHONY: leaderboard learners test test-all bench lock clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,12 @@ leaderboard: $(STAMP)
 	$(BIN)/rao-bench baselines --workers $(WORKERS)
 	$(BIN)/rao-bench leaderboard
 
+## learners: retrain every reference MARL learner (rao-bench train) and re-evaluate it into
+## leaderboard/submissions/ (about 30 min on 2 cores); then `make leaderboard` rebuilds the tables
+learners: $(STAMP)
+	$(BIN)/python scripts/train_learners.py --jobs $(WORKERS)
+	$(BIN)/rao-bench leaderboard
+
 ## test: the default test suite (what CI runs)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
@@ -26,10 +32,16 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not benchmark_suite"
 
-## bench: the pytest-benchmark speed suite (not part of the default run); stockpyl, the
-## Serial-v1 peer, needs NumPy < 2, so it gets its own venv (.venv-peer)
+## bench: the pytest-benchmark speed suite (not part of the default run; ~25 min on 2 cores, most
+## of it the full reference sweep with 1 and 2 workers — BENCH_ARGS="-k 'not sweep'" skips it);
+## figures and extra_info go to $(BENCH_JSON) (docs/performance.md). stockpyl, the Serial-v1
+## peer, needs NumPy < 2, so it gets its own venv (.venv-peer)
+BENCH_JSON ?= .benchmarks/bench.json
+BENCH_ARGS ?=
 bench: $(STAMP) .venv-peer/bin/python
-	$(BIN)/python -m pytest -q -m benchmark_suite --benchmark-enable tests/benchmarks
+	@mkdir -p $(dir $(BENCH_JSON))
+	$(BIN)/python -m pytest -q -s -m benchmark_suite --benchmark-enable \
+		--benchmark-json $(BENCH_JSON) $(BENCH_ARGS) tests/benchmarks
 
 .venv-peer/bin/python:
 	$(PYTHON) -m venv .venv-peer

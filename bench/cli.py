@@ -32,22 +32,31 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _journal_path(out: Path) -> Path:
+    return out.with_name(out.name + ".journal.jsonl")
+
+
+def _write_result(out: Path, journal: Path | None, result: dict) -> None:
+    from bench.journal import atomic_write_text
+    from bench.results import dumps
+
+    atomic_write_text(out, dumps(result))
+    if journal is not None and journal.exists():
+        journal.unlink()  # the result file now holds every episode
+
+
 def _evaluate_to(task_id: str, policy: str, protocol: str, out: Path | None, args: argparse.Namespace,
                  command: str) -> dict:
-    from bench.journal import atomic_write_text
     from bench.protocol import evaluate
-    from bench.results import dumps
 
     journal = None
     if out is not None and not args.no_journal:
-        journal = out.with_name(out.name + ".journal.jsonl")
+        journal = _journal_path(out)
     result = evaluate(task_id, policy, protocol, workers=args.workers, executor=args.executor,
                       journal=journal, progress=not args.no_progress, command=command,
                       address=getattr(args, "address", None))
     if out is not None:
-        atomic_write_text(out, dumps(result))
-        if journal is not None and journal.exists():
-            journal.unlink()  # the result file now holds every episode
+        _write_result(out, journal, result)
     return result
 
 
@@ -72,7 +81,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_baselines(args: argparse.Namespace) -> int:
+    """Every (task, baseline) evaluation as one sweep on one pool (``bench.protocol.sweep``),
+    longest jobs first by the timings of the results already there; each result file is
+    written (and its journal removed) as soon as its last episode finishes. An evaluation whose
+    episode fails is reported at the end (exit status 1) without stopping the others."""
     from baselines import registry
+    from bench.protocol import Run, cost_from_previous, sweep
     from bench.registry import task_ids
 
     if args.list:
@@ -82,15 +96,42 @@ def _cmd_baselines(args: argparse.Namespace) -> int:
     tasks = [args.task] if args.task else task_ids()
     names = args.only.split(",") if args.only else registry.names()
     root = Path(args.out_dir)
+    runs, outs, previous = [], {}, {}
     for task in tasks:
         for name in names:
             if not registry.applies_to(name, task):
                 continue
             out = submission_path(root, task, name)
             cmd = f"rao-bench evaluate {task} --policy {name} --protocol {args.protocol} --out {out}"
-            result = _evaluate_to(task, name, args.protocol, out, args, cmd)
-            _print_summary(result, out)
-    return 0
+            journal = None if args.no_journal else _journal_path(out)
+            run = Run(task, name, args.protocol, journal, cmd)
+            runs.append(run)
+            outs[run.key] = out
+            earlier = _read_json(out) or _read_json(submission_path(SUBMISSIONS, task, name))
+            if earlier is not None:
+                previous[run.key] = earlier
+
+    def on_result(run: Run, result: dict) -> None:
+        out = outs[run.key]
+        _write_result(out, run.journal, result)
+        _print_summary(result, out)
+
+    failed = sweep(runs, on_result, workers=args.workers, executor=args.executor,
+                   address=getattr(args, "address", None), progress=not args.no_progress,
+                   cost=cost_from_previous(previous))
+    for (task, ref), message in failed.items():
+        print(f"rao-bench: error: {ref} on {task} failed, no result written (its finished "
+              f"episodes are journaled; rerun to resume): {message}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _read_json(path: Path) -> dict | None:
+    """An earlier result file (only its timings are used, to order the jobs), or None."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

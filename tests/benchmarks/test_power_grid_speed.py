@@ -7,6 +7,13 @@
   ``test_step_speedup`` measures both in one run and asserts ours is at least 100x faster.
 * ``test_batched_flows`` (group ``batched power flow``) times ``solve_power_flow`` on batches of
   1 … 1024 random states of the 33-bus feeder; ``extra_info["flows_per_second"]`` is the figure.
+* ``test_env_steps_per_second[scale]`` (group ``env steps``): ``reset`` + a whole day of ``step``
+  with pre-drawn random actions at every scale; ``extra_info``: ``steps_per_second`` and
+  ``agent_steps_per_second``.
+* ``test_batched_env[scale-B]`` (group ``batched env``): ``tasks.power_grid.batched`` stepping B
+  episodes of a day at once against B separate envs stepped one after the other with the same
+  actions (dict actions built outside the timing); ``extra_info``: ``episode_steps_per_second``
+  of each and ``speedup``.
 
 Run with ``.venv/bin/pytest -m benchmark_suite --benchmark-enable tests/benchmarks/test_power_grid_speed.py``.
 """
@@ -22,6 +29,7 @@ import pytest
 
 import bench
 from tasks.power_grid import ieee33, solve_power_flow
+from tasks.power_grid.batched import BatchedVoltageControl
 from tests.power_grid.test_powerflow import random_states, to_pandapower
 
 pytestmark = pytest.mark.benchmark_suite
@@ -127,3 +135,60 @@ def test_batched_flows(benchmark, batch: int) -> None:
     assert res.converged.all()
     if benchmark.stats is not None:
         benchmark.extra_info["flows_per_second"] = batch / benchmark.stats.stats.min
+
+
+SCALES = [s.name for s in bench.get_spec(TASK).scales]
+
+
+@pytest.mark.benchmark(group="env steps")
+@pytest.mark.parametrize("scale", SCALES)
+def test_env_steps_per_second(benchmark, scale: str) -> None:
+    env = bench.make(TASK, scale=scale)
+    rng = np.random.default_rng(0)
+    n = len(env.possible_agents)
+    acts = [dict(zip(env.possible_agents, rng.uniform([-1, 0], [1, 1], (n, 2)).astype(np.float32)))
+            for _ in range(env.horizon)]
+
+    def day() -> int:
+        env.reset(seed=1)
+        for a in acts:
+            env.step(a)
+        return env.horizon
+
+    steps = benchmark.pedantic(day, rounds=5 if n > 100 else 10, iterations=1, warmup_rounds=1)
+    if benchmark.stats is not None:
+        best = benchmark.stats.stats.min
+        benchmark.extra_info.update(agents=n, steps_per_second=steps / best,
+                                    agent_steps_per_second=steps * n / best)
+
+
+@pytest.mark.benchmark(group="batched env")
+@pytest.mark.parametrize("scale, B", [("f1", 1), ("f1", 8), ("f1", 64), ("f16", 8)])
+def test_batched_env(benchmark, scale: str, B: int) -> None:
+    batch = BatchedVoltageControl(B, scale=scale)
+    envs = [bench.make(TASK, scale=scale) for _ in range(B)]
+    seeds = list(range(B))
+    rng = np.random.default_rng(0)
+    T = batch.horizon
+    acts = rng.uniform([-1, 0], [1, 1], (T, B, batch.n_agents, 2)).astype(np.float32)
+    dicts = [[dict(zip(batch.possible_agents, acts[t, b])) for b in range(B)] for t in range(T)]
+
+    def batched() -> None:
+        batch.reset(seeds)
+        for t in range(T):
+            batch.step(acts[t])
+
+    def separate() -> None:
+        for env, s in zip(envs, seeds):
+            env.reset(seed=s)
+        for t in range(T):
+            for env, a in zip(envs, dicts[t]):
+                env.step(a)
+
+    sep = call_times(separate, 3).min()
+    benchmark.pedantic(batched, rounds=5, iterations=1, warmup_rounds=1)
+    if benchmark.stats is not None:
+        best = benchmark.stats.stats.min
+        benchmark.extra_info.update(
+            agents=batch.n_agents, batch=B, episode_steps_per_second=B * T / best,
+            separate_episode_steps_per_second=B * T / sep, speedup=sep / best)

@@ -19,7 +19,7 @@ leaderboard: $(STAMP)
 	$(BIN)/rao-bench leaderboard
 
 ## learners: retrain every reference MARL learner (rao-bench train) and re-evaluate it into
-## leaderboard/submissions/ (about 30 min on 2 cores); then `make leaderboard` rebuilds the tables
+## leaderboard/submissions/ (about 40 min on a shared 2-core machine); then `make leaderboard` rebuilds the tables
 learners: $(STAMP)
 	$(BIN)/python scripts/train_learners.py --jobs $(WORKERS)
 	$(BIN)/rao-bench leaderboard

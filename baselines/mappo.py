@@ -30,8 +30,8 @@ import torch
 from torch import nn
 
 from baselines import ippo
-from baselines.ippo import Actor, actor_in_dims, train_ppo
-from baselines.marl_common import AgentLinear, AgentMLP, TrainedPolicy
+from baselines.ippo import train_ppo
+from baselines.marl_common import AgentLinear, AgentMLP
 from bench.policy import PolicyInfo
 
 
@@ -104,8 +104,9 @@ def train(task_id: str, args: Args, *, out_dir: Path | None = None, scales: list
 # ---------------------------------------------------------------------------------------------
 # evaluation policy
 # ---------------------------------------------------------------------------------------------
-class MAPPOPolicy(TrainedPolicy):
-    """Greedy MAPPO actor from baselines/checkpoints/mappo/ (``rao-bench train mappo``)."""
+class MAPPOPolicy(ippo.IPPOPolicy):
+    """Greedy MAPPO actor from baselines/checkpoints/mappo/ (``rao-bench train mappo``); the
+    actor is IPPO's (only the critic, which is not kept, differs), so is its construction."""
 
     algo = "mappo"
     info = PolicyInfo(name="mappo", version="1.0", paradigm="CTDE",
@@ -113,9 +114,3 @@ class MAPPOPolicy(TrainedPolicy):
                                   "agent-id feature) with a centralised critic on the global state; "
                                   "trained on training seeds within a declared budget.",
                       url="https://arxiv.org/abs/2103.01955")
-
-    @classmethod
-    def build_actor(cls, meta: Mapping[str, Any]) -> nn.Module:
-        groups = meta["groups"]
-        return Actor(groups, actor_in_dims(groups, meta["agent_id"]), meta["args"]["hidden"],
-                     meta["args"]["init_log_std"])

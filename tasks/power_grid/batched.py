@@ -42,7 +42,7 @@ import numpy as np
 
 from tasks.power_grid.network import Network, Topology
 from tasks.power_grid.powerflow import _CHECK_EVERY, CHUNK_ROWS, COLLAPSE_VM_PU
-from tasks.power_grid.voltage_control import OBS_HEAD, VoltageControlEnv
+from tasks.power_grid.voltage_control import OBS_HEAD, VoltageControlEnv, inverter_setpoints
 
 TASK_ID = "power_grid/IEEE33-v1"
 AGENT_KPIS = ("q_mvarh", "curtailed_mwh", "pv_available_mwh")
@@ -214,14 +214,8 @@ class BatchedVoltageControl:
         aq, ac = self._actions(actions)
         ok = self._ok[:, row]
         s_max = env.s_max
-        p_av = np.where(ok, np.minimum(self._pv[:, row], s_max), 0.0)
-        p = (1.0 - ac) * p_av
-        curtailed = p_av - p
-        p_ref = self._meas[-1]["p"]
-        q_cmd = np.where(ok, aq * np.sqrt(np.maximum(s_max * s_max - p_ref * p_ref, 0.0)), 0.0)
-        h_now = np.sqrt(np.maximum(s_max * s_max - p * p, 0.0))
-        q = np.clip(q_cmd, -h_now, h_now)
-        inv_excess = np.maximum(np.hypot(p, q_cmd) - s_max, 0.0) / s_max
+        p_av, p, q, curtailed, inv_excess = inverter_setpoints(aq, ac, ok, self._pv[:, row], s_max,
+                                                               self._meas[-1]["p"])
         net = env.network_at(t)
         flow = self._flow(net, row, p, q)
         p, q = flow["p"], flow["q"]

@@ -184,6 +184,23 @@ class Day:
     inverter_ok: np.ndarray      # (T+1, n_pv) bool
 
 
+def inverter_setpoints(aq: np.ndarray, ac: np.ndarray, ok: np.ndarray, pv: np.ndarray,
+                       s_max: np.ndarray, p_ref: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Inverter active/reactive set-points from the agents' actions (module docstring: reactive
+    command ``aq`` scaled by the headroom at the last *measured* output ``p_ref``, curtailment
+    fraction ``ac``; the realised q is clipped to the headroom at the new output). Element-wise,
+    so the single env and the batched env (tasks/power_grid/batched.py) share it exactly.
+    Returns (available p, p, q, curtailed, inverter apparent-power exceedance / s_max)."""
+    p_av = np.where(ok, np.minimum(pv, s_max), 0.0)
+    p = (1.0 - ac) * p_av
+    curtailed = p_av - p
+    q_cmd = np.where(ok, aq * np.sqrt(np.maximum(s_max * s_max - p_ref * p_ref, 0.0)), 0.0)
+    h_now = np.sqrt(np.maximum(s_max * s_max - p * p, 0.0))
+    q = np.clip(q_cmd, -h_now, h_now)
+    inv_excess = np.maximum(np.hypot(p, q_cmd) - s_max, 0.0) / s_max
+    return p_av, p, q, curtailed, inv_excess
+
+
 class VoltageControlEnv(RaoParallelEnv):
     """Active voltage control with PV inverters (``power_grid/IEEE33-v1``); see the module docstring."""
 
@@ -443,14 +460,8 @@ class VoltageControlEnv(RaoParallelEnv):
         aq, ac = self._actions(actions)
         ok = day.inverter_ok[row]
         s_max = self.s_max
-        p_av = np.where(ok, np.minimum(day.pv_mw[row], s_max), 0.0)
-        p = (1.0 - ac) * p_av
-        curtailed = p_av - p
-        p_ref = self._meas[-1]["p"]
-        q_cmd = np.where(ok, aq * np.sqrt(np.maximum(s_max * s_max - p_ref * p_ref, 0.0)), 0.0)
-        h_now = np.sqrt(np.maximum(s_max * s_max - p * p, 0.0))
-        q = np.clip(q_cmd, -h_now, h_now)
-        inv_excess = np.maximum(np.hypot(p, q_cmd) - s_max, 0.0) / s_max
+        p_av, p, q, curtailed, inv_excess = inverter_setpoints(aq, ac, ok, day.pv_mw[row], s_max,
+                                                               self._meas[-1]["p"])
         net = self.network_at(t)
         flow = self._flow(net, row, p, q)
         p, q = flow["p"], flow["q"]

@@ -30,6 +30,7 @@ episode). ``step(actions)`` with ``actions`` (B, K) integers → ``obs``, ``mask
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
@@ -44,9 +45,11 @@ class BatchedInterferenceEnv:
     docstring). Build it from an ``EnvConfig`` (``bench.make(...).config``) or with
     ``BatchedInterferenceEnv.make(n_envs, scale=..., scenario=..., **overrides)``."""
 
-    def __init__(self, config: EnvConfig, n_envs: int) -> None:
+    def __init__(self, config: EnvConfig, n_envs: int, n_threads: int = 1) -> None:
         if isinstance(n_envs, bool) or not isinstance(n_envs, (int, np.integer)) or n_envs < 1:
             raise ValueError(f"n_envs must be an integer >= 1, got {n_envs!r}")
+        if isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)) or n_threads < 1:
+            raise ValueError(f"n_threads must be an integer >= 1 (1: no threads), got {n_threads!r}")
         self.config = config
         self.n_envs = B = int(n_envs)
         self.envs = [InterferenceEnv(config) for _ in range(B)]
@@ -69,16 +72,31 @@ class BatchedInterferenceEnv:
         self._z = np.empty((B, 2 * self._n_fading))          # innovations, one row per episode
         self._prod = np.empty((B, self._n_fading), dtype=np.complex128)     # h * conj(h)
         self._pn = np.empty((B, K, F, M))                                   # neighbours' powers
+        # the fading update row-blocks, one per thread (numpy releases the GIL in the Generator's
+        # fills and in the ufunc loops, so the blocks run in parallel; each episode's draws stay
+        # in its own Generator, so the values do not depend on the threads)
+        self.n_threads = n = min(int(n_threads), B)
+        cuts = [B * i // n for i in range(n + 1)]
+        self._blocks = [slice(cuts[i], cuts[i + 1]) for i in range(n)]
+        self._pool = ThreadPoolExecutor(n, thread_name_prefix="spectrum-fading") if n > 1 else None
         self.t = 0
         self._ready = False
 
     @classmethod
     def make(cls, n_envs: int, task_id: str = "spectrum/Interference-v1", scale: str | None = None,
-             scenario: str | None = None, **overrides) -> "BatchedInterferenceEnv":
+             scenario: str | None = None, n_threads: int = 1, **overrides) -> "BatchedInterferenceEnv":
         """Build from the registry, like ``bench.make(task_id, scale, scenario, **overrides)``."""
         import bench
 
-        return cls(bench.make(task_id, scale=scale, scenario=scenario, **overrides).config, n_envs)
+        return cls(bench.make(task_id, scale=scale, scenario=scenario, **overrides).config, n_envs,
+                   n_threads=n_threads)
+
+    def close(self) -> None:
+        """Stop the fading threads (if any); the env cannot step afterwards."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+            self._blocks = [slice(0, self.n_envs)]
 
     # -- lifecycle --------------------------------------------------------------------------------
     def reset(self, seeds: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +134,17 @@ class BatchedInterferenceEnv:
         self._budget_excess = np.concatenate([e._budget_excess_of for e in envs])  # (B*K*A,)
         self._fb_nbr = stack([e.feedback_nb for e in envs]) + self._b_k[:, :, None]
         self._leak = stack([e._leak_db3 for e in envs])                   # (B, K, nn, 1)
-        self._slots = [e._slots for e in envs]          # per episode and slot: static columns, mask
+        # per episode and slot: static observation columns and action mask, as one table of the
+        # distinct slot states of all episodes and an index (B, T+1) into it
+        uniq: dict[int, int] = {}
+        slots = []
+        self._slot_idx = np.array([[uniq.setdefault(id(sl), len(uniq)) for sl in e._slots] for e in envs])
+        for e in envs:
+            for sl in e._slots:
+                if uniq[id(sl)] == len(slots):
+                    slots.append(sl)
+        self._static_all = stack([sl.static for sl in slots])              # (S, K, 2M+1) float32
+        self._mask_all = stack([sl.mask for sl in slots])                  # (S, A) int8
         self._available = stack([e._available for e in envs])            # (B, T+1, M)
         self._outage = (~self._available.all(axis=2)).any(axis=0).tolist()  # per slot
         self._ext_band = np.array([e.ext_band for e in envs])
@@ -227,33 +255,44 @@ class BatchedInterferenceEnv:
     # -- internals ----------------------------------------------------------------------------------
     def _advance_channel(self, rho: float) -> None:
         """Every episode's fading one slot on: its own draws, then ``InterferenceChannel.advance``'s
-        arithmetic on all rows at once."""
-        z = self._z
-        for rng, row in zip(self._rngs, z):
+        arithmetic, row-block by row-block (in parallel with ``n_threads`` > 1)."""
+        scale = math.sqrt(max(1.0 - rho * rho, 0.0))
+        if self._pool is None:
+            self._advance_rows(self._blocks[0], rho, scale)
+        else:
+            for f in [self._pool.submit(self._advance_rows, blk, rho, scale) for blk in self._blocks]:
+                f.result()
+
+    def _advance_rows(self, rows: slice, rho: float, scale: float) -> None:
+        """``_advance_channel`` for the episodes ``rows`` (elementwise per episode, so any split of
+        the rows gives the same bits)."""
+        z = self._z[rows]
+        for rng, row in zip(self._rngs[rows], z):
             rng.standard_normal(out=row)
         z *= ch._SQRT_HALF
-        z *= math.sqrt(max(1.0 - rho * rho, 0.0))
-        self._h_real *= rho
-        self._h_real += z
-        B, K, M, F = self.n_envs, self.n_links, self.n_bands, self._F
+        z *= scale
+        h_real = self._h_real[rows]
+        h_real *= rho
+        h_real += z
+        K, M, F = self.n_links, self.n_bands, self._F
         nd, nc = self._nd, self._nc
-        prod = np.conjugate(self._h, out=self._prod)
-        power = np.multiply(self._h, prod, out=prod).real                 # (B, N): |h|², as h * h.conj()
+        h = self._h[rows]
+        prod = np.conjugate(h, out=self._prod[rows])
+        power = np.multiply(h, prod, out=prod).real                       # (b, N): |h|², as h * h.conj()
+        n = len(power)
         # the slot's gains, written over the last slot's (read only within the next step)
-        np.multiply(power[:, :nd].reshape(B, K, M), self._direct_mean, out=self._direct)
-        dev = np.subtract(power[:, nd:nd + nc].reshape(B, K, F, M), 1.0, out=self._cross_dev)
-        dev *= self._nbr_mean
-        np.multiply(power[:, nd + nc:], self._ext_mean, out=self._external)
+        np.multiply(power[:, :nd].reshape(n, K, M), self._direct_mean[rows], out=self._direct[rows])
+        dev = np.subtract(power[:, nd:nd + nc].reshape(n, K, F, M), 1.0, out=self._cross_dev[rows])
+        dev *= self._nbr_mean[rows]
+        np.multiply(power[:, nd + nc:], self._ext_mean[rows], out=self._external[rows])
 
     def _mask(self) -> np.ndarray:
         """(B, A) int8 action masks of slot ``t`` (a fresh array)."""
-        t = self.t
-        return np.stack([slots[t].mask for slots in self._slots])
+        return self._mask_all.take(self._slot_idx[:, self.t], axis=0)
 
     def _static(self) -> np.ndarray:
         """(B, K, 2M + 1) float32 static observation columns of slot ``t``."""
-        t = self.t
-        return np.stack([slots[t].static for slots in self._slots])
+        return self._static_all.take(self._slot_idx[:, self.t], axis=0)
 
     def _obs(self) -> np.ndarray:
         """(B, K, D) float32 observations of slot ``t`` (a fresh array)."""

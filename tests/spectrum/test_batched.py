@@ -20,11 +20,11 @@ LARGE = [(s.name, c.name) for s in SPEC.scales if s.agents > 50 for c in SPEC.sc
 
 
 def run_both(scale: str, scenario: str, seeds: list[int], n_steps: int | None = None,
-             action_seed: int = 1) -> int:
+             action_seed: int = 1, n_threads: int = 1) -> int:
     """Step a batched env and one single env per seed with the same random actions, asserting
     equality of everything after the reset and after every step; returns the steps played."""
     B = len(seeds)
-    benv = BatchedInterferenceEnv.make(B, scale=scale, scenario=scenario)
+    benv = BatchedInterferenceEnv.make(B, scale=scale, scenario=scenario, n_threads=n_threads)
     singles = [bench.make(TASK, scale=scale, scenario=scenario) for _ in seeds]
     agents = singles[0].possible_agents
     obs, mask = benv.reset(seeds)
@@ -63,6 +63,7 @@ def run_both(scale: str, scenario: str, seeds: list[int], n_steps: int | None = 
         if done:
             assert all(not env.agents for env in singles)
             break
+    benv.close()
     return steps
 
 
@@ -70,6 +71,13 @@ def run_both(scale: str, scenario: str, seeds: list[int], n_steps: int | None = 
 def test_batched_equals_separate_envs(scale: str, scenario: str) -> None:
     # whole episodes (onsets at slot 50), two episodes with unrelated seeds
     assert run_both(scale, scenario, [5, 123456]) == SPEC.horizon
+
+
+@pytest.mark.parametrize("scenario", ["nominal", "faster_mobility"])
+def test_threaded_fading_equals_separate_envs(scenario: str) -> None:
+    # the fading update split over threads (uneven row blocks: 5 episodes on 2 and 3 threads)
+    for n_threads in (2, 3):
+        assert run_both("k20", scenario, [5, 6, 7, 8, 123456], n_threads=n_threads) == SPEC.horizon
 
 
 @pytest.mark.parametrize("scale", [s for s, c in LARGE if c == "nominal"])
@@ -122,6 +130,9 @@ def test_reset_without_seeds_continues_each_stream() -> None:
 def test_bad_input_is_rejected() -> None:
     with pytest.raises(ValueError, match="n_envs"):
         BatchedInterferenceEnv.make(0, scale="k4")
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="n_threads must be an integer >= 1"):
+            BatchedInterferenceEnv.make(2, scale="k4", n_threads=bad)
     benv = BatchedInterferenceEnv.make(2, scale="k4")
     with pytest.raises(RuntimeError, match="reset"):
         benv.step(np.zeros((2, 4), dtype=int))

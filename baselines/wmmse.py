@@ -26,26 +26,40 @@ Protocol (Sun et al. 2018, their released code): start at full power ``v_i = sqr
 until ``max_iter`` iterations or until an iteration improves the objective ``Σ α_i log2 w_i`` by
 at most ``tol`` (the iterate of that last iteration is kept). In a batch every sample stops on
 its own: its result is recorded at the iteration where it stops, and stopped samples are dropped
-from the working set once a quarter of it has stopped (until then they ride along, their results
-already taken), so a batch costs about the total number of iterations, not the batch size times
-the slowest sample.
+from the working set once a quarter of it has stopped (and, for small K, where a compaction costs
+more than a stopped sample's iteration, at least ``8000 / (K² + 100)`` samples; until then they
+ride along, their results already taken), so a batch costs about the total number of iterations,
+not the batch size times the slowest sample.
 
 Speed: ``wmmse_loop`` is the same algorithm one sample at a time, with the same numpy operations
 on 1-D arrays (the same BLAS matrix-vector products, the same summation), so its results equal
-the batched ones bit for bit; ``tests/benchmarks/test_spectrum_speed.py`` times the two. What
-the batch saves is numpy's per-call overhead (~17 small-array calls per iteration of the loop);
-what it cannot save is one BLAS matrix-vector product per sample and per half-iteration (numpy's
-stacked ``matmul`` calls ``dgemv`` per sample), which streams every ``G`` twice per iteration and
-dominates at K = 30.
+the batched ones bit for bit; ``tests/benchmarks/test_spectrum_speed.py`` times the two and
+``docs/performance.md`` has the figures. What the batch saves is numpy's per-call overhead
+(~17 small-array calls per iteration of the loop, ~8 µs per sample-iteration whatever K); what
+it cannot save is one BLAS matrix-vector product per sample and per half-iteration (numpy's
+stacked ``matmul`` calls ``dgemv`` per sample) plus ~15 elementwise passes, ~530 ns per
+sample-iteration at K = 30 on the reference VM — which is why the ratio falls with K. So
+``wmmse_solve`` keeps everything else small: all arrays live in a per-thread workspace reused
+between calls (fresh large allocations page-fault), every update writes into it with ``out=``,
+compactions move only the samples that must move, and the gains are checked in one pass.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 _TINY = 1e-300
+_INF_BITS = np.float64(np.inf).view(np.uint64)
+# compaction policy: compact the working block once a fraction ``_DROP_FRACTION`` of it has
+# stopped, and at least ``_DROP_WORK / (K² + 100)`` samples (a stopped sample riding along costs
+# about K² + 100 units of work per iteration, a compaction tens of numpy calls, so it pays off
+# sooner for large K; values tuned by measurement at K = 10 ... 200)
+_DROP_FRACTION = 0.25
+_DROP_WORK = 8000
 
 
 @dataclass(frozen=True)
@@ -58,22 +72,41 @@ class WmmseResult:
     objective: np.ndarray
 
 
-def _prepare(gains: np.ndarray, p_max, noise_power, weights=None):
-    G = np.asarray(gains, dtype=float)
+def _validated_gains(gains) -> np.ndarray:
+    """``gains`` as a C-contiguous float (B, K, K) array, checked: finite and >= 0. (Contiguous:
+    numpy picks another matrix-product route for a strided matrix, whose last bits differ, and
+    the batch and the loop must see the same layout.)"""
+    G = np.ascontiguousarray(gains, dtype=float)
     if G.ndim == 2:
         G = G[None]
     if G.ndim != 3 or G.shape[1] != G.shape[2]:
         raise ValueError(f"gains must have shape (B, K, K) (gains[b, i, j]: transmitter j -> "
                          f"receiver i), got {np.shape(gains)}")
-    if G.size and not (G.min() >= 0.0 and G.max() < np.inf):     # NaN fails both comparisons
+    # One pass in the usual case: read as unsigned integers, the bit patterns of +0.0 up to the
+    # largest finite float lie below that of +inf, and those of negative numbers, -inf and NaN
+    # above it; otherwise the exact test decides (-0.0 passes it; NaN fails both comparisons).
+    if G.size and not G.view(np.uint64).max() < _INF_BITS \
+            and not (G.min() >= 0.0 and G.max() < np.inf):
         raise ValueError("gains must be finite power gains >= 0")
-    B, K, _ = G.shape
-    P = np.broadcast_to(np.asarray(p_max, dtype=float), (B, K)).copy()
-    N = np.broadcast_to(np.asarray(noise_power, dtype=float), (B, K)).copy()
-    if (P < 0).any() or not np.all(np.isfinite(P)):
+    return G
+
+
+def _check_budgets(p_in: np.ndarray, n_in: np.ndarray, size: int) -> None:
+    """``p_max`` and ``noise_power`` as given (before broadcasting to (B, K) elements: when
+    ``size`` > 0 the broadcast repeats every given value, so checking them is the same)."""
+    if size and not (p_in.min() >= 0.0 and p_in.max() < np.inf):
         raise ValueError("p_max must be finite and >= 0 (scalar, (K,) or (B, K))")
-    if (N <= 0).any() or not np.all(np.isfinite(N)):
+    if size and not (n_in.min() > 0.0 and n_in.max() < np.inf):
         raise ValueError("noise_power must be finite and > 0 (scalar, (K,) or (B, K))")
+
+
+def _prepare(gains: np.ndarray, p_max, noise_power, weights=None):
+    G = _validated_gains(gains)
+    B, K, _ = G.shape
+    p_in, n_in = np.asarray(p_max, dtype=float), np.asarray(noise_power, dtype=float)
+    P = np.broadcast_to(p_in, (B, K)).copy()
+    N = np.broadcast_to(n_in, (B, K)).copy()
+    _check_budgets(p_in, n_in, B * K)
     a = np.ones((B, K)) if weights is None else np.broadcast_to(np.asarray(weights, float), (B, K)).copy()
     if (a < 0).any():
         raise ValueError("weights must be >= 0")
@@ -101,93 +134,180 @@ def _v_update(G: np.ndarray, h: np.ndarray, u: np.ndarray, w: np.ndarray, a: np.
     return np.minimum(v, sqrt_p, out=v)
 
 
-def _objective(a: np.ndarray | None, w: np.ndarray) -> np.ndarray:
-    lw = np.log2(w)
-    return lw.sum(axis=-1) if a is None else (a * lw).sum(axis=-1)
+# Per-thread workspace of ``wmmse_solve``: one float64 buffer kept between calls, so that a call
+# works in memory that is already mapped instead of page-faulting fresh allocations (~1.4 µs per
+# 4 KiB page on the reference VM). A call needs B * K * (K + 14) floats (one more B * K with
+# weights); workspaces above ``_KEEP_FLOATS`` (32 MiB) are not kept.
+_TLS = threading.local()
+_KEEP_FLOATS = 1 << 22
+
+
+def _workspace(shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    """Arrays of the given shapes carved out of this thread's workspace (contents undefined)."""
+    sizes = [math.prod(s) for s in shapes]
+    spans = [-(-n // 8) * 8 for n in sizes]               # offsets: multiples of 64 bytes
+    total = sum(spans)
+    buf = getattr(_TLS, "buf", None)
+    if buf is None or buf.size < total:
+        buf = np.empty(total)
+        if total <= _KEEP_FLOATS:
+            _TLS.buf = buf
+    out, o = [], 0
+    for s, n, span in zip(shapes, sizes, spans):
+        out.append(buf[o:o + n].reshape(s))
+        o += span
+    return out
 
 
 def wmmse_solve(gains: np.ndarray, p_max, noise_power, max_iter: int = 100, tol: float = 1e-3,
                 weights=None) -> WmmseResult:
     """WMMSE on a batch (see the module docstring); ``weights`` α (default 1: sum rate).
 
-    The updates are ``_v_update`` and ``_uw`` written out with preallocated buffers (the same
-    operations in the same order, so the same floating-point results as the loop); the working
-    block of samples not yet stopped is compacted when a quarter of it has stopped."""
+    The updates are ``_uw`` and ``_v_update`` written out into preallocated buffers (the same
+    operations in the same order, so the same floating-point results as the loop), all of them in
+    a per-thread workspace reused between calls (``_workspace``). The working block holds the
+    samples not yet stopped, plus those stopped since the last compaction (their results already
+    recorded). The first compaction copies the block's gains out of ``gains`` (read in place until
+    then) into the workspace; later ones move only the live samples from the end of the block
+    into the stopped samples' slots. The order of the samples in the block does not change any
+    sample's arithmetic."""
     if max_iter < 0:
         raise ValueError(f"max_iter must be >= 0, got {max_iter}")
-    G, P, N, a = _prepare(gains, p_max, noise_power, weights)
+    G = _validated_gains(gains)
+    B, K, _ = G.shape
+    n_state = 6 if weights is None else 7
+    Gw, S, T, LW, OV, TINY, RI, RO, CI, CO = _workspace(
+        [(B, K, K), (n_state, B, K)] + [(B, K)] * 4 + [(B, 1, K)] * 2 + [(B, K, 1)] * 2)
+    # the inputs, checked as ``_prepare`` checks them, go straight into the workspace
+    p_in, n_in = np.asarray(p_max, dtype=float), np.asarray(noise_power, dtype=float)
+    p_b, n_b = np.broadcast_to(p_in, (B, K)), np.broadcast_to(n_in, (B, K))
+    _check_budgets(p_in, n_in, B * K)
     if weights is None:
         a = None                                          # sum rate: skip the unit weights
-    B, K, _ = G.shape
-    h = np.sqrt(np.diagonal(G, axis1=1, axis2=2))        # (B, K)
-    sqrt_p = np.sqrt(P)
-    v = sqrt_p.copy()                                     # start at full power
-    u, w, _ = _uw(G, h, v, N)
-    obj = _objective(a, w)
-    iters = np.zeros(B, dtype=np.int64)
-    out_v = v.copy()
-    out_obj = obj.copy()
+    else:
+        a_in = np.asarray(weights, float)
+        a_b = np.broadcast_to(a_in, (B, K))
+        if B * K and (a_in < 0).any():
+            raise ValueError("weights must be >= 0")
+        a = S[6]
+        np.copyto(a, a_b)
+    # per-sample state, one array so that a compaction moves it in one step: (B, K) planes
+    v, u, w, h, nn, sp = S[:6]
+    np.copyto(nn, n_b)
+    np.sqrt(p_b, out=sp)
+    np.copyto(v, sp)                                      # start at full power
+    np.sqrt(np.diagonal(G, axis1=1, axis2=2), out=h)
+    TINY.fill(_TINY)                                      # (np.maximum is faster with an array)
+    # per-sample scalars: the objective (two planes, alternately the current and the new one)
+    # and the stopping threshold, +inf once a sample stopped (NaN > inf is False too)
+    s1 = np.empty((3, B))
+    obj, new, tols = s1
+    tols.fill(tol)
+    diff = np.empty(B)
+    blk = np.arange(B)                                    # sample in each slot of the block
+    live, going, done = np.ones(B, dtype=bool), np.empty(B, dtype=bool), np.empty(B, dtype=bool)
 
-    # working block: samples not stopped (``live``) plus those stopped since the last compaction
-    blk = np.arange(B)
-    live = np.ones(B, dtype=bool)
-    n_blk = n_live = B
-    Ga, ha, Na, aa, sa = G, h, N, a, sqrt_p
-    row_in, row_out = np.empty((B, 1, K)), np.empty((B, 1, K))       # matmul operands, reused
-    col_in = np.empty((B, K, 1))
-    buf_wu, buf_lw = np.empty((B, K)), np.empty((B, K))
+    # views of the block (shortened when it shrinks); rx lives in CO, wu and hv in T
+    g, t, lw, tiny = G, T, LW, TINY
+    ri3, ro3, ci3, co3 = RI, RO, CI, CO
+    ri, ro, ci, rx = RI[:, 0, :], RO[:, 0, :], CI[:, :, 0], CO[:, :, 0]
+    # u, w at full power (``_uw``) and the objective
+    np.multiply(v, v, out=ci)
+    np.matmul(g, ci3, out=co3)
+    np.add(rx, nn, out=rx)
+    np.multiply(h, v, out=t)
+    np.divide(t, rx, out=u)
+    np.multiply(t, t, out=t)
+    np.subtract(rx, t, out=t)
+    np.divide(rx, t, out=w)
+    np.log2(w, out=lw)
+    if a is not None:
+        np.multiply(a, lw, out=lw)
+    np.add.reduce(lw, axis=1, out=obj)
+    out_obj = obj.copy()
+    np.copyto(OV, v)
+    iters = np.zeros(B, dtype=np.int64)
+    min_drop = _DROP_WORK / (K * K + 100)
+    n = n_live = B
     it = 0
-    while it < max_iter:
+    while n_live and it < max_iter:
         it += 1
         # v_i = min(α_i w_i u_i h_i / max(Σ_j α_j w_j u_j² G[j, i], tiny), sqrt(P_i))
-        wu = np.multiply(w, u, out=buf_wu[:n_blk]) if aa is None else \
-            np.multiply(aa * w, u, out=buf_wu[:n_blk])
-        np.multiply(wu, u, out=row_in[:n_blk, 0, :])
-        den = np.matmul(row_in[:n_blk], Ga, out=row_out[:n_blk])[:, 0, :]
-        wu *= ha
-        np.maximum(den, _TINY, out=den)
-        v = np.divide(wu, den)
-        np.minimum(v, sa, out=v)
+        if a is None:
+            np.multiply(w, u, out=t)
+        else:
+            np.multiply(a, w, out=t)
+            np.multiply(t, u, out=t)
+        np.multiply(t, u, out=ri)
+        np.matmul(ri3, g, out=ro3)                        # den
+        np.multiply(t, h, out=t)
+        np.maximum(ro, tiny, out=ro)
+        np.divide(t, ro, out=v)
+        np.minimum(v, sp, out=v)
         # MMSE receivers u and weights w = 1 + SINR (``_uw``)
-        np.multiply(v, v, out=col_in[:n_blk, :, 0])
-        rx = np.matmul(Ga, col_in[:n_blk])[:, :, 0]
-        rx += Na
-        hv = ha * v
-        u = hv / rx
-        np.multiply(hv, hv, out=hv)
-        np.subtract(rx, hv, out=hv)
-        w = np.divide(rx, hv, out=hv)
-        lw = np.log2(w, out=buf_lw[:n_blk])
-        new = lw.sum(axis=-1) if aa is None else (aa * lw).sum(axis=-1)
-        going = (new - obj) > tol
-        obj = new
-        if n_live < n_blk:
-            going &= live
-        elif going.all():
+        np.multiply(v, v, out=ci)
+        np.matmul(g, ci3, out=co3)
+        np.add(rx, nn, out=rx)
+        np.multiply(h, v, out=t)                          # hv
+        np.divide(t, rx, out=u)
+        np.multiply(t, t, out=t)
+        np.subtract(rx, t, out=t)
+        np.divide(rx, t, out=w)
+        np.log2(w, out=lw)
+        if a is not None:
+            np.multiply(a, lw, out=lw)
+        np.add.reduce(lw, axis=1, out=new)
+        np.subtract(new, obj, out=diff)
+        np.greater(diff, tols, out=going)
+        obj, new = new, obj
+        n_go = np.count_nonzero(going)
+        if n_go == n_live:
             continue
-        done = live & ~going
-        if done.any():                                    # record the samples that stop here
-            idx = blk[done]
-            iters[idx] = it
-            out_v[idx] = v[done]
-            out_obj[idx] = new[done]
-        live = going
-        n_live = int(np.count_nonzero(live))
-        if n_live == 0:
-            break
-        if n_live < 0.75 * n_blk:
-            sel = np.flatnonzero(live)
-            blk, v, u, w, obj = blk[sel], v[sel], u[sel], w[sel], obj[sel]
-            Ga, ha, Na, sa = Ga.take(sel, axis=0), ha[sel], Na[sel], sa[sel]
-            aa = None if aa is None else aa[sel]
-            n_blk = n_live
-            live = np.ones(n_blk, dtype=bool)
-    if n_live and it > 0:
-        idx = blk[live]
+        # record the samples that stop at this iteration
+        pos = np.flatnonzero(np.less(going, live, out=done))
+        idx = blk[pos]
         iters[idx] = it
-        out_v[idx] = v[live]
-        out_obj[idx] = obj[live]
-    return WmmseResult(powers=out_v * out_v, iterations=iters, objective=out_obj)
+        OV[idx] = v[pos]
+        out_obj[idx] = obj[pos]
+        tols[pos] = np.inf
+        live, going = going, live
+        n_live = n_go
+        if n_live and n - n_live >= min_drop and n - n_live >= _DROP_FRACTION * n:
+            if g is G:
+                # first compaction: the live samples to the front, their gains into the workspace
+                keep = np.flatnonzero(live)
+                S[:, :n_live] = S[:, keep]
+                s1[:, :n_live] = s1[:, keep]
+                blk[:n_live] = blk[keep]
+                g = Gw[:n_live]
+                np.take(G, blk[:n_live], axis=0, out=g, mode="clip")
+            else:
+                # the live samples beyond n_live move into the stopped samples' slots below it
+                holes = np.flatnonzero(~live[:n_live])
+                if len(holes):
+                    movers = np.flatnonzero(live[n_live:])
+                    movers += n_live
+                    S[:, holes] = S[:, movers]
+                    s1[:, holes] = s1[:, movers]
+                    blk[holes] = blk[movers]
+                    g[holes] = g[movers]
+                g = g[:n_live]
+            n = n_live
+            v, u, w, h, nn, sp = S[:6, :n]
+            a = None if a is None else S[6, :n]
+            t, lw, tiny = t[:n], lw[:n], tiny[:n]
+            obj, new, tols, diff = obj[:n], new[:n], tols[:n], diff[:n]
+            blk, live, going, done = blk[:n], live[:n], going[:n], done[:n]
+            live.fill(True)
+            ri3, ro3, ci3, co3 = ri3[:n], ro3[:n], ci3[:n], co3[:n]
+            ri, ro, ci, rx = ri[:n], ro[:n], ci[:n], rx[:n]
+    if n_live and it > 0:
+        pos = np.flatnonzero(live)
+        idx = blk[pos]
+        iters[idx] = it
+        OV[idx] = v[pos]
+        out_obj[idx] = obj[pos]
+    return WmmseResult(powers=OV * OV, iterations=iters, objective=out_obj)
 
 
 def wmmse(gains: np.ndarray, p_max, noise_power, max_iter: int = 100, tol: float = 1e-3) -> np.ndarray:
@@ -232,7 +352,7 @@ def wmmse_loop(gains: np.ndarray, p_max, noise_power, max_iter: int = 100, tol: 
             u = hv / rx
             w = rx / (rx - hv * hv)
             new = np.log2(w).sum()
-            if new - obj <= tol:
+            if not new - obj > tol:                      # (a NaN objective stops, as in the batch)
                 break
             obj = new
         out[b] = v * v

@@ -34,18 +34,21 @@ test-all: $(STAMP)
 
 ## bench: the pytest-benchmark speed suite (not part of the default run; ~25 min on 2 cores, most
 ## of it the full reference sweep with 1 and 2 workers — BENCH_ARGS="-k 'not sweep'" skips it);
-## figures and extra_info go to $(BENCH_JSON) (docs/performance.md). stockpyl, the Serial-v1
-## peer, needs NumPy < 2, so it gets its own venv (.venv-peer)
+## figures and extra_info go to $(BENCH_JSON) (docs/performance.md). The peers run in their own
+## venv (.venv-peer): stockpyl (Serial-v1's) needs NumPy < 2; mobile-env (Interference-v1's)
+## brings pygame and shapely, which the harness does not need
 BENCH_JSON ?= .benchmarks/bench.json
 BENCH_ARGS ?=
-bench: $(STAMP) .venv-peer/bin/python
+PEER_STAMP := .venv-peer/.installed-stockpyl-mobile-env
+bench: $(STAMP) $(PEER_STAMP)
 	@mkdir -p $(dir $(BENCH_JSON))
 	$(BIN)/python -m pytest -q -s -m benchmark_suite --benchmark-enable \
 		--benchmark-json $(BENCH_JSON) $(BENCH_ARGS) tests/benchmarks
 
-.venv-peer/bin/python:
-	$(PYTHON) -m venv .venv-peer
-	.venv-peer/bin/python -m pip install -q stockpyl "numpy<2" pytest pytest-benchmark
+$(PEER_STAMP):
+	test -x .venv-peer/bin/python || $(PYTHON) -m venv .venv-peer
+	.venv-peer/bin/python -m pip install -q stockpyl "numpy<2" mobile-env==2.1.0 pytest pytest-benchmark
+	touch $@
 
 ## lock: record released specs' hashes
 lock: $(STAMP)

@@ -12,6 +12,12 @@ loose regression floors, the figures are the measure; the machine load is in ``l
   batched step) per wall-clock second, so it compares with the single env's figure and the same
   target; ``env_steps_per_cpu_second`` divides by the CPU time of all threads instead (with
   ``n_threads`` = 2 the fading update runs on two threads; on one thread the two figures agree).
+* ``test_faster_than_mobile_env``: the side-by-side with the peer issue 5 names, mobile-env
+  2.1.0's largest scenario (30 user equipments choosing among 13 base stations, 100-step
+  episodes), run by ``scripts/mobile_env_peer.py`` inside ``.venv-peer`` (``make bench`` builds
+  it; skipped without it), against our single PettingZoo env at k20 and at k50 (more agents
+  than the peer's 30); same protocol on both sides (reset + every step of an episode, random
+  actions drawn beforehand, CPU time, best of 3).
 * ``test_episode_seconds``: a whole episode with the registered random baseline (what the
   conformance checks run; budget 1.5 s).
 * ``test_batched_wmmse_vs_loop``: the batched WMMSE against the same algorithm run one sample at
@@ -27,8 +33,11 @@ Run with ``pytest -m benchmark_suite --benchmark-enable tests/benchmarks/test_sp
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,6 +54,8 @@ SCALES = [s.name for s in bench.get_spec(TASK).scales]
 NOMINAL = bench.get_spec(TASK).nominal_scale.name                       # k50
 ENV_TARGET = 10_000                                                     # steps/s at the nominal scale
 WMMSE_TARGET = 20.0                                                     # batched vs loop
+ROOT = Path(__file__).resolve().parents[2]
+PEER_PYTHON = ROOT / ".venv-peer" / "bin" / "python"
 FLOOR = {"k4": 5000, "k20": 3000, "k50": 2000, "k100": 1000, "k200": 500}   # steps/s regressions
 
 
@@ -149,6 +160,47 @@ def test_batched_env_steps_per_second(benchmark, scale: str, n_envs: int, n_thre
             meets_target=(wall_sps >= ENV_TARGET) if target else None,
             meets_target_per_cpu_second=(sps >= ENV_TARGET) if target else None)
     assert t_separate / t_batched > 1.2
+
+
+def _ours_steps_per_second(scale: str, repeats: int = 3) -> float:
+    env = bench.make(TASK, scale=scale)
+    env.reset(seed=0)
+    acts = _actions(env, env.horizon)
+    seeds = iter(range(10_000))
+
+    def episode() -> None:
+        env.reset(seed=next(seeds))
+        for a in acts:
+            env.step(a)
+
+    episode()                                                           # warm-up
+    return env.horizon / _best_cpu_seconds(episode, repeats)
+
+
+def test_faster_than_mobile_env(benchmark) -> None:
+    probe = subprocess.run([str(PEER_PYTHON), "-c", "import mobile_env"], capture_output=True) \
+        if PEER_PYTHON.exists() else None
+    if probe is None or probe.returncode:
+        pytest.skip(f"no mobile-env in the peer venv {PEER_PYTHON}: `make bench` builds it "
+                    "(or `.venv-peer/bin/pip install mobile-env==2.1.0`)")
+    out = subprocess.run([str(PEER_PYTHON), str(ROOT / "scripts" / "mobile_env_peer.py"), "--episodes", "3"],
+                         capture_output=True, text=True, timeout=600, check=True)
+    peer = json.loads(out.stdout.strip().splitlines()[-1])
+    assert peer["agents"] == 30 and peer["steps"] == 100       # the scenario the issue quotes
+    assert np.isfinite(peer["mean_reward"]) and peer["mean_reward"] != 0.0   # it really simulated
+    ours = {scale: _ours_steps_per_second(scale) for scale in ("k20", NOMINAL)}
+    ratio = ours[NOMINAL] / peer["steps_per_second"]
+    print(f"\nmobile-env {peer['mobile_env']} {peer['scenario']} ({peer['agents']} agents): "
+          f"{peer['steps_per_second']:,.1f} steps/s; ours k20 {ours['k20']:,.0f}, {NOMINAL} "
+          f"{ours[NOMINAL]:,.0f} steps/s -> {ratio:,.0f}x at {NOMINAL} "
+          f"({ratio * 50 / 30:,.0f}x per agent-step), load {_load():.1f}")
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    if benchmark.stats is not None:
+        benchmark.extra_info.update(
+            peer=f"mobile-env {peer['mobile_env']} {peer['scenario']}", peer_agents=peer["agents"],
+            peer_steps_per_second=peer["steps_per_second"], ours_k20_steps_per_second=ours["k20"],
+            ours_k50_steps_per_second=ours[NOMINAL], speedup_k50=ratio, loadavg=_load())
+    assert ratio > 10.0                                  # loose floor; the printed ratio is the figure
 
 
 @pytest.mark.parametrize("scale", SCALES)

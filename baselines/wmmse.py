@@ -159,6 +159,24 @@ def _workspace(shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
     return out
 
 
+def _uw_objective(g, v, h, nn, a, ci, ci3, co3, rx, t, u, w, lw, obj) -> None:
+    """``_uw`` and the objective ``Σ α log2 w`` written into the workspace views of
+    ``wmmse_solve``: ``ci``/``ci3`` take ``v²`` (the matmul operand), ``co3``/``rx`` the received
+    power, ``t`` is scratch (``hv``), ``u``, ``w``, ``lw`` and ``obj`` the results."""
+    np.multiply(v, v, out=ci)
+    np.matmul(g, ci3, out=co3)
+    np.add(rx, nn, out=rx)
+    np.multiply(h, v, out=t)                              # hv
+    np.divide(t, rx, out=u)
+    np.multiply(t, t, out=t)
+    np.subtract(rx, t, out=t)
+    np.divide(rx, t, out=w)
+    np.log2(w, out=lw)
+    if a is not None:
+        np.multiply(a, lw, out=lw)
+    np.add.reduce(lw, axis=1, out=obj)
+
+
 def wmmse_solve(gains: np.ndarray, p_max, noise_power, max_iter: int = 100, tol: float = 1e-3,
                 weights=None) -> WmmseResult:
     """WMMSE on a batch (see the module docstring); ``weights`` α (default 1: sum rate).
@@ -212,18 +230,7 @@ def wmmse_solve(gains: np.ndarray, p_max, noise_power, max_iter: int = 100, tol:
     ri3, ro3, ci3, co3 = RI, RO, CI, CO
     ri, ro, ci, rx = RI[:, 0, :], RO[:, 0, :], CI[:, :, 0], CO[:, :, 0]
     # u, w at full power (``_uw``) and the objective
-    np.multiply(v, v, out=ci)
-    np.matmul(g, ci3, out=co3)
-    np.add(rx, nn, out=rx)
-    np.multiply(h, v, out=t)
-    np.divide(t, rx, out=u)
-    np.multiply(t, t, out=t)
-    np.subtract(rx, t, out=t)
-    np.divide(rx, t, out=w)
-    np.log2(w, out=lw)
-    if a is not None:
-        np.multiply(a, lw, out=lw)
-    np.add.reduce(lw, axis=1, out=obj)
+    _uw_objective(g, v, h, nn, a, ci, ci3, co3, rx, t, u, w, lw, obj)
     out_obj = obj.copy()
     np.copyto(OV, v)
     iters = np.zeros(B, dtype=np.int64)
@@ -244,19 +251,8 @@ def wmmse_solve(gains: np.ndarray, p_max, noise_power, max_iter: int = 100, tol:
         np.maximum(ro, tiny, out=ro)
         np.divide(t, ro, out=v)
         np.minimum(v, sp, out=v)
-        # MMSE receivers u and weights w = 1 + SINR (``_uw``)
-        np.multiply(v, v, out=ci)
-        np.matmul(g, ci3, out=co3)
-        np.add(rx, nn, out=rx)
-        np.multiply(h, v, out=t)                          # hv
-        np.divide(t, rx, out=u)
-        np.multiply(t, t, out=t)
-        np.subtract(rx, t, out=t)
-        np.divide(rx, t, out=w)
-        np.log2(w, out=lw)
-        if a is not None:
-            np.multiply(a, lw, out=lw)
-        np.add.reduce(lw, axis=1, out=new)
+        # MMSE receivers u and weights w = 1 + SINR (``_uw``), and the objective
+        _uw_objective(g, v, h, nn, a, ci, ci3, co3, rx, t, u, w, lw, new)
         np.subtract(new, obj, out=diff)
         np.greater(diff, tols, out=going)
         obj, new = new, obj

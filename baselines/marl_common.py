@@ -57,6 +57,7 @@ by the agent-id feature.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 import math
@@ -412,20 +413,24 @@ class AgentMLP(nn.Module):
         return self.out(x)
 
 
-class ActionDist:
+class ActionDist(abc.ABC):
     """A batch of per-agent action distributions over raw actions (see ActionHead.raw_shape)."""
 
-    def sample(self, generator: torch.Generator) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def sample(self, generator: torch.Generator) -> torch.Tensor:
+        """Raw actions drawn with ``generator``."""
 
-    def log_prob(self, raw: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def log_prob(self, raw: torch.Tensor) -> torch.Tensor:
+        """Log-probability of raw actions, summed over an agent's action dimensions."""
 
-    def entropy(self) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def entropy(self) -> torch.Tensor:
+        """Entropy per agent."""
 
-    def mode(self) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def mode(self) -> torch.Tensor:
+        """The most likely raw action (greedy evaluation)."""
 
 
 class GaussianDist(ActionDist):

@@ -37,7 +37,7 @@ import numpy as np
 
 from bench.spec import EnvConfig
 from tasks.spectrum import channel as ch
-from tasks.spectrum.interference import InterferenceEnv
+from tasks.spectrum.interference import InterferenceEnv, measurements_db
 
 
 class BatchedInterferenceEnv:
@@ -237,13 +237,8 @@ class BatchedInterferenceEnv:
         fb[:, :, M] = rate
         self._feedback = fb
         self._last_power_db = e0._rel_db_of.take(a)
-        si = np.concatenate((self._direct, received), axis=2)
-        np.maximum(si, e0._meas_floor, out=si)
-        si *= e0._meas_scale
-        si += e0._meas_offset
-        np.log10(si, out=si)
-        si *= 10.0
-        self._si_db = si
+        self._si_db = measurements_db(self._direct, received, e0._meas_floor, e0._meas_scale,
+                                      e0._meas_offset)
         self._advance_channel(self._rho[t + 1])
 
         self.t = t + 1

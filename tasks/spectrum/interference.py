@@ -116,6 +116,20 @@ def encode_actions(band: np.ndarray, level: np.ndarray, n_levels: int) -> np.nda
     return np.where(band >= 0, 1 + band * n_levels + np.asarray(level, dtype=np.int64), 0)
 
 
+def measurements_db(direct: np.ndarray, received: np.ndarray, floor: np.ndarray, scale: np.ndarray,
+                    offset: np.ndarray) -> np.ndarray:
+    """``[direct | received]`` (..., K, 2M) in dB: ``10 log10(max(x, floor) * scale + offset)``
+    with the per-column constants of ``InterferenceEnv._measure`` (shared by the batched env, so
+    both compute the same bits)."""
+    si = np.concatenate((direct, received), axis=-1)
+    np.maximum(si, floor, out=si)
+    si *= scale
+    si += offset
+    np.log10(si, out=si)
+    si *= 10.0
+    return si
+
+
 def observation_layout(n_bands: int, n_neighbours: int) -> dict[str, slice]:
     """Where each field sits in the ``observation`` vector (see the module docstring); the
     neighbour block is ``neighbours`` reshaped to (n_neighbours, n_bands + 2)."""
@@ -619,13 +633,8 @@ class InterferenceEnv(RaoParallelEnv):
         of the next observation: direct gain (as SNR at ``p_top``, dB) and interference plus noise
         over noise (dB); ``received`` (K, M) includes any external power. Both halves in one
         array: ``10 log10(max(g, floor) * p_top / N + 0)`` and ``10 log10(max(r, -inf) / N + 1)``."""
-        si = np.concatenate((self.channel.direct, received), axis=1)
-        np.maximum(si, self._meas_floor, out=si)
-        si *= self._meas_scale
-        si += self._meas_offset
-        np.log10(si, out=si)
-        si *= 10.0
-        self._si_db = si
+        self._si_db = measurements_db(self.channel.direct, received, self._meas_floor,
+                                      self._meas_scale, self._meas_offset)
 
     @property
     def last_rate(self) -> np.ndarray:

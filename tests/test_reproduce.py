@@ -1,0 +1,55 @@
+"""The cross-machine "reproduces" rule (bench/reproduce.py), on hand-made records."""
+
+import math
+
+import numpy as np
+import pytest
+
+from bench.reproduce import ABS_TOL, REL_TOL, assert_reproduces, differences, reproduces
+
+
+def test_last_bit_float_noise_reproduces():
+    # the pair observed between an Intel and an AMD host (issue 13)
+    assert reproduces({"kpis": {"c": 5.4245614657722784e-05}}, {"kpis": {"c": 5.424561465772277e-05}})
+    assert reproduces(504.31079774721644, 504.3107977472164)
+
+
+def test_relative_tolerance_boundary():
+    assert reproduces(1.0, 1.0 + 0.9 * REL_TOL)
+    assert not reproduces(1.0, 1.0 + 2 * REL_TOL)
+    assert reproduces(1e6, 1e6 * (1 + 0.5 * REL_TOL))
+    assert not reproduces(1e6, 1e6 + 1.0)
+
+
+def test_absolute_floor_for_values_zero_up_to_rounding():
+    assert reproduces(0.0, 0.5 * ABS_TOL)
+    assert not reproduces(0.0, 10 * ABS_TOL)
+
+
+def test_integers_seeds_and_discrete_values_are_exact():
+    assert not reproduces({"seed": 600001}, {"seed": 600002})
+    assert not reproduces({"violating_steps": 12}, {"violating_steps": 12.0}), "int vs float differs"
+    assert not reproduces([0, 1, 2], [0, 1, 3])
+    assert not reproduces(True, False)
+    assert not reproduces("n10", "n4")
+
+
+def test_structure_must_match_and_timing_is_ignored():
+    base = {"V": 0.5, "sim_time_s": 1.0, "kpis": {"a": 1.0}}
+    assert reproduces(base, {**base, "sim_time_s": 9.0})
+    assert not reproduces(base, {**base, "extra": 1})
+    assert not reproduces([1.0], [1.0, 2.0])
+    diffs = differences({"kpis": {"a": 1.0, "b": 2}}, {"kpis": {"a": 1.1, "b": 2}})
+    assert diffs == ["$.kpis.a: 1.0 vs 1.1"]
+
+
+def test_nan_inf_and_numpy_values():
+    assert reproduces(math.nan, math.nan)
+    assert not reproduces(math.inf, 1e308)
+    assert reproduces(np.float64(0.1) + np.float64(0.2), 0.30000000000000004)
+    assert reproduces(np.array([1, 2]), [1, 2])
+
+
+def test_assert_form_lists_the_differences():
+    with pytest.raises(AssertionError, match=r"\$\.V: 0.5 vs 0.6"):
+        assert_reproduces({"V": 0.5}, {"V": 0.6})

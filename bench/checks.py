@@ -126,3 +126,57 @@ def check_task(task_id: str, scales: list[str] | None = None, max_steps: int | N
                           constraints=tuple(c.name for c in spec.constraints), max_steps=max_steps)
         out += [f"{task_id} [{scale}]: {p}" for p in found]
     return out
+
+
+def _play_prefix(env: Any, seed: int, actions: list[dict[str, Any]], perturb: int | None,
+                 t0: int) -> list[bytes]:
+    """Reset, optionally redraw the randomness realised after step ``t0``, then play the given
+    action sequence; the canonical trace of what the policy saw (obs at reset, then each step's
+    obs, rewards and infos)."""
+    obs, infos = env.reset(seed=seed)
+    if perturb is not None:
+        env.unwrapped.perturb_future(t0, perturb)
+    trace = [_canon(obs)]
+    for acts in actions:
+        if not env.agents:
+            break
+        obs, rew, term, trunc, infos = env.step({a: acts[a] for a in env.agents})
+        trace.append(_canon((obs, rew, term, trunc, infos)))
+    return trace
+
+
+def check_no_foresight(make_env: Callable[[], Any], seed: int, t0: int, *, perturb_seed: int = 987_654,
+                       action_seed: int = 0, extra_steps: int = 8) -> list[str]:
+    """Nothing the policy sees up to step ``t0`` may depend on randomness realised after it.
+
+    The env implements ``perturb_future(t0, seed)``: called right after ``reset``, it redraws every
+    exogenous random quantity realised after the observation at step ``t0`` (demand, arrivals,
+    fading, weather of periods t0, t0+1, …) from a Generator seeded by ``seed``, and leaves
+    everything realised up to then unchanged. With the same actions, the observations, rewards and
+    infos of steps 0..t0 must then be bit-identical, while some later step must differ (otherwise
+    the perturbation changed nothing and the check proved nothing). A task that scales actions or
+    observations by a statistic of the whole episode's realised path (e.g. its mean demand) fails.
+    """
+    env = make_env()
+    if not hasattr(env.unwrapped, "perturb_future"):
+        return [f"{type(env.unwrapped).__name__} has no perturb_future(t0, seed): implement it so "
+                "the no-foresight check can redraw only the randomness realised after t0"]
+    env.reset(seed=seed)
+    for i, a in enumerate(env.possible_agents):
+        env.action_space(a).seed(action_seed + i)
+    n = t0 + 1 + extra_steps
+    actions = [{a: env.action_space(a).sample() for a in env.possible_agents} for _ in range(n)]
+    base = _play_prefix(env, seed, actions, None, t0)
+    moved = _play_prefix(make_env(), seed, actions, perturb_seed, t0)
+    problems = []
+    early = next((k for k in range(min(t0 + 1, len(base), len(moved))) if base[k] != moved[k]), None)
+    if early is not None:
+        problems.append(f"foresight: redrawing only the randomness realised after step {t0} changed "
+                        f"what the policy saw at step {early}. Observations, action scaling and "
+                        "rewards up to t may use only information realised by t (history, a "
+                        "forecast from history), never the episode's future path.")
+    if base[t0 + 1:] == moved[t0 + 1:]:
+        problems.append(f"perturb_future({t0}, …) changed nothing in the {extra_steps} steps after "
+                        f"step {t0}: it must redraw the future exogenous randomness, or the "
+                        "no-foresight check is vacuous")
+    return problems

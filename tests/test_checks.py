@@ -23,3 +23,20 @@ def test_contract_names_missing_constraint_and_agent_count():
     assert any("declares 3 agents" in p for p in problems)
     assert any("too_low" in p for p in problems)
 
+
+
+def test_no_foresight_check_passes_an_honest_env_and_catches_a_leak():
+    from bench.checks import check_no_foresight
+    from tests.toy_envs import LeakyPathEnv, PathEnv
+
+    assert check_no_foresight(PathEnv, seed=5, t0=6) == []
+    problems = check_no_foresight(LeakyPathEnv, seed=5, t0=6)
+    assert len(problems) == 1 and "foresight" in problems[0] and "at step 1." in problems[0]  # level is 0 at reset
+
+
+def test_no_foresight_check_refuses_to_be_vacuous():
+    from bench.checks import check_no_foresight
+    from tests.toy_envs import CoinEnv, InertPerturbEnv
+
+    assert "changed nothing" in check_no_foresight(InertPerturbEnv, seed=5, t0=6)[0]
+    assert "has no perturb_future" in check_no_foresight(CoinEnv, seed=5, t0=6)[0]

@@ -83,3 +83,35 @@ class LateDivergenceEnv(CoinEnv):
     def _draw(self) -> float:
         x = super()._draw()
         return x + (self.episodes if self.t > 5 else 0)
+
+
+class PathEnv(CoinEnv):
+    """The level is a pre-drawn random walk; ``perturb_future`` redraws its increments after t0.
+    With ``leak=True`` the observation is scaled by the mean of the whole path (foresight)."""
+
+    leak = False
+
+    def _reset_sim(self) -> None:
+        super()._reset_sim()
+        self.path = self.np_random.normal(size=self.horizon)
+
+    def perturb_future(self, t0: int, seed: int) -> None:
+        self.path[t0:] = np.random.Generator(np.random.PCG64(seed)).normal(size=self.horizon - t0)
+
+    def _draw(self) -> float:
+        return float(self.path[self.t])
+
+    def _observe(self):
+        scale = 1.0 + abs(float(np.mean(self.path))) if self.leak else 1.0
+        return {a: np.array([self.level / scale]) for a in self.possible_agents}
+
+
+class LeakyPathEnv(PathEnv):
+    leak = True
+
+
+class InertPerturbEnv(PathEnv):
+    """perturb_future that does nothing: the check must say it is vacuous."""
+
+    def perturb_future(self, t0: int, seed: int) -> None:
+        pass

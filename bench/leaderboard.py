@@ -5,10 +5,13 @@ submission files: no dates, no absolute paths, sorted rows, fixed float formats 
 PNGs. So a rebuild from the same submissions is byte-identical, and :func:`check` can tell a pull
 request whose committed leaderboard does not match its submissions.
 
-Ranking rule (also stated on the generated page): eligible entries (full protocol, paradigm not
-``oracle``, no "not eligible to rank" warning from the validator) are ordered by nominal HyperScore
-mean. An entry whose 95% CI overlaps the CI of the entry ranked directly above joins that entry's
-tie group; a group's rank is 1 + the number of entries above it (``1, =2, =2, 4``).
+Ranking rule (also stated on the generated page and in docs/metrics.md): eligible entries (full
+protocol, paradigm not ``oracle``, no "not eligible to rank" warning from the validator) of the
+*current* (newest) version of each task are ordered by nominal mean V. An entry shares the rank of
+the group above it only when it cannot be told apart from *every* member of that group: a paired
+bootstrap on the shared evaluation seeds (and runs) gives a 95% CI of the mean difference that
+contains 0, and their V CIs overlap. Groups never chain, so no shared rank joins entries whose CIs
+are disjoint, and a rank never contradicts mean V. Older versions are listed in an archive.
 """
 
 from __future__ import annotations
@@ -22,14 +25,20 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from bench import stats
-from bench.registry import get_spec
+from bench.metrics import hyperscore
+from bench.registry import get_spec, parse_id, task_ids
 from bench.spec import TaskSpec
+from bench.summary import runs_matrix
 
 DEFAULT_SUBMISSIONS = "leaderboard/submissions"
 DEFAULT_OUT = "leaderboard"
 GENERATED_FILES = ("README.md", "index.html")
 GENERATED_DIRS = ("csv", "plots")
 AGGREGATE_SEED = 0  # Generator seed of the overall bootstrap CI, fixed so rebuilds are identical
+#: The registered reference baseline that "P(better than reference)" compares with. It is found
+#: by its registered file (``<task>/random.json``, written by ``rao-bench baselines``) and name,
+#: never by whichever entry happens to be called ``random``.
+REFERENCE = "random"
 MAX_PROBLEMS = 3  # problems quoted per rejected submission
 
 # Entry status: where an entry appears and why.
@@ -59,17 +68,46 @@ def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 
 
-def rank_with_ties(scores: Sequence[tuple[float, float, float]]) -> list[Place]:
-    """Rank ``(mean, ci_low, ci_high)`` triples, best (highest mean) first.
+TIE_SEED = 0  # Generator seed of every paired tie test, fixed so rebuilds are identical
 
-    Equal means keep the caller's order, so the caller decides tie-breaks. An item whose CI
-    overlaps the CI of the item directly above joins that item's group (so groups chain); a group's
-    rank is its first member's position (competition ranking). Returns places in ranked order.
+
+@dataclass(frozen=True)
+class Scored:
+    """What the tie rule needs of one entry: its mean and CI, and its values per run (rows) and
+    evaluation seed (columns, labelled by ``seeds``)."""
+
+    mean: float
+    low: float
+    high: float
+    values: np.ndarray
+    seeds: tuple[int, ...]
+
+
+def inseparable(a: Scored, b: Scored) -> bool:
+    """True when the evidence cannot tell ``a`` and ``b`` apart at 95%: their CIs overlap and a
+    paired bootstrap on their shared seeds does not exclude a zero mean difference."""
+    if not overlaps((a.low, a.high), (b.low, b.high)):
+        return False
+    shared = sorted(set(a.seeds) & set(b.seeds))
+    if not shared:
+        return True  # nothing to pair on: the overlapping CIs are all the evidence there is
+    ia = [a.seeds.index(x) for x in shared]
+    ib = [b.seeds.index(x) for x in shared]
+    return not stats.separable(a.values[:, ia], b.values[:, ib], np.random.default_rng(TIE_SEED))
+
+
+def rank_paired(items: Sequence[Scored]) -> list[Place]:
+    """Rank entries best (highest mean) first; equal means keep the caller's order.
+
+    Walking down the order, an item joins the current group only if it is :func:`inseparable`
+    from every member already in it; otherwise it starts a new group. A group's rank is its first
+    member's position (competition ranking: 1, =2, =2, 4). Returns places in ranked order.
     """
-    order = sorted(range(len(scores)), key=lambda i: (-scores[i][0], i))
-    group_start: list[int] = []  # per position: position where its group starts
+    order = sorted(range(len(items)), key=lambda i: (-items[i].mean, i))
+    group_start: list[int] = []
     for pos, i in enumerate(order):
-        joins = pos > 0 and overlaps(scores[order[pos - 1]][1:], scores[i][1:])
+        joins = pos > 0 and all(inseparable(items[order[q]], items[i])
+                                for q in range(group_start[-1], pos))
         group_start.append(group_start[-1] if joins else pos)
     sizes: dict[int, int] = {}
     for g in group_start:
@@ -134,12 +172,46 @@ class Entry:
         s = self.summary["nominal"][quantity]
         return Interval(float(s["mean"]), float(s["ci_low"]), float(s["ci_high"]))
 
-    def nominal_values(self, spec: TaskSpec, quantity: str = "V") -> np.ndarray:
-        """Per-seed nominal values, sorted by seed: shape ``(num_seeds,)``."""
+    def nominal_matrix(self, spec: TaskSpec, quantity: str = "V") -> tuple[np.ndarray, list[int]]:
+        """Nominal values by run (rows) and evaluation seed (columns, sorted), and the seeds."""
         eps = [e for e in self.result["episodes"]
                if e["scale"] == spec.nominal_scale.name and e["scenario"] == spec.nominal_scenario.name]
-        eps.sort(key=lambda e: e["seed"])
-        return np.asarray([float(e[quantity]) for e in eps], dtype=np.float64)
+        return runs_matrix(eps, quantity)
+
+    def nominal_values(self, spec: TaskSpec, quantity: str = "V") -> np.ndarray:
+        """Per-seed nominal values (the mean over runs), sorted by seed: shape ``(num_seeds,)``."""
+        return self.nominal_matrix(spec, quantity)[0].mean(axis=0)
+
+    @property
+    def n_runs(self) -> int:
+        """Independent training runs behind the entry (1 for non-learning entries)."""
+        return int(self.summary["nominal"].get("n_runs", 1))
+
+    @property
+    def unit(self) -> str:
+        """The statistical unit of the entry's CI, with its count."""
+        n_eps = int(self.summary["nominal"]["n_episodes"])
+        if self.n_runs > 1:
+            return f"{self.n_runs} runs × {n_eps // self.n_runs} seeds"
+        one_run = " (1 training run)" if self.result["algorithm"].get("training") else ""
+        return f"{n_eps} episodes{one_run}"
+
+    def scored(self, spec: TaskSpec) -> Scored:
+        V = self.stat("V")
+        values, seeds = self.nominal_matrix(spec)
+        return Scored(V.mean, V.low, V.high, values, tuple(seeds))
+
+    def hyperscore_of_mean_V(self, spec: TaskSpec) -> float:
+        """The founding paper's HyperScore applied to the mean V (the mean of per-episode
+        HyperScores is not ordered like mean V, since HyperScore is non-linear)."""
+        hp = spec.hyperscore
+        return float(hyperscore(self.stat("V").mean, hp.beta, hp.gamma, hp.kappa))
+
+    @property
+    def is_reference(self) -> bool:
+        """Whether this is the registered reference baseline's own file on its task."""
+        return (self.name == REFERENCE and self.paradigm == "random"
+                and self.source == f"{self.task}/{REFERENCE}.json")
 
 
 @dataclass(frozen=True)
@@ -151,11 +223,15 @@ class Rejected:
 @dataclass(frozen=True)
 class Row:
     """A line of a task's main table: ``place`` is None for oracles; ``gap`` is the relative
-    optimality gap ``1 - V / V_oracle`` to the best oracle (None without an oracle)."""
+    optimality gap ``1 - V / V_oracle`` to the best oracle (None without an oracle); ``poi`` is
+    the paired probability of improvement over the reference baseline (None for the reference
+    itself or when the task has none)."""
 
     entry: Entry
     place: Place | None
     gap: float | None
+    poi: float | None = None
+    wtl: tuple[int, int, int] | None = None  # paired wins, ties, losses behind ``poi``
 
 
 @dataclass
@@ -165,6 +241,8 @@ class TaskBoard:
     quick: list[Entry]
     ineligible: list[Entry]
     oracle_V: float | None
+    reference: Entry | None = None
+    current: bool = True  # False: an older version, shown in the archive
 
     @property
     def task_id(self) -> str:
@@ -184,7 +262,7 @@ class OverallRow:
     tasks: tuple[str, ...]
     V: Mapping[str, float]  # bench.stats.aggregate_over_tasks output
     hyperscore_mean: float
-    poi_vs_random: float | None
+    poi_vs_random: float | None  # paired P(better than the reference baseline), averaged over tasks
     poi_tasks: int
     place: Place | None
     note: str
@@ -194,13 +272,25 @@ class OverallRow:
         return f"{self.key[0]} v{self.key[1]}"
 
 
+@dataclass(frozen=True)
+class FrontierCell:
+    """The best ranked entry of one paradigm on one current task."""
+
+    task: str
+    paradigm: str
+    entry: Entry
+    place: Place
+
+
 @dataclass
 class Board:
-    tasks: list[TaskBoard]
+    tasks: list[TaskBoard]  # the current (newest) version of each task
     overall: list[OverallRow]
     overall_tasks: list[str]
     random_key: tuple[str, str, str] | None
     rejected: list[Rejected] = field(default_factory=list)
+    archive: list[TaskBoard] = field(default_factory=list)  # older versions, still validated
+    frontier: list[FrontierCell] = field(default_factory=list)
 
 
 def task_slug(task_id: str) -> str:
@@ -288,90 +378,129 @@ def load_submissions(submissions_dir: Path,
 
 
 def _order_key(e: Entry) -> tuple[float, float, str, str, str]:
-    """Best first by HyperScore mean, then V mean; names and path make the order total."""
-    return (-e.stat("hyperscore").mean, -e.stat("V").mean, e.name, e.version, e.source)
+    """Best first by mean V; HyperScore, names and path only make the order total."""
+    return (-e.stat("V").mean, -e.stat("hyperscore").mean, e.name, e.version, e.source)
 
 
-def task_board(spec: TaskSpec, entries: Sequence[Entry]) -> TaskBoard:
-    """Rank one task's entries; oracles sit at their score's position without a rank."""
+def _poi(e: Entry, ref: Entry | None, spec: TaskSpec) -> tuple[float | None, tuple[int, int, int] | None]:
+    """Paired P(V_e > V_ref) + ½ P(=) on the seeds both ran, and the wins, ties and losses
+    behind it over (run, run, seed) comparisons; (None, None) for the reference itself."""
+    if ref is None or e is ref:
+        return None, None
+    a, sa = e.nominal_matrix(spec)
+    b, sb = ref.nominal_matrix(spec)
+    shared = sorted(set(sa) & set(sb))
+    if not shared:
+        return None, None
+    a = a[:, [sa.index(x) for x in shared]][:, None, :]
+    b = b[:, [sb.index(x) for x in shared]][None, :, :]
+    wtl = (int((a > b).sum()), int((a == b).sum()), int((a < b).sum()))
+    return stats.paired_probability_of_improvement(a[:, 0, :], b[0]), wtl
+
+
+def task_board(spec: TaskSpec, entries: Sequence[Entry], current: bool = True) -> TaskBoard:
+    """Rank one task's entries by mean V (tie rule: :func:`rank_paired`); oracles sit at their
+    score's position without a rank."""
     main = sorted((e for e in entries if e.status in (RANKED, ORACLE)), key=_order_key)
     eligible = [e for e in main if e.status == RANKED]
-    places = {eligible[p.index].source: p for p in rank_with_ties(
-        [(e.stat("hyperscore").mean, e.stat("hyperscore").low, e.stat("hyperscore").high)
-         for e in eligible])}
+    places = {eligible[p.index].source: p for p in rank_paired([e.scored(spec) for e in eligible])}
     oracle_V = max((e.stat("V").mean for e in main if e.status == ORACLE), default=None)
+    reference = next((e for e in eligible if e.is_reference), None)
     rows = []
     for e in main:
         gap = None
         if e.status == RANKED and oracle_V is not None and oracle_V > 0:
             gap = 1.0 - e.stat("V").mean / oracle_V
-        rows.append(Row(entry=e, place=places.get(e.source), gap=gap))
+        poi, wtl = _poi(e, reference, spec)
+        rows.append(Row(entry=e, place=places.get(e.source), gap=gap, poi=poi, wtl=wtl))
     return TaskBoard(spec=spec, rows=rows,
                      quick=sorted((e for e in entries if e.status == QUICK), key=_order_key),
                      ineligible=sorted((e for e in entries if e.status == INELIGIBLE), key=_order_key),
-                     oracle_V=oracle_V)
-
-
-def _pick_random(entries: Sequence[Entry]) -> tuple[str, str, str] | None:
-    keys = sorted({e.key for e in entries if e.status == RANKED and e.paradigm == "random"},
-                  key=lambda k: (k[0] != "random", k))
-    return keys[0] if keys else None
+                     oracle_V=oracle_V, reference=reference, current=current)
 
 
 def overall_board(boards: Sequence[TaskBoard]) -> tuple[list[OverallRow], list[str], tuple | None]:
-    """Aggregate each entry over the tasks it has full-protocol results for.
+    """Aggregate each entry over the current tasks it has full-protocol results for.
 
     Per entry: mean normalised V over its tasks with a stratified bootstrap 95% CI
-    (``stats.aggregate_over_tasks`` on nominal V, shape ``(num_seeds, num_tasks)``; should tasks
-    differ in seed count, each keeps its first ``min`` seeds), the mean of its per-task HyperScore
-    means, and the probability of improvement over the random baseline (per-task P(V > V_random)
-    averaged over the tasks both have). Only eligible entries with results on every task that has
-    ranked results are ranked, by mean V with the per-task tie rule. Returns (rows, those tasks,
-    the random baseline's key).
+    (``stats.aggregate_over_tasks`` on nominal V averaged over runs, shape
+    ``(num_seeds, num_tasks)``; should tasks differ in seed count, each keeps its first ``min``
+    seeds), the mean of its per-task HyperScore means, and the paired probability of improvement
+    over the reference baseline averaged over the tasks both have. Only eligible entries with
+    results on every task that has ranked results are ranked (by mean V, same tie rule, paired on
+    (task, seed)): the overall table is about coverage, so the per-task frontier sits beside it.
+    Returns (rows, those tasks, the reference's key).
     """
-    cells: dict[tuple[str, str, str], dict[str, tuple[Entry, TaskSpec]]] = {}
+    boards = [b for b in boards if b.current]
+    cells: dict[tuple[str, str, str], dict[str, tuple[Entry, TaskSpec, Row]]] = {}
     for b in boards:
         for r in b.rows:
-            cells.setdefault(r.entry.key, {})[b.task_id] = (r.entry, b.spec)
+            cells.setdefault(r.entry.key, {})[b.task_id] = (r.entry, b.spec, r)
     covered = sorted(b.task_id for b in boards if any(r.entry.status == RANKED for r in b.rows))
-    random_key = _pick_random([r.entry for b in boards for r in b.rows])
-    nominal = {k: {t: e.nominal_values(spec) for t, (e, spec) in c.items()} for k, c in cells.items()}
+    refs = [b.reference for b in boards if b.reference is not None]
+    random_key = refs[0].key if refs else None
 
     rows: list[OverallRow] = []
+    scored: dict[tuple[str, str, str], Scored] = {}
     for key, c in cells.items():
         tasks = tuple(sorted(c))
-        V = nominal[key]
+        V = {t: e.nominal_values(spec) for t, (e, spec, _) in c.items()}
         n = min(len(V[t]) for t in tasks)
-        agg = stats.aggregate_over_tasks(np.stack([V[t][:n] for t in tasks], axis=1),
-                                         np.random.default_rng(AGGREGATE_SEED))
-        common = [t for t in tasks if random_key not in (None, key) and t in nominal[random_key]]
-        poi = float(np.mean([stats.probability_of_improvement(V[t], nominal[random_key][t])
-                             for t in common])) if common else None
+        table = np.stack([V[t][:n] for t in tasks], axis=1)
+        agg = stats.aggregate_over_tasks(table, np.random.default_rng(AGGREGATE_SEED))
+        pois = [c[t][2].poi for t in tasks if c[t][2].poi is not None]
         status = c[tasks[0]][0].status
         note = ("oracle (bound, not ranked)" if status == ORACLE
-                else f"not ranked: results on {len(tasks)} of {len(covered)} tasks"
+                else f"not ranked: results on {len(tasks)} of {len(covered)} current tasks"
                 if set(covered) - set(tasks) else "")
         hs = float(np.mean([c[t][0].stat("hyperscore").mean for t in tasks]))
         rows.append(OverallRow(key=key, status=status, tasks=tasks, V=agg, hyperscore_mean=hs,
-                               poi_vs_random=poi, poi_tasks=len(common), place=None, note=note))
+                               poi_vs_random=float(np.mean(pois)) if pois else None,
+                               poi_tasks=len(pois), place=None, note=note))
+        cols = tuple(range(table.size))  # (seed, task) pairs, the same for every full entry
+        scored[key] = Scored(agg["mean"], agg["mean_ci_low"], agg["mean_ci_high"],
+                             table.reshape(1, -1), cols)
 
     rows.sort(key=lambda r: (-r.V["mean"], -r.hyperscore_mean, r.key))
     rankable = [i for i, r in enumerate(rows) if r.status == RANKED and not r.note]
-    for p in rank_with_ties([(rows[i].V["mean"], rows[i].V["mean_ci_low"], rows[i].V["mean_ci_high"])
-                             for i in rankable]):
+    for p in rank_paired([scored[rows[i].key] for i in rankable]):
         rows[rankable[p.index]] = replace(rows[rankable[p.index]], place=p)
     rows.sort(key=lambda r: r.place is None)  # stable: ranked first, each part still by mean V
     return rows, covered, random_key
+
+
+def frontier(boards: Sequence[TaskBoard]) -> list[FrontierCell]:
+    """Per current task, the best ranked entry of each paradigm: specialists sit beside the
+    generalists that the overall table can rank."""
+    out = []
+    for b in boards:
+        if not b.current:
+            continue
+        best: dict[str, Row] = {}
+        for r in b.rows:  # rows are best first
+            if r.place is not None and r.entry.paradigm not in best:
+                best[r.entry.paradigm] = r
+        out += [FrontierCell(b.task_id, p, r.entry, r.place) for p, r in best.items()]
+    return out
+
+
+def current_version(task_id: str) -> bool:
+    """Whether ``task_id`` is the newest released version of its task."""
+    ns, name, version = parse_id(task_id)
+    versions = [v for t in task_ids() for n2, m2, v in [parse_id(t)] if (n2, m2) == (ns, name)]
+    return version == max(versions)
 
 
 def make_board(entries: Sequence[Entry], rejected: Sequence[Rejected] = ()) -> Board:
     by_task: dict[str, list[Entry]] = {}
     for e in entries:
         by_task.setdefault(e.task, []).append(e)
-    boards = [task_board(get_spec(t, warn_old=False), by_task[t]) for t in sorted(by_task)]
+    boards = [task_board(get_spec(t, warn_old=False), by_task[t], current=current_version(t))
+              for t in sorted(by_task)]
     overall, covered, random_key = overall_board(boards)
-    return Board(tasks=boards, overall=overall, overall_tasks=covered, random_key=random_key,
-                 rejected=list(rejected))
+    return Board(tasks=[b for b in boards if b.current], overall=overall, overall_tasks=covered,
+                 random_key=random_key, rejected=list(rejected),
+                 archive=[b for b in boards if not b.current], frontier=frontier(boards))
 
 
 # ------------------------------------------------------------------------------- build and check

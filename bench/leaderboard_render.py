@@ -83,25 +83,29 @@ def _worst_shift(e: Entry) -> str:
 def main_table(tb: TaskBoard) -> Table:
     """Ranked and oracle entries of one task, best first."""
     kpis = tb.spec.kpis
-    headers = ["rank", "entry", "paradigm", "HyperScore ↑ [95% CI]", "V ↑ [95% CI]"]
+    headers = ["rank", "entry", "paradigm", "V ↑ [95% CI]", "HyperScore of mean V ↑",
+               "mean HyperScore ↑ [95% CI]", "P(better than reference) ↑"]
     if tb.oracle_V is not None:
         headers.append("gap to oracle ↓")
     headers += [f"{k.name} ({k.unit}) {ARROW[k.direction]}" if k.unit else f"{k.name} {ARROW[k.direction]}"
                 for k in kpis]
     headers += ["violation rate ↓ (worst constraint)", "V retention smallest→largest ↑",
-                "decision-time slope ↓", "worst-shift retention ↑", "recovery steps ↓", "n"]
+                "decision-time slope ↓", "worst-shift retention ↑", "recovery steps ↓",
+                "statistical unit (n)"]
     t = Table(headers)
     for r in tb.rows:
         e = r.entry
         rank = r.place.label if r.place else "oracle (bound, not ranked)"
-        row = [rank, e.label, e.paradigm, _ci(e.stat("hyperscore"), ".4f"), _ci(e.stat("V"), ".3f")]
+        poi = "reference" if e is tb.reference else _num(r.poi, ".2f") + (
+            f" ({r.wtl[0]}W {r.wtl[1]}T {r.wtl[2]}L)" if r.wtl else "")
+        row = [rank, e.label, e.paradigm, _ci(e.stat("V"), ".3f"),
+               _num(e.hyperscore_of_mean_V(tb.spec), ".4f"), _ci(e.stat("hyperscore"), ".4f"), poi]
         if tb.oracle_V is not None:
             row.append(_pct(r.gap))
         row += [sig(e.summary["nominal"]["kpis"][k.name]["mean"]) for k in kpis]
         sc = e.summary["scalability"]
         row += [_pct(_worst_rate(e)), _num(sc["v_retention"], ".3f"),
-                _num(sc["decision_time_slope"], ".2f"), _worst_shift(e), _recovery(e),
-                str(e.summary["nominal"]["n_episodes"])]
+                _num(sc["decision_time_slope"], ".2f"), _worst_shift(e), _recovery(e), e.unit]
         t.rows.append(row)
     return t
 
@@ -150,17 +154,17 @@ def training_table(tb: TaskBoard) -> Table | None:
 
 
 def side_table(entries: Sequence[Entry], with_note: bool) -> Table:
-    t = Table(["entry", "paradigm", "HyperScore [95% CI]", "V [95% CI]", "n"]
+    t = Table(["entry", "paradigm", "V [95% CI]", "mean HyperScore [95% CI]", "statistical unit (n)"]
               + (["why not ranked"] if with_note else []))
     for e in entries:
-        t.rows.append([e.label, e.paradigm, _ci(e.stat("hyperscore"), ".4f"), _ci(e.stat("V"), ".3f"),
-                       str(e.summary["nominal"]["n_episodes"])] + ([e.note] if with_note else []))
+        t.rows.append([e.label, e.paradigm, _ci(e.stat("V"), ".3f"), _ci(e.stat("hyperscore"), ".4f"),
+                       e.unit] + ([e.note] if with_note else []))
     return t
 
 
 def overall_table(board: Board) -> Table:
-    t = Table(["rank", "entry", "paradigm", "mean V ↑ [95% CI]", "mean HyperScore ↑", "tasks",
-               "P(better than random)", "note"])
+    t = Table(["rank among entries on every current task", "entry", "paradigm", "mean V ↑ [95% CI]",
+               "mean HyperScore ↑", "tasks", "P(better than reference) ↑", "note"])
     for r in board.overall:
         rank = r.place.label if r.place else DASH
         poi = DASH if r.poi_vs_random is None else \
@@ -169,6 +173,14 @@ def overall_table(board: Board) -> Table:
             f"{_num(r.V['mean_ci_high'], '.3f')}]"
         t.rows.append([rank, r.label, r.key[2], V, _num(r.hyperscore_mean, ".4f"),
                        str(len(r.tasks)), poi, r.note])
+    return t
+
+
+def frontier_table(board: Board) -> Table:
+    """Best ranked entry of each paradigm per current task, with its rank there."""
+    t = Table(["task", "paradigm", "best entry", "rank on the task", "V ↑ [95% CI]"])
+    for c in board.frontier:
+        t.rows.append([c.task, c.paradigm, c.entry.label, c.place.label, _ci(c.entry.stat("V"), ".3f")])
     return t
 
 
@@ -184,21 +196,34 @@ def explainer(board: Board) -> list[str]:
         "checked by `rao-bench validate` and scored against fixed anchors in the task spec, so adding "
         "an entry never changes anyone else's score.",
         "Ranking: eligible entries (full protocol, paradigm not oracle, the released spec without "
-        "overrides) are ordered by "
-        "nominal HyperScore mean. An entry whose 95% bootstrap CI overlaps the CI of the entry ranked "
-        "directly above it is tied with it and shares its rank, marked '=k'; tie groups chain, and "
-        "the next group's rank counts every entry above it (1, =2, =2, 4). Treat tied entries as "
-        "indistinguishable on this evidence.",
+        "overrides) are ordered by nominal mean V, so a rank never contradicts mean V. An entry shares "
+        "the rank of the group above it ('=k') only if it cannot be told apart from every member of "
+        "that group: their 95% CIs overlap and a paired bootstrap of the mean V difference on the "
+        "evaluation seeds both ran (and their training runs) has a 95% CI containing 0. Groups do "
+        "not chain; the next group's rank counts every entry above it (1, =2, =2, 4).",
+        "Statistical unit: for a learner with several independent training runs the unit is the run "
+        "(CIs resample runs and seeds); otherwise it is the evaluation episode. The last column says "
+        "which, with n. A learner with one training run has CIs over evaluation episodes only, which "
+        "understate the spread between training seeds.",
+        "P(better than reference) is paired: on each evaluation seed the entry's V is compared with "
+        "the registered reference baseline's (`random`, run by `rao-bench baselines`) on the same "
+        "seed; ties count one half.",
         "HyperScore = 100·(1 + σ(β ln V + γ)^κ) lies in [100, about 106.4] for V in [0, 1] with the "
         "default parameters (not 100–200) and compresses differences below V ≈ 0.8; read V for the "
         "size of a difference.",
         "Oracle entries use information a real controller lacks; they are shown as a bound, not "
         "ranked. 'gap to oracle' = 1 − V / V_oracle against the best oracle's V mean on that task.",
-        "Overall: mean normalised V over the tasks an entry has results for (95% CI by bootstrap "
-        "stratified over tasks), mean of its per-task HyperScore means, and the probability that a "
-        "random run of the entry has a higher V than one of the random baseline, averaged over the "
-        "tasks both have. Only entries with results on every task that has ranked results are "
-        "ranked overall (by mean V, same tie rule); the rest are listed with a note.",
+        "Overall: only the current (newest) version of each task counts. Mean normalised V over the "
+        "tasks an entry has results for (95% CI by bootstrap stratified over tasks), the mean of its "
+        "per-task HyperScore means, and the paired P(better than reference) averaged over tasks. "
+        "Only entries evaluated on every current task with ranked results are ranked there: that "
+        "rank is about coverage, not about being the best method. The frontier table beside it "
+        "gives the best entry of each paradigm on each task, where the specialists are.",
+        "HyperScore is shown as the founding paper defines it, two ways: HyperScore of the mean V "
+        "(ordered like mean V) and the mean of per-episode HyperScores (not ordered like mean V, "
+        "since HyperScore is non-linear).",
+        "Archive: results on older task versions stay validated and listed, but not ranked against "
+        "current versions and not in the overall table.",
         "Safety rates are violating agent-steps / agent-steps pooled over all evaluated episodes; "
         "'episodes' is the share of episodes with any violation. Decision-time slope is the log–log "
         "slope of policy time per agent-step against agent count (machine-dependent).",
@@ -250,14 +275,21 @@ def markdown_page(board: Board) -> str:
            "Generated by `rao-bench leaderboard` from `leaderboard/submissions/`; do not edit by hand. "
            "See `docs/submitting.md` to add an entry.\n",
            "## How to read it\n"] + [p + "\n" for p in explainer(board)]  # trusted text
-    out += ["## Overall\n"]
+    out += ["## Overall (entries evaluated on every current task)\n"]
     if board.overall:
-        out += [f"Tasks with ranked results: {md(', '.join(board.overall_tasks) or DASH)}.\n",
-                md_table(overall_table(board))]
+        out += [f"Current tasks with ranked results: {md(', '.join(board.overall_tasks) or DASH)}.\n",
+                md_table(overall_table(board)),
+                "### Best entry per paradigm on each current task\n", md_table(frontier_table(board))]
     else:
         out += ["No valid submissions yet.\n"]
     for tb in board.tasks:
         out += _md_task(tb)
+    if board.archive:
+        out += ["# Archive: older task versions\n",
+                "Superseded versions stay loadable (with a warning naming the newest) and their "
+                "results stay validated here; they are not in the overall table.\n"]
+        for tb in board.archive:
+            out += _md_task(tb)
     out += ["## Rejected submissions\n"]
     if board.rejected:
         out += [f"- {md(r.source)}: " + "; ".join(md(p) for p in r.problems) + "\n"
@@ -334,14 +366,21 @@ def html_page(board: Board) -> str:
     if board.tasks:
         out.append("<p>Tasks: " + ", ".join(f'<a href="#{h(tb.slug)}">{h(tb.task_id)}</a>'
                                              for tb in board.tasks) + "</p>")
-    out.append("<h2>Overall</h2>")
+    out.append("<h2>Overall (entries evaluated on every current task)</h2>")
     if board.overall:
-        out += [f"<p>Tasks with ranked results: {h(', '.join(board.overall_tasks) or DASH)}.</p>",
+        out += [f"<p>Current tasks with ranked results: {h(', '.join(board.overall_tasks) or DASH)}.</p>",
                 html_table(overall_table(board),
-                           ["oracle" if r.status == ORACLE else "" for r in board.overall])]
+                           ["oracle" if r.status == ORACLE else "" for r in board.overall]),
+                "<h3>Best entry per paradigm on each current task</h3>",
+                html_table(frontier_table(board))]
     else:
         out.append("<p>No valid submissions yet.</p>")
     out += [_html_task(tb) for tb in board.tasks]
+    if board.archive:
+        out += ['<h1 id="archive">Archive: older task versions</h1>',
+                "<p>Superseded versions stay loadable (with a warning naming the newest) and their "
+                "results stay validated here; they are not in the overall table.</p>"]
+        out += [_html_task(tb) for tb in board.archive]
     out.append("<h2>Rejected submissions</h2>")
     if board.rejected:
         out.append("<ul>" + "".join(f"<li><code>{h(r.source)}</code>: {h('; '.join(r.problems))}</li>"
@@ -377,8 +416,9 @@ def _csv(header: list[str], rows: list[list[Any]]) -> str:
 def task_csv(tb: TaskBoard) -> str:
     kpis, cons = tb.spec.kpis, tb.spec.constraints
     header = ["rank", "tied", "status", "name", "version", "paradigm", "protocol",
-              "hyperscore_mean", "hyperscore_ci_low", "hyperscore_ci_high",
-              "V_mean", "V_ci_low", "V_ci_high", "oracle_gap"]
+              "V_mean", "V_ci_low", "V_ci_high", "hyperscore_of_mean_V",
+              "hyperscore_mean", "hyperscore_ci_low", "hyperscore_ci_high", "poi_vs_reference",
+              "oracle_gap", "n_runs"]
     header += [f"kpi_{k.name}_mean" for k in kpis]
     header += [f"safety_{c.name}_{q}" for c in cons for q in ("rate", "severity", "episode_share")]
     header += ["v_retention", "decision_time_slope", "worst_shift", "worst_retention",
@@ -394,8 +434,9 @@ def task_csv(tb: TaskBoard) -> str:
         recs = [x["recovery_steps_mean"] for x in s["adaptability"]["shifts"].values()
                 if x.get("recovery_steps_mean") is not None]
         row: list[Any] = [place.rank if place else None, place.tied if place else None, e.status,
-                          e.name, e.version, e.paradigm, e.protocol, hs.mean, hs.low, hs.high,
-                          V.mean, V.low, V.high, r.gap if r else None]
+                          e.name, e.version, e.paradigm, e.protocol, V.mean, V.low, V.high,
+                          e.hyperscore_of_mean_V(tb.spec), hs.mean, hs.low, hs.high,
+                          r.poi if r else None, r.gap if r else None, e.n_runs]
         row += [s["nominal"]["kpis"][k.name]["mean"] for k in kpis]
         row += [s["safety"].get(c.name, {}).get(q) for c in cons
                 for q in ("rate", "severity", "episode_share")]
@@ -412,7 +453,7 @@ def task_csv(tb: TaskBoard) -> str:
 
 def overall_csv(board: Board) -> str:
     header = ["rank", "tied", "status", "name", "version", "paradigm", "n_tasks", "tasks",
-              "V_mean", "V_ci_low", "V_ci_high", "V_iqm", "hyperscore_mean", "poi_vs_random",
+              "V_mean", "V_ci_low", "V_ci_high", "V_iqm", "hyperscore_mean", "poi_vs_reference",
               "poi_tasks", "note"]
     rows = []
     for r in board.overall:
@@ -424,7 +465,7 @@ def overall_csv(board: Board) -> str:
 
 
 def csv_files(board: Board) -> dict[str, str]:
-    out = {f"csv/{tb.slug}.csv": task_csv(tb) for tb in board.tasks}
+    out = {f"csv/{tb.slug}.csv": task_csv(tb) for tb in board.tasks + board.archive}
     out["csv/overall.csv"] = overall_csv(board)
     return out
 

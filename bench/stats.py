@@ -24,6 +24,10 @@ __all__ = [
     "probability_of_improvement",
     "aggregate_over_tasks",
     "summarise",
+    "runs_seeds_bootstrap_ci",
+    "paired_difference_ci",
+    "separable",
+    "paired_probability_of_improvement",
 ]
 
 #: Seed the harness (and the validator) use for summary bootstrap CIs.
@@ -322,3 +326,111 @@ def summarise(
         "ci_high": hi,
         "n": int(a.size),
     }
+
+
+# ------------------------------------------------------------------------------ runs and pairing
+#
+# A learning entry may carry several independent training runs, each evaluated on the same
+# evaluation seeds: its nominal values form a matrix of shape (num_runs, num_seeds). The unit of
+# evidence is the run (Agarwal et al. 2021); seeds are a second, crossed source of variation that
+# two entries share, so comparisons between entries are paired on seeds.
+
+
+def _as_matrix(name: str, x: ArrayLike) -> NDArray[np.float64]:
+    a = _as_scores(name, x)
+    return a[None, :] if a.ndim == 1 else a
+
+
+def runs_seeds_bootstrap_ci(
+    values: ArrayLike,
+    rng: np.random.Generator,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile CI of the mean of ``values``, shape ``(num_runs, num_seeds)``, resampling runs
+    and seeds independently with replacement (a two-way bootstrap over crossed factors).
+
+    With one run this is the ordinary bootstrap over seeds (the same draws and numbers as
+    :func:`summarise` on that row), so single-run summaries are unchanged by the runs support.
+    """
+    m = _as_matrix("values", values)
+    _check_rng(rng)
+    _check_bootstrap_args(n_resamples, confidence)
+    runs, seeds = m.shape
+    if runs == 1:
+        return bootstrap_ci(m[0], lambda b: b.mean(axis=1), rng, n_resamples, confidence,
+                            vectorized=True)
+    dist = np.empty(n_resamples)
+    chunk = max(1, _CHUNK_ELEMENTS // (runs + seeds))
+    for start in range(0, n_resamples, chunk):
+        b = min(chunk, n_resamples - start)
+        w_run = _counts(rng.integers(0, runs, size=(b, runs)), runs)
+        w_seed = _counts(rng.integers(0, seeds, size=(b, seeds)), seeds)
+        dist[start:start + b] = np.einsum("br,rs,bs->b", w_run, m, w_seed) / (runs * seeds)
+    return _percentile_interval(dist, confidence)
+
+
+def _counts(idx: NDArray[np.int64], n: int) -> NDArray[np.float64]:
+    """How often each of ``n`` items was drawn in each resample: shape ``(batch, n)``."""
+    out = np.zeros((idx.shape[0], n))
+    np.add.at(out, (np.arange(idx.shape[0])[:, None], idx), 1.0)
+    return out
+
+
+def paired_difference_ci(
+    x: ArrayLike,
+    y: ArrayLike,
+    rng: np.random.Generator,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+) -> tuple[float, float, float]:
+    """Mean difference ``mean(x) - mean(y)`` and its percentile bootstrap CI, paired on seeds.
+
+    ``x`` has shape ``(runs_x, num_seeds)`` and ``y`` ``(runs_y, num_seeds)`` (or 1-D for one
+    run), with column ``j`` of both on the same evaluation seed. Each resample draws one set of
+    seeds for both entries (the pairing) and each entry's runs independently. Returns
+    ``(difference, low, high)``; the entries are separable at ``confidence`` when the interval
+    excludes 0.
+    """
+    a, b = _as_matrix("x", x), _as_matrix("y", y)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"x and y must cover the same seeds (columns), got {a.shape[1]} and {b.shape[1]}")
+    _check_rng(rng)
+    _check_bootstrap_args(n_resamples, confidence)
+    ra, rb, seeds = a.shape[0], b.shape[0], a.shape[1]
+    diff = float(a.mean() - b.mean())
+    dist = np.empty(n_resamples)
+    chunk = max(1, _CHUNK_ELEMENTS // (ra + rb + seeds))
+    for start in range(0, n_resamples, chunk):
+        n = min(chunk, n_resamples - start)
+        w_seed = _counts(rng.integers(0, seeds, size=(n, seeds)), seeds) / seeds
+        w_a = _counts(rng.integers(0, ra, size=(n, ra)), ra) / ra if ra > 1 else np.ones((n, 1))
+        w_b = _counts(rng.integers(0, rb, size=(n, rb)), rb) / rb if rb > 1 else np.ones((n, 1))
+        dist[start:start + n] = (np.einsum("br,rs,bs->b", w_a, a, w_seed)
+                                 - np.einsum("br,rs,bs->b", w_b, b, w_seed))
+    lo, hi = _percentile_interval(dist, confidence)
+    return diff, lo, hi
+
+
+def separable(x: ArrayLike, y: ArrayLike, rng: np.random.Generator,
+              confidence: float = 0.95) -> bool:
+    """Whether a paired comparison on shared seeds (and runs) tells ``x`` and ``y`` apart: the
+    CI of the mean difference excludes 0."""
+    _, lo, hi = paired_difference_ci(x, y, rng, confidence=confidence)
+    return lo > 0.0 or hi < 0.0
+
+
+def paired_probability_of_improvement(x: ArrayLike, y: ArrayLike) -> float:
+    """P(X > Y) + 0.5 P(X = Y), where X and Y are the two entries' values on the *same* seed.
+
+    Per seed, every run of ``x`` is compared with every run of ``y``; the result averages over
+    seeds. Shapes ``(runs_x, num_seeds)`` and ``(runs_y, num_seeds)``, or 1-D for one run. Unlike
+    the unpaired :func:`probability_of_improvement`, an entry that loses on every seed scores 0
+    even when both entries often sit at the same value across seeds.
+    """
+    a, b = _as_matrix("x", x), _as_matrix("y", y)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"x and y must cover the same seeds (columns), got {a.shape[1]} and {b.shape[1]}")
+    gt = (a[:, None, :] > b[None, :, :]).mean(axis=(0, 1))
+    eq = (a[:, None, :] == b[None, :, :]).mean(axis=(0, 1))
+    return float(np.mean(gt + 0.5 * eq))

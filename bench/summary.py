@@ -51,13 +51,48 @@ def _by_cell(episodes: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], lis
     for ep in episodes:
         out.setdefault((ep["scale"], ep["scenario"]), []).append(ep)
     for eps in out.values():
-        eps.sort(key=lambda e: e["seed"])
+        eps.sort(key=lambda e: (e["seed"], run_of(e)))
     return out
 
 
 def _stat(values: list[float]) -> dict[str, float]:
     rng = np.random.Generator(np.random.PCG64(SUMMARY_SEED))
     return stats.summarise(np.asarray(values, dtype=np.float64), rng)
+
+
+def run_of(episode: Mapping[str, Any]) -> int:
+    """Index of the independent training run an episode belongs to (0 when the entry has one)."""
+    return int(episode.get("run", 0))
+
+
+def runs_matrix(episodes: list[Mapping[str, Any]], quantity: Any) -> tuple[np.ndarray, list[int]]:
+    """Values of ``quantity`` (a key, or a function of an episode) as a matrix of shape
+    ``(num_runs, num_seeds)``, rows by run index and columns by seed; also the seeds. Every run
+    must cover the same seeds (the validator checks it; here a mismatch raises)."""
+    get = quantity if callable(quantity) else (lambda e: e[quantity])
+    by_run: dict[int, dict[int, float]] = {}
+    for e in episodes:
+        by_run.setdefault(run_of(e), {})[int(e["seed"])] = float(get(e))
+    seeds = sorted(next(iter(by_run.values()))) if by_run else []
+    for r, vals in by_run.items():
+        if sorted(vals) != seeds:
+            raise ValueError(f"run {r} covers seeds {sorted(vals)} but run {min(by_run)} covers "
+                             f"{seeds}: every run must be evaluated on the same seeds")
+    return np.array([[by_run[r][s] for s in seeds] for r in sorted(by_run)]), seeds
+
+
+def _stat_runs(episodes: list[Mapping[str, Any]], quantity: Any) -> dict[str, Any]:
+    """Summary statistic of one quantity: with one run, over its episodes (``stats.summarise``);
+    with several, the run is the unit: the mean over runs, the IQM of the runs' means, and a
+    bootstrap CI resampling runs and seeds (``stats.runs_seeds_bootstrap_ci``); ``n`` counts runs."""
+    m, _ = runs_matrix(episodes, quantity)
+    if m.shape[0] == 1:
+        return _stat(list(m[0]))
+    rng = np.random.Generator(np.random.PCG64(SUMMARY_SEED))
+    lo, hi = stats.runs_seeds_bootstrap_ci(m, rng)
+    run_means = m.mean(axis=1)
+    return {"mean": float(m.mean()), "iqm": float(stats.iqm(run_means)), "ci_low": lo,
+            "ci_high": hi, "n": int(m.shape[0])}
 
 
 def summarise(spec: TaskSpec, episodes: list[Mapping[str, Any]]) -> dict[str, Any]:
@@ -67,15 +102,17 @@ def summarise(spec: TaskSpec, episodes: list[Mapping[str, Any]]) -> dict[str, An
     nominal = cells.get((nom_scale, nom_scen), [])
     if not nominal:
         raise ValueError("no nominal episodes: the summary needs the nominal scale and scenario")
-    nom_V = [e["V"] for e in nominal]
     out: dict[str, Any] = {
         "nominal": {
             "n_episodes": len(nominal),
-            "V": _stat(nom_V),
-            "hyperscore": _stat([e["hyperscore"] for e in nominal]),
-            "kpis": {k.name: _stat([e["kpis"][k.name] for e in nominal]) for k in spec.kpis},
+            "V": _stat_runs(nominal, "V"),
+            "hyperscore": _stat_runs(nominal, "hyperscore"),
+            "kpis": {k.name: _stat_runs(nominal, lambda e, k=k.name: e["kpis"][k]) for k in spec.kpis},
         }
     }
+    n_runs = len({run_of(e) for e in nominal})
+    if n_runs > 1:
+        out["nominal"]["n_runs"] = n_runs
 
     scales: dict[str, Any] = {}
     for s in spec.scales:
@@ -102,17 +139,17 @@ def summarise(spec: TaskSpec, episodes: list[Mapping[str, Any]]) -> dict[str, An
     out["scalability"] = scal
 
     shifts: dict[str, Any] = {}
-    nominal_by_seed = {e["seed"]: e["V"] for e in nominal}
+    nominal_by_seed = {(run_of(e), e["seed"]): e["V"] for e in nominal}
     for sc in spec.shift_scenarios:
         eps = cells.get((nom_scale, sc.name))
         if not eps:
             continue
-        paired = [e for e in eps if e["seed"] in nominal_by_seed]
+        paired = [e for e in eps if (run_of(e), e["seed"]) in nominal_by_seed]
         rec = [e["recovery_steps"] for e in eps if e["recovery_steps"] is not None]
         shifts[sc.name] = {
             "V_mean": float(np.mean([e["V"] for e in eps])),
             "retention": metrics.retention([e["V"] for e in paired],
-                                           [nominal_by_seed[e["seed"]] for e in paired])
+                                           [nominal_by_seed[(run_of(e), e["seed"])] for e in paired])
             if paired else None,
             "recovery_steps_mean": float(np.mean(rec)) if rec else None,
             "recovered_share": float(np.mean([bool(e["recovered"]) for e in eps])),

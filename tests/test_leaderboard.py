@@ -15,8 +15,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import pytest
+import numpy as np
 from gymnasium import spaces
 
 import bench.registry as reg
@@ -30,36 +30,72 @@ from bench.spec import EnvConfig, parse_spec
 # ------------------------------------------------------------------------------ ranking by hand
 
 
-def labels(scores: list[tuple[float, float, float]]) -> list[tuple[int, str]]:
-    return [(p.index, p.label) for p in lb.rank_with_ties(scores)]
+def item(values, low, high, seeds=None) -> lb.Scored:
+    m = np.atleast_2d(np.asarray(values, dtype=float))
+    return lb.Scored(float(m.mean()), low, high, m, tuple(seeds or range(m.shape[1])))
 
 
-def test_rank_with_ties_hand_worked() -> None:
-    scores = [
-        (5.0, 4.0, 6.0),   # 0: D
-        (10.0, 9.0, 11.0),  # 1: A, best
-        (1.0, 0.5, 1.5),   # 2: F, alone at the bottom
-        (8.5, 7.0, 9.5),   # 3: B, [7, 9.5] meets A's [9, 11] -> tied with A
-        (4.9, 4.5, 5.5),   # 4: E, meets D's [4, 6] -> tied with D
-        (7.0, 6.8, 7.2),   # 5: C, meets B's [7, 9.5] (not A's): chains into A's group
-    ]
-    # order A B C D E F; groups {A, B, C} at position 1, {D, E} at position 4, {F} at 6
-    assert labels(scores) == [(1, "=1"), (3, "=1"), (5, "=1"), (0, "=4"), (4, "=4"), (2, "6")]
+def labels(items: list[lb.Scored]) -> list[tuple[int, str]]:
+    return [(p.index, p.label) for p in lb.rank_paired(items)]
 
 
-def test_rank_without_overlap_is_plain_and_touching_intervals_tie() -> None:
-    assert labels([(1.0, 0.9, 1.1), (3.0, 2.9, 3.1), (2.0, 1.9, 2.1)]) == [(1, "1"), (2, "2"), (0, "3")]
-    # closed intervals: [2, 3] and [3, 4] share the point 3
-    assert labels([(3.5, 3.0, 4.0), (2.5, 2.0, 3.0)]) == [(0, "=1"), (1, "=1")]
-    # a wide CI below a narrow one joins the narrow one's group, not the group above it
-    assert labels([(10.0, 9.0, 11.0), (8.0, 7.9, 8.1), (7.0, 6.0, 9.5)]) == [(0, "1"), (1, "=2"), (2, "=2")]
+def test_rank_paired_hand_worked() -> None:
+    """Worked by hand (also in docs/metrics.md):
+    A = [1.0, 0.8, 0.9, 1.0] (mean .925), B = [0.9, 1.0, 0.8, 0.9] (mean .900): A − B =
+    [.1, −.2, .1, .1]; a resample of 4 seed differences has a negative mean whenever it draws −.2
+    at least twice, P = 1 − (3/4)^4 − 4·(1/4)(3/4)^3 ≈ .26 > 2.5 %, so the paired 95% CI contains
+    0 and the CIs overlap: A and B share rank 1.
+    C = [.7, .7, .7, .7]: its CI [.6, .84] overlaps B's [.83, .97] but not A's [.85, 1.0]; the old
+    chaining rule joined it to {A, B}; now it must be inseparable from every member, so it ranks
+    3. D = C exactly: the difference is 0 on every seed, so D ties with C at =3.
+    E = [.1, .2, .1, .2]: B − E > 0 on every seed; alone at 5."""
+    A = item([1.0, 0.8, 0.9, 1.0], 0.85, 1.0)
+    B = item([0.9, 1.0, 0.8, 0.9], 0.83, 0.97)
+    C = item([0.7] * 4, 0.6, 0.84)
+    D = item([0.7] * 4, 0.6, 0.84)
+    E = item([0.1, 0.2, 0.1, 0.2], 0.1, 0.2)
+    assert labels([E, C, A, D, B]) == [(2, "=1"), (4, "=1"), (1, "=3"), (3, "=3"), (0, "5")]
+
+
+def test_overlapping_cis_are_split_by_the_paired_test() -> None:
+    """Wide, overlapping CIs (seed-to-seed variation) but one entry better on every seed by 0.05:
+    the paired comparison separates them, an unpaired CI-overlap rule could not."""
+    base = np.array([0.2, 0.9, 0.5, 0.7, 0.3, 0.8])
+    X, Y = item(base + 0.05, 0.3, 0.8), item(base, 0.25, 0.75)
+    assert labels([Y, X]) == [(1, "1"), (0, "2")]
+
+
+def test_disjoint_cis_never_share_a_rank_and_rank_follows_the_mean() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        items = []
+        for _ in range(6):
+            v = rng.uniform(0, 1) + rng.normal(0, 0.2, size=8)
+            se = v.std() / np.sqrt(8)
+            items.append(item(v, v.mean() - 2 * se, v.mean() + 2 * se))
+        places = lb.rank_paired(items)
+        means = [items[p.index].mean for p in places]
+        assert means == sorted(means, reverse=True)
+        for p in places:
+            for q in places:
+                if p.rank == q.rank and p.index != q.index:
+                    a, b = items[p.index], items[q.index]
+                    assert lb.overlaps((a.low, a.high), (b.low, b.high))
 
 
 def test_rank_equal_means_keep_callers_order() -> None:
-    places = lb.rank_with_ties([(2.0, 2.0, 2.0), (2.0, 2.0, 2.0), (1.0, 1.0, 1.0)])
+    same = [item([2.0, 2.0], 2.0, 2.0), item([2.0, 2.0], 2.0, 2.0), item([1.0, 1.0], 1.0, 1.0)]
+    places = lb.rank_paired(same)
     assert [(p.index, p.position, p.rank, p.tied) for p in places] == [
         (0, 1, 1, True), (1, 2, 1, True), (2, 3, 3, False)]
-    assert lb.rank_with_ties([]) == []
+    assert lb.rank_paired([]) == []
+
+
+def test_pairing_uses_only_shared_seeds() -> None:
+    # equal on seeds 1 and 2; X's extra seed 9 with value 5 is not a paired observation
+    X = item([1.0, 1.0, 5.0], 0.0, 6.0, seeds=[1, 2, 9])
+    Y = item([1.0, 1.0], 0.5, 1.5, seeds=[1, 2])
+    assert lb.inseparable(X, Y)
 
 
 # ------------------------------------------------------------------------------ toy tasks
@@ -183,14 +219,14 @@ class Peek:
 
 HERE = "tests.test_leaderboard"
 RUNS = {  # file name -> (task, policy, protocol)
-    "bet/random.json": (BET, "random", "full"),
-    "bet/follow-sign.json": (BET, f"{HERE}:FollowSign", "full"),
-    "bet/contrarian.json": (BET, f"{HERE}:Contrarian", "full"),
-    "bet/evil.json": (BET, f"{HERE}:Evil", "full"),
-    "bet/peek.json": (BET, f"{HERE}:Peek", "full"),
-    "bet/follow-sign-quick.json": (BET, f"{HERE}:FollowSign", "quick"),
-    "wide/random.json": (WIDE, "random", "full"),
-    "wide/follow-sign.json": (WIDE, f"{HERE}:FollowSign", "full"),
+    "toylb/Bet-v1/random.json": (BET, "random", "full"),
+    "toylb/Bet-v1/follow-sign.json": (BET, f"{HERE}:FollowSign", "full"),
+    "toylb/Bet-v1/contrarian.json": (BET, f"{HERE}:Contrarian", "full"),
+    "toylb/Bet-v1/evil.json": (BET, f"{HERE}:Evil", "full"),
+    "toylb/Bet-v1/peek.json": (BET, f"{HERE}:Peek", "full"),
+    "toylb/Bet-v1/follow-sign-quick.json": (BET, f"{HERE}:FollowSign", "quick"),
+    "toylb/Wide-v1/random.json": (WIDE, "random", "full"),
+    "toylb/Wide-v1/follow-sign.json": (WIDE, f"{HERE}:FollowSign", "full"),
 }
 
 
@@ -280,7 +316,7 @@ def test_rebuild_is_byte_identical(built, tmp_path) -> None:
 
 
 def test_check_is_empty_after_build_and_names_changes(results, tmp_path) -> None:
-    sub = submissions(tmp_path, results, ["bet/follow-sign.json", "bet/random.json"])
+    sub = submissions(tmp_path, results, ["toylb/Bet-v1/follow-sign.json", "toylb/Bet-v1/random.json"])
     out = tmp_path / "out"
     lb.build(sub, out)
     assert lb.check(sub, out) == []
@@ -294,7 +330,7 @@ def test_check_is_empty_after_build_and_names_changes(results, tmp_path) -> None
 
     lb.build(sub, out)  # removes the stray plot, restores the rest
     assert lb.check(sub, out) == [] and not (out / "plots" / "old.png").exists()
-    (sub / "bet" / "contrarian.json").write_text(results["bet/contrarian.json"], encoding="utf-8")
+    (sub / "toylb" / "Bet-v1" / "contrarian.json").write_text(results["toylb/Bet-v1/contrarian.json"], encoding="utf-8")
     stale = lb.check(sub, out)
     assert {"README.md", "index.html", "csv/toylb__Bet-v1.csv", "csv/overall.csv"} <= set(stale)
 
@@ -336,9 +372,9 @@ def test_overall_ranks_only_entries_on_every_task(built) -> None:
     rows = {(r["name"], r["version"]): r for r in read_csv(out / "csv" / "overall.csv")}
     fs, rnd = rows[("follow-sign", "1")], rows[("random", "1")]
     assert fs["n_tasks"] == rnd["n_tasks"] == "2" and fs["rank"] == "1" and rnd["rank"] == "2"
-    assert float(fs["poi_vs_random"]) > 0.9 and fs["poi_tasks"] == "2" and rnd["poi_vs_random"] == ""
+    assert float(fs["poi_vs_reference"]) > 0.9 and fs["poi_tasks"] == "2" and rnd["poi_vs_reference"] == ""
     con = rows[("contrarian", "2")]
-    assert con["rank"] == "" and con["n_tasks"] == "1" and "1 of 2 tasks" in con["note"]
+    assert con["rank"] == "" and con["n_tasks"] == "1" and "1 of 2 current tasks" in con["note"]
     assert rows[("peek", "1")]["rank"] == "" and rows[("peek", "1")]["status"] == "oracle"
     # the aggregate is the mean over tasks of each task's nominal V mean (equal seed counts)
     per_task = [float(r["V_mean"]) for t in ("Bet", "Wide")
@@ -349,28 +385,28 @@ def test_overall_ranks_only_entries_on_every_task(built) -> None:
 
 
 def test_invalid_submissions_are_excluded_and_listed(results, tmp_path, capsys) -> None:
-    sub = submissions(tmp_path, results, ["bet/random.json", "bet/follow-sign.json"])
-    doc = json.loads(results["bet/contrarian.json"])
+    sub = submissions(tmp_path, results, ["toylb/Bet-v1/random.json", "toylb/Bet-v1/follow-sign.json"])
+    doc = json.loads(results["toylb/Bet-v1/contrarian.json"])
     doc["summary"]["nominal"]["V"]["mean"] += 0.25  # a flattering summary the episodes don't support
-    (sub / "bet" / "tampered.json").write_text(dumps(doc), encoding="utf-8")
-    (sub / "bet" / "broken.json").write_text("{not json", encoding="utf-8")
+    (sub / "toylb" / "Bet-v1" / "tampered.json").write_text(dumps(doc), encoding="utf-8")
+    (sub / "toylb" / "Bet-v1" / "broken.json").write_text("{not json", encoding="utf-8")
     out = tmp_path / "out"
 
     assert lb.main_leaderboard(str(sub), str(out), check=False) == 1
     err = capsys.readouterr().err
-    assert "bet/tampered.json" in err and "bet/broken.json" in err
+    assert "toylb/Bet-v1/tampered.json" in err and "toylb/Bet-v1/broken.json" in err
     readme = (out / "README.md").read_text(encoding="utf-8")
     rejected = readme.split("## Rejected submissions")[1]
-    assert "bet/tampered.json" in rejected and "summary.nominal.V.mean" in rejected
-    assert "bet/broken.json" in rejected and "not valid JSON" in rejected
+    assert "toylb/Bet-v1/tampered.json" in rejected and "summary.nominal.V.mean" in rejected
+    assert "toylb/Bet-v1/broken.json" in rejected and "not valid JSON" in rejected
     assert str(tmp_path) not in readme
     names = {r["name"] for r in read_csv(out / "csv" / "toylb__Bet-v1.csv")}
     assert names == {"random", "follow-sign"}
     # the board is still built and up to date; --check fails only because of the invalid files
     assert lb.check(sub, out) == []
     assert lb.main_leaderboard(str(sub), str(out), check=True) == 1
-    (sub / "bet" / "tampered.json").unlink()
-    (sub / "bet" / "broken.json").unlink()
+    (sub / "toylb" / "Bet-v1" / "tampered.json").unlink()
+    (sub / "toylb" / "Bet-v1" / "broken.json").unlink()
     assert lb.main_leaderboard(str(sub), str(out), check=True) == 1  # README still lists them
     assert lb.main_leaderboard(str(sub), str(out), check=False) == 0
     assert lb.main_leaderboard(str(sub), str(out), check=True) == 0
@@ -378,12 +414,12 @@ def test_invalid_submissions_are_excluded_and_listed(results, tmp_path, capsys) 
 
 
 def test_duplicate_entry_is_rejected(results, tmp_path) -> None:
-    sub = submissions(tmp_path, results, ["bet/random.json"])
-    shutil.copy(sub / "bet" / "random.json", sub / "bet" / "random-again.json")
+    sub = submissions(tmp_path, results, ["toylb/Bet-v1/random.json"])
+    shutil.copy(sub / "toylb" / "Bet-v1" / "random.json", sub / "toylb" / "Bet-v1" / "random-again.json")
     entries, rejected = lb.load_submissions(sub)
-    assert [e.source for e in entries] == ["bet/random-again.json"]
-    assert [r.source for r in rejected] == ["bet/random.json"]
-    assert "duplicate of bet/random-again.json" in rejected[0].problems[0]
+    assert [e.source for e in entries] == ["toylb/Bet-v1/random-again.json"]
+    assert [r.source for r in rejected] == ["toylb/Bet-v1/random.json"]
+    assert "duplicate of toylb/Bet-v1/random-again.json" in rejected[0].problems[0]
 
 
 def test_untrusted_text_is_escaped(built) -> None:

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench import stats
 from bench.stats import (
     SUMMARY_SEED,
     aggregate_over_tasks,
@@ -212,3 +213,53 @@ def test_bootstrap_chunking_does_not_change_result(monkeypatch: pytest.MonkeyPat
     full = aggregate_over_tasks(m, rng(11), n_resamples=400)
     monkeypatch.setattr(bs, "_CHUNK_ELEMENTS", 50)  # 2 resamples per chunk
     assert aggregate_over_tasks(m, rng(11), n_resamples=400) == full
+
+
+# --------------------------------------------------------------- runs and pairing, worked by hand
+
+
+def test_paired_probability_counts_ties_half_on_the_same_seed() -> None:
+    # per seed: tie, tie, loss, loss -> (0.5 + 0.5 + 0 + 0) / 4
+    assert stats.paired_probability_of_improvement([0, 0, 0, 0], [0, 0, 1, 1]) == 0.25
+    # unpaired, the same arrays also give 0.25; with shuffled seeds pairing matters:
+    assert stats.paired_probability_of_improvement([1, 0], [0, 1]) == 0.5
+    assert stats.paired_probability_of_improvement([1, 2], [0, 1]) == 1.0
+    assert stats.probability_of_improvement([1, 2], [0, 1]) == 0.875  # (1 + 1 + 0.5 + 1) / 4
+
+
+def test_paired_probability_with_runs() -> None:
+    # x: 2 runs x 2 seeds; y: 1 run. Seed 0: run 0 wins (1 > 0), run 1 ties -> (1 + 0.5) / 2 = 0.75;
+    # seed 1: both tie -> 0.5. Mean over seeds 0.625.
+    assert stats.paired_probability_of_improvement([[1, 0], [0, 0]], [[0, 0]]) == 0.625
+
+
+def test_runs_bootstrap_sees_spread_between_runs() -> None:
+    # two runs, each constant across seeds (0 and 1): a resample's mean is the share of run-1
+    # draws, 0, 1/2 or 1 with probabilities 1/4, 1/2, 1/4, so the 95% CI is [0, 1]; a bootstrap
+    # over seeds alone (pooling runs per seed) would give the point 0.5.
+    lo, hi = stats.runs_seeds_bootstrap_ci([[0, 0, 0], [1, 1, 1]], np.random.default_rng(0))
+    assert (lo, hi) == (0.0, 1.0)
+    pooled = stats.bootstrap_ci(np.array([0.5, 0.5, 0.5]), stats.mean, np.random.default_rng(0))
+    assert pooled == (0.5, 0.5)
+
+
+def test_runs_bootstrap_with_one_run_is_the_seed_bootstrap() -> None:
+    x = np.array([0.1, 0.5, 0.2, 0.9, 0.4])
+    got = stats.runs_seeds_bootstrap_ci(x[None], np.random.default_rng(0))
+    want = stats.summarise(x, np.random.default_rng(0))
+    assert got == (want["ci_low"], want["ci_high"])
+
+
+def test_paired_difference_ci_by_hand() -> None:
+    y = np.array([0.3, 0.9, 0.1, 0.6])
+    # a constant shift: every resample's difference is 0.1
+    d, lo, hi = stats.paired_difference_ci(y + 0.1, y, np.random.default_rng(0))
+    assert d == pytest.approx(0.1) and lo == pytest.approx(0.1) and hi == pytest.approx(0.1)
+    assert stats.separable(y + 0.1, y, np.random.default_rng(0))
+    # differences +1, -1, +1, -1: a resample is all -1 or all +1 with probability 1/256 each,
+    # and has mean <= -0.5 with probability 5/16, so the 95% CI runs from <= -0.5 to >= 0.5
+    d, lo, hi = stats.paired_difference_ci([1, -1, 1, -1], [0, 0, 0, 0], np.random.default_rng(0))
+    assert d == 0 and lo <= -0.5 and hi >= 0.5
+    assert not stats.separable([1, -1, 1, -1], [0, 0, 0, 0], np.random.default_rng(0))
+    with pytest.raises(ValueError, match="same seeds"):
+        stats.paired_difference_ci([1, 2], [1, 2, 3], np.random.default_rng(0))

@@ -37,10 +37,17 @@ def _journal_path(out: Path) -> Path:
 
 
 def _write_result(out: Path, journal: Path | None, result: dict) -> None:
+    """Write ``result`` atomically, unless ``out`` already holds a result it reproduces
+    (``bench.reproduce.result_reproduces``): then the file is left as it is, timings included."""
     from bench.journal import atomic_write_text
+    from bench.reproduce import result_reproduces
     from bench.results import dumps
 
-    atomic_write_text(out, dumps(result))
+    earlier = _read_json(out) if out.exists() else None
+    if earlier is not None and result_reproduces(result, earlier):
+        print(f"  {out}: reproduces the existing file (floats within 1e-9 relative); left unchanged")
+    else:
+        atomic_write_text(out, dumps(result))
     if journal is not None and journal.exists():
         journal.unlink()  # the result file now holds every episode
 
@@ -179,6 +186,24 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return main_validate(args.files)
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    """Result files as marl-eval raw data (``--format marl-eval``) or a tidy CSV (``--format csv``)."""
+    from bench import export
+
+    paths = args.files or sorted(str(p) for p in Path(args.submissions).glob("**/*.json"))
+    if not paths:
+        print(f"rao-bench: error: no result files given and none under {args.submissions}", file=sys.stderr)
+        return 2
+    if args.format == "marl-eval":
+        export.write_marl_eval(paths, args.out)
+    else:
+        from bench.journal import atomic_write_text
+
+        atomic_write_text(Path(args.out), export.to_frame(paths).to_csv(index=False))
+    print(f"wrote {args.out} ({args.format}, {len(paths)} result files)")
+    return 0
+
+
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from bench.leaderboard import main_leaderboard
 
@@ -277,6 +302,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check result JSON files; lists every problem; non-zero exit on any")
     p.add_argument("files", nargs="+")
     p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("export", help="write result files as marl-eval raw data or a tidy CSV "
+                       "(one row per episode)")
+    p.add_argument("files", nargs="*", help="result JSON files (default: every file under --submissions)")
+    p.add_argument("--format", choices=("marl-eval", "csv"), default="marl-eval",
+                   help="marl-eval: environment -> task -> algorithm -> run_k -> step_0/absolute_metrics; "
+                        "csv: bench.export.to_frame as CSV")
+    p.add_argument("--out", required=True, help="output file")
+    p.add_argument("--submissions", default="leaderboard/submissions",
+                   help="where to find result files when none are given")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("leaderboard", help="rebuild leaderboard/ (Markdown, HTML, CSV, plots)")
     p.add_argument("--check", action="store_true", help="exit non-zero if the committed outputs are stale")

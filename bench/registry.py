@@ -44,6 +44,10 @@ class DeprecatedTaskWarning(UserWarning):
     pass
 
 
+class UnversionedTaskWarning(UserWarning):
+    """An id without ``-vN`` resolves to the newest version; results then depend on when it ran."""
+
+
 def parse_id(task_id: str) -> tuple[str | None, str, int | None]:
     """Split ``domain/Name-vN`` into (namespace, name, version)."""
     m = ID_RE.match(task_id)
@@ -100,6 +104,9 @@ def get_spec(task_id: str, *, warn_old: bool = True) -> TaskSpec:
     stem = f"{ns}/{name}" if ns else name
     if version is None:
         version = versions[-1]
+        warnings.warn(f"{task_id!r} names no version; resolved to the newest, {stem}-v{version}. "
+                      f"Write {stem}-v{version} to pin it (a later release would otherwise change "
+                      "what this id runs).", UnversionedTaskWarning, stacklevel=3)
     if version not in versions:
         raise VersionNotFound(f"task {stem!r} has no version v{version}; released versions: "
                               + ", ".join(f"{stem}-v{v}" for v in versions))

@@ -59,6 +59,19 @@ def assert_reproduces(fresh: Any, committed: Any, *, ignore: Iterable[str] = TIM
         "\n  ".join(diffs)
 
 
+#: What a re-run of a result may change without changing the result: wall-clock timings, the
+#: provenance block (time, commit, platform) and the summary statistics computed from timings.
+RESULT_VOLATILE = frozenset(TIMING_FIELDS) | {"provenance", "decision_time_slope"}
+
+
+def result_reproduces(fresh: Any, committed: Any) -> bool:
+    """Whether a freshly evaluated result document reproduces a committed one (everything but
+    :data:`RESULT_VOLATILE` within the tolerance above). ``rao-bench evaluate/baselines`` then
+    leave the committed file untouched, so re-running the reference sweep on a clean clone on
+    any machine leaves ``git status`` clean."""
+    return not differences(fresh, committed, ignore=RESULT_VOLATILE, limit=1)
+
+
 def _plain(x: Any) -> Any:
     """numpy scalars and arrays as the Python values JSON would hold."""
     return x.tolist() if hasattr(x, "tolist") and not isinstance(x, (list, tuple, dict)) else x

@@ -71,3 +71,4 @@ def build_result(spec: TaskSpec, info: PolicyInfo, protocol: str, episodes: list
 def dumps(result: Mapping[str, Any]) -> str:
     """Canonical text of a result file (stable key order, so diffs stay readable)."""
     return json.dumps(result, indent=1, sort_keys=True, allow_nan=False) + "\n"
+from bench.export import to_frame  # noqa: E402,F401  (results as a tidy DataFrame)

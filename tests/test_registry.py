@@ -46,7 +46,8 @@ def test_old_version_warns_and_names_newest(toy_registry):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert reg.get_spec("toy/Coin-v2").id == "toy/Coin-v2"
-        assert reg.get_spec("toy/Coin").id == "toy/Coin-v2"  # no version: the newest
+    with pytest.warns(reg.UnversionedTaskWarning, match="resolved to the newest, toy/Coin-v2"):
+        assert reg.get_spec("toy/Coin").id == "toy/Coin-v2"  # no version: the newest, said so
 
 
 def test_override_typo_suggests_parameter(toy_registry):
@@ -91,3 +92,12 @@ def test_hash_tracks_content_not_layout():
 def test_malformed_spec_is_explained(change, message):
     with pytest.raises(SpecError, match=message):
         parse_spec({**RAW, **change}, Path("bad.yaml"))
+
+
+def test_unversioned_id_resolves_to_the_newest_and_says_so():
+    from bench.registry import UnversionedTaskWarning, _versions, get_spec
+
+    newest = _versions("supply_chain", "Serial")[-1]
+    with pytest.warns(UnversionedTaskWarning, match=rf"resolved to the newest, supply_chain/Serial-v{newest}"):
+        spec = get_spec("supply_chain/Serial")
+    assert spec.id == f"supply_chain/Serial-v{newest}"

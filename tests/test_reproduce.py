@@ -53,3 +53,27 @@ def test_nan_inf_and_numpy_values():
 def test_assert_form_lists_the_differences():
     with pytest.raises(AssertionError, match=r"\$\.V: 0.5 vs 0.6"):
         assert_reproduces({"V": 0.5}, {"V": 0.6})
+
+
+def test_a_rerun_that_reproduces_leaves_the_committed_file_untouched(tmp_path, capsys):
+    """`rao-bench evaluate/baselines` keep an existing result file whose non-timing numbers the
+    re-run reproduces, so `make leaderboard` on a fresh clone leaves git status clean."""
+    import copy
+    import json
+
+    from bench.cli import _write_result
+    from bench.results import dumps
+
+    committed = {"episodes": [{"V": 0.5, "seed": 1, "sim_time_s": 1.0}],
+                 "provenance": {"utc_time": "2026-01-01T00:00:00Z"}}
+    out = tmp_path / "r.json"
+    out.write_text(dumps(committed))
+    before = out.read_bytes()
+    rerun = copy.deepcopy(committed)
+    rerun["episodes"][0].update(V=0.5 * (1 + 1e-15), sim_time_s=2.0)
+    rerun["provenance"]["utc_time"] = "2026-12-07T00:00:00Z"
+    _write_result(out, None, rerun)
+    assert out.read_bytes() == before and "left unchanged" in capsys.readouterr().out
+    rerun["episodes"][0]["V"] = 0.6
+    _write_result(out, None, rerun)
+    assert json.loads(out.read_text())["episodes"][0]["V"] == 0.6

@@ -186,6 +186,21 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return main_validate(args.files)
 
 
+def _cmd_merge_runs(args: argparse.Namespace) -> int:
+    """Join single-run result files of one learner into one entry with the run as the unit."""
+    from bench.runs import MergeError, merge_runs
+
+    try:
+        docs = [json.loads(Path(f).read_text(encoding="utf-8")) for f in args.files]
+        merged = merge_runs(docs, command=_command_line())
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"rao-bench: error: {exc}", file=sys.stderr)
+        return 2
+    _write_result(Path(args.out), None, merged)
+    _print_summary(merged, Path(args.out))
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     """Result files as marl-eval raw data (``--format marl-eval``) or a tidy CSV (``--format csv``)."""
     from bench import export
@@ -302,6 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check result JSON files; lists every problem; non-zero exit on any")
     p.add_argument("files", nargs="+")
     p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("merge-runs", help="join result files of independent training runs of one "
+                       "learner (distinct learner seeds, same protocol) into one entry")
+    p.add_argument("files", nargs="+", help="one result JSON per training run; run k = the k-th file")
+    p.add_argument("--out", required=True, help="the merged result file")
+    p.set_defaults(func=_cmd_merge_runs)
 
     p = sub.add_parser("export", help="write result files as marl-eval raw data or a tidy CSV "
                        "(one row per episode)")

@@ -21,6 +21,7 @@ MODULE:FUNCTION TASK``; docs/learners.md).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import itertools
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from gymnasium import spaces as gym_spaces
 from pettingzoo import ParallelEnv
 
 from bench import metrics
@@ -72,8 +74,9 @@ class _Ledger:
 
 
 class BudgetExhausted(RuntimeError):
-    """A strict training env (``rao-bench train MODULE:FUNCTION``) refuses to step or reset once
-    its budget is spent, so that no outside learner can overspend; check ``env.exhausted()``."""
+    """A strict training env (``rao-bench train MODULE:FUNCTION``) refuses to step once its budget
+    is spent, so that no outside learner can overspend; check ``env.exhausted()``. (A reset, which
+    spends nothing, is still allowed: vector envs reset finished episodes automatically.)"""
 
 
 @dataclass(eq=False)
@@ -108,8 +111,8 @@ class TrainingEnv(ParallelEnv):
     ``unwrapped`` is the training env itself, so that wrappers (SuperSuit) stay on the ledger.
     The task env is ``.env`` (its public parameters: ``.env.params``).
 
-    ``strict=True`` (what ``rao-bench train MODULE:FUNCTION`` uses) makes ``step`` and ``reset``
-    raise :class:`BudgetExhausted` once the budget is spent; the reference learners check
+    ``strict=True`` (what ``rao-bench train MODULE:FUNCTION`` uses) makes ``step`` raise
+    :class:`BudgetExhausted` once the budget is spent; the reference learners check
     :meth:`exhausted` between rollouts instead.
     """
 
@@ -202,9 +205,11 @@ class TrainingEnv(ParallelEnv):
     def action_space(self, agent: str) -> Any:
         return self.env.action_space(agent)
 
-    @property
+    @functools.cached_property
     def state_space(self) -> Any:
-        return self.env.state_space
+        """The task env's state space in float32, the dtype of :meth:`state`."""
+        shape = self.env.state_space.shape
+        return gym_spaces.Box(-np.inf, np.inf, shape=shape, dtype=np.float32)
 
     def state(self) -> np.ndarray:
         return np.asarray(self.env.state(), dtype=np.float32)
@@ -243,8 +248,6 @@ class TrainingEnv(ParallelEnv):
     def reset(self, seed: int | None = None,
               options: dict | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         seed = self.next_seed() if seed is None else self._check_training_seed(seed)
-        if self._run.strict and self.exhausted():
-            raise BudgetExhausted(self._spent())
         self._ledger.seeds.append(seed)
         self._ledger.episodes += 1
         self._history = {}
@@ -316,6 +319,8 @@ class TrainingEnv(ParallelEnv):
     def record(self) -> dict[str, Any]:
         """This run's share of the ``algorithm.training`` block (see :func:`merge_records`)."""
         led = self._ledger
+        if self._run.stopped_by is None and led.env_steps >= self.budget.env_steps:
+            self._run.stopped_by = "env_steps"  # spent to the last step, whoever checked
         return {
             "scale": self.scale,
             "scenario": self.scenario,

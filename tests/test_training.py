@@ -236,8 +236,9 @@ def test_strict_env_refuses_to_overspend():
     assert tenv.exhausted()
     with pytest.raises(BudgetExhausted, match="7 of 7 env steps"):
         tenv.step(policy.act(obs))
+    obs, _ = tenv.reset()  # a reset spends nothing (vector envs reset finished episodes)
     with pytest.raises(BudgetExhausted):
-        tenv.reset()
+        tenv.step(policy.act(obs))
     assert tenv.record()["env_steps"] == 7 and tenv.record()["stopped_by"] == "env_steps"
 
 

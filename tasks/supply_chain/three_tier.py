@@ -419,8 +419,8 @@ class ThreeTierEnv(RaoParallelEnv):
         self._rolling_rate = np.ones(R)
         self.shipment_log: list[tuple[int, int, int, float, float, int, int]] = []
         self._warm_forecasters()
-        # the discrete-event engine and its daily tier processes
-        # daily operations as event callbacks, not SimPy processes, so that the env pickles
+        # the discrete-event engine and the tiers' daily operations (event callbacks that schedule
+        # exactly what SimPy processes would, so that the env pickles: bench/sim_engine.py)
         self.sim = SimEngine()
         Daily(self.sim, 0.25, self._supplier_operations)
         Daily(self.sim, 0.50, self._manufacturer_operations)

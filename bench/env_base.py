@@ -135,14 +135,24 @@ def state_with_views(attributes: Mapping[str, Any]) -> dict[str, Any]:
     through it would no longer reach the array it views, and the copy would play another episode.
     :func:`restore_views` is the inverse (call both from ``__getstate__``/``__setstate__``)."""
     state = dict(attributes)
-    owners = [(k, v) for k, v in state.items() if isinstance(v, np.ndarray) and v.base is None]
-    for k, v in state.items():
-        if isinstance(v, np.ndarray) and v.base is not None:
-            for name, owner in owners:
-                if _inside(v, owner):
-                    state[k] = _ViewOf(name, v.ctypes.data - owner.ctypes.data, v.shape,
-                                       v.strides, v.dtype, v.flags.writeable)
-                    break
+    arrays = [(k, v) for k, v in state.items() if isinstance(v, np.ndarray) and v.size
+              and v.dtype != object]
+    # owners: the largest contiguous arrays not lying inside another owner (an array that is
+    # itself a view of a temporary, e.g. np.zeros(n).reshape(r, c), owns for this purpose)
+    owners: list[tuple[str, np.ndarray]] = []
+    for k, v in sorted(arrays, key=lambda kv: -kv[1].nbytes):
+        contiguous = v.flags.c_contiguous or v.flags.f_contiguous
+        if contiguous and not any(_inside(v, o) for _, o in owners):
+            owners.append((k, v))
+    owner_names = {k for k, _ in owners}
+    for k, v in arrays:
+        if k in owner_names:
+            continue
+        for name, owner in owners:
+            if _inside(v, owner):
+                state[k] = _ViewOf(name, v.ctypes.data - owner.ctypes.data, v.shape,
+                                   v.strides, v.dtype, v.flags.writeable)
+                break
     return state
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from baselines.random_policy import RandomPolicy
+from bench.env_base import restore_views, state_with_views
 from bench.registry import get_spec, make, task_ids
 
 supersuit = pytest.importorskip("supersuit", reason="SuperSuit is in the [dev] extra")
@@ -219,3 +220,35 @@ def test_batched_envs_copy_and_pickle(name: str, build: Callable[[], Any], act: 
     for e in [env, *twins]:
         if hasattr(e, "close"):
             e.close()
+
+
+class _Holder:
+    """Arrays and views of them, copied through bench.env_base's view-keeping state."""
+
+    def __init__(self) -> None:
+        self.ring = np.arange(12.0).reshape(3, 4)
+        self.flat = self.ring.reshape(-1)
+        self.col = self.ring[:, 1]
+        self.h = np.array([1 + 2j, 3 + 4j])
+        self.h_real = self.h.view(np.float64)
+        self.other = np.zeros(3)
+
+    def __getstate__(self) -> dict:
+        return state_with_views(self.__dict__)
+
+    def __setstate__(self, state: dict) -> None:
+        restore_views(self, state)
+
+
+def test_views_stay_views_of_their_arrays_in_a_copy() -> None:
+    """``bench.env_base.state_with_views``: a flat view, a strided view and a float view of a
+    complex array still write into their own array after deepcopy and pickle; unrelated arrays
+    and the original are untouched."""
+    orig = _Holder()
+    for twin in (copy.deepcopy(orig), by_pickle(orig)):
+        twin.flat[5] = -1.0
+        twin.col[2] = -2.0
+        twin.h_real[3] = 9.0
+        assert twin.ring[1, 1] == -1.0 and twin.ring[2, 1] == -2.0 and twin.h[1] == 3 + 9j
+        assert twin.flat.base is not None and np.shares_memory(twin.col, twin.ring)
+    assert orig.ring[1, 1] == 5.0 and orig.ring[2, 1] == 9.0 and orig.h[1] == 3 + 4j

@@ -82,7 +82,13 @@ def _print_summary(result: dict, out: Path | None) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
-    result = _evaluate_to(args.task, args.policy, args.protocol, out, args, _command_line())
+    policy = args.policy
+    if args.checkpoint_dir:
+        ckpt = Path(args.checkpoint_dir).resolve()
+        if not ckpt.is_dir():
+            raise FileNotFoundError(f"--checkpoint-dir {args.checkpoint_dir}: no such directory")
+        policy = f"{policy}@{ckpt}"  # bench.policy.load_policy: REF@DIR (workers load it too)
+    result = _evaluate_to(args.task, policy, args.protocol, out, args, _command_line(args.argv))
     _print_summary(result, out)
     return 0
 
@@ -154,7 +160,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 0
     if not args.algo or not args.task:
         raise ValueError("train needs ALGO and TASK, e.g. rao-bench train ippo supply_chain/Serial-v1 "
-                         "(rao-bench train --list shows the learners)")
+                         "(rao-bench train --list shows the learners), or MODULE:FUNCTION and TASK "
+                         "for your own learner (docs/learners.md)")
+    if ":" in args.algo:
+        return _train_outside(args)
     module_name, variant = registry.learner(args.algo)
     module = importlib.import_module(module_name)
     overrides = dict(variant)
@@ -164,6 +173,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         overrides["reward"] = args.reward
     if args.env_steps is not None:
         overrides["env_steps"] = args.env_steps
+    if args.wall_time_s is not None:
+        overrides["wall_time_s"] = args.wall_time_s
     fields = {f.name for f in dataclasses.fields(module.Args)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
@@ -177,6 +188,33 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"{args.task} {args.algo} scale {r['scale']}: {r['env_steps']} env steps, "
               f"{r['episodes']} episodes, {r['wall_time_s']:.1f} s, {v} violating agent-steps, "
               f"stopped by {r['stopped_by']}")
+    return 0
+
+
+def _train_outside(args: argparse.Namespace) -> int:
+    """``rao-bench train MODULE:FUNCTION TASK``: an outside learner through the harness."""
+    from bench.registry import get_spec
+    from bench.training import Budget, train_function
+
+    if args.env_steps is None:
+        raise ValueError(f"{args.algo}: declare the training budget with --env-steps N (env steps "
+                         "per trained scale); it is recorded in the result's training block")
+    spec = get_spec(args.task)
+    domain, _, name = spec.id.partition("/")
+    fn_name = args.algo.partition(":")[2]
+    out_dir = Path(args.out_dir) if args.out_dir else RUNS / "train" / fn_name / f"{domain}__{name}"
+    budget = Budget(args.env_steps, args.wall_time_s if args.wall_time_s is not None else 3600.0)
+    seed = args.seed if args.seed is not None else 0
+    block = train_function(args.algo, spec.id, seed=seed, budget=budget, out_dir=out_dir,
+                           scales=args.scale or None, reward=args.reward or "env",
+                           command=_command_line(args.argv))
+    for r in block["runs"]:
+        v = sum(int(x["agent_steps"]) for x in r["violations"].values())
+        print(f"{spec.id} {args.algo} scale {r['scale']}: {r['env_steps']} env steps, "
+              f"{r['episodes']} episodes, {r['wall_time_s']:.1f} s, {v} violating agent-steps, "
+              f"stopped by {r['stopped_by']}")
+    print(f"  checkpoints and training record in {out_dir}; evaluate with:\n  rao-bench evaluate "
+          f"{spec.id} --policy MODULE:POLICY --checkpoint-dir {out_dir}")
     return 0
 
 
@@ -249,8 +287,9 @@ def _cmd_check_env(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _command_line() -> str:
-    return "rao-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+def _command_line(argv: list[str] | None = None) -> str:
+    """The command as typed: ``argv`` as given to :func:`main` (default: the process's)."""
+    return "rao-bench " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -284,6 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("task", help="task id, e.g. supply_chain/Serial-v1")
     p.add_argument("--policy", required=True,
                    help="a reference baseline's name (rao-bench baselines --list) or module:attr")
+    p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                   help="load the trained policy from DIR: a reference learner's --out-dir, or the "
+                        "--out-dir of rao-bench train MODULE:FUNCTION (the policy is then built as "
+                        "POLICY(env, DIR) and the training block is read from DIR/training.json)")
     p.add_argument("--out", help="write the result JSON here (atomically)")
     _add_run_options(p)
     p.set_defaults(func=_cmd_evaluate)
@@ -296,20 +339,35 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     p.set_defaults(func=_cmd_baselines)
 
-    p = sub.add_parser("train", help="train a reference MARL learner on a task's training seeds",
+    p = sub.add_parser("train", help="train a reference MARL learner, or your own MODULE:FUNCTION, "
+                                     "on a task's training seeds",
                        description="Trains on the task's training seed range only (never the eval "
-                                   "seeds) within the learner's declared budget, counting every "
-                                   "constraint violation during training; writes one checkpoint "
-                                   "per trained scale under baselines/checkpoints/ (or --out-dir). "
-                                   "The same command and seed reproduce the checkpoints.")
-    p.add_argument("algo", nargs="?", help="learner name (rao-bench train --list)")
+                                   "seeds) within a declared budget, counting every constraint "
+                                   "violation during training. ALGO is a reference learner (it "
+                                   "writes one checkpoint per trained scale under "
+                                   "baselines/checkpoints/, or --out-dir; the same command and seed "
+                                   "reproduce them) or MODULE:FUNCTION, your own learner "
+                                   "train(make_env, out_dir, seed) (docs/learners.md): the harness "
+                                   "hands it training envs that stop at the budget and writes its "
+                                   "training record to OUT_DIR/training.json.")
+    p.add_argument("algo", nargs="?", help="learner name (rao-bench train --list) or MODULE:FUNCTION")
     p.add_argument("task", nargs="?", help="task id, e.g. supply_chain/Serial-v1")
-    p.add_argument("--seed", type=int, default=None, help="training seed (default: the learner's)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="learner seed; seeds the stream of training seeds (default: the learner's; "
+                        "0 for MODULE:FUNCTION)")
     p.add_argument("--reward", choices=("env", "hyperscore"), default=None,
                    help="env reward, or the HyperScore feedback loop of the founding paper")
-    p.add_argument("--env-steps", type=int, default=None, help="override the budget's env steps per scale")
-    p.add_argument("--scale", action="append", help="only this scale (repeatable)")
-    p.add_argument("--out-dir", default=None, help="checkpoint directory (default baselines/checkpoints)")
+    p.add_argument("--env-steps", type=int, default=None,
+                   help="budget: env steps per trained scale (overrides a reference learner's; "
+                        "required for MODULE:FUNCTION)")
+    p.add_argument("--wall-time-s", type=float, default=None,
+                   help="budget: wall-time cap in seconds per trained scale (default: the "
+                        "learner's; 3600 for MODULE:FUNCTION)")
+    p.add_argument("--scale", action="append",
+                   help="only this scale (repeatable; MODULE:FUNCTION default: the nominal scale)")
+    p.add_argument("--out-dir", default=None,
+                   help="checkpoint directory (default baselines/checkpoints; for MODULE:FUNCTION "
+                        "runs/train/FUNCTION/DOMAIN__TASK)")
     p.add_argument("--list", action="store_true", help="list the registered learners")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_cmd_train)
@@ -354,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(argv) if argv is not None else None  # for the command recorded in results
     try:
         return int(args.func(args) or 0)
     except (ValueError, KeyError, FileNotFoundError) as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, runtime_checkable
 
 PARADIGMS = ("random", "heuristic", "optimization", "oracle", "DTDE", "CTDE", "CTCE")
@@ -69,7 +70,11 @@ def _info_from(obj: Any, ref: str) -> PolicyInfo:
 
 
 def load_policy(ref: str) -> PolicySource:
-    """Load ``module:attr`` or a registered baseline name (see ``rao-bench baselines --list``)."""
+    """Load ``module:attr`` or a registered baseline name (see ``rao-bench baselines --list``);
+    ``REF@DIR`` loads it from the checkpoint directory DIR (:func:`from_checkpoints`)."""
+    base, at, checkpoint_dir = ref.partition("@")
+    if at:
+        return from_checkpoints(load_policy(base), Path(checkpoint_dir))
     if ":" not in ref:
         registry = importlib.import_module("baselines.registry")
         return registry.get(ref)
@@ -89,3 +94,43 @@ def load_policy(ref: str) -> PolicySource:
     else:
         factory = lambda env, _p=obj: _p  # noqa: E731 - a ready-made policy instance
     return PolicySource(factory=factory, info=info, ref=ref)
+
+
+def from_checkpoints(source: PolicySource, checkpoint_dir: Path) -> PolicySource:
+    """``source`` loading its trained policy from ``checkpoint_dir`` (``rao-bench evaluate
+    --checkpoint-dir``): a reference learner reads its checkpoints there (``with_checkpoints``);
+    any other policy is built as ``factory(env, checkpoint_dir)``, and its training block is the
+    one the harness wrote there (``bench.training.read_training_file``)."""
+    checkpoint_dir = Path(checkpoint_dir)
+    if not checkpoint_dir.is_dir():
+        raise FileNotFoundError(f"checkpoint directory {checkpoint_dir} does not exist")
+    factory = source.factory
+    if hasattr(factory, "with_checkpoints"):
+        factory = factory.with_checkpoints(checkpoint_dir)
+    else:
+        try:
+            inspect.signature(factory).bind(None, checkpoint_dir)
+        except TypeError:
+            raise ValueError(f"policy {source.ref} cannot load from a checkpoint directory: it must "
+                             "be a class or function called as factory(env, checkpoint_dir) "
+                             "(docs/learners.md)") from None
+        except ValueError:
+            pass  # no signature to check (a builtin): the call will say
+        factory = _FromCheckpoints(source.factory, checkpoint_dir)
+    return PolicySource(factory=factory, info=source.info, ref=f"{source.ref}@{checkpoint_dir}")
+
+
+@dataclass(frozen=True)
+class _FromCheckpoints:
+    """``factory(env, checkpoint_dir)``, with the training block the harness stored there."""
+
+    factory: Callable[[Any, Path], Policy]
+    checkpoint_dir: Path
+
+    def __call__(self, env: Any) -> Policy:
+        return self.factory(env, self.checkpoint_dir)
+
+    def training_record(self, task_id: str) -> dict[str, Any]:
+        from bench.training import read_training_file
+
+        return read_training_file(self.checkpoint_dir, task_id)

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import yaml
 
@@ -26,10 +26,43 @@ class SpecError(ValueError):
     """A spec file is malformed; the message names the file, the field and the fix."""
 
 
+class FrozenDict(Mapping):
+    """A read-only mapping that pickles and deep-copies (``types.MappingProxyType`` does neither,
+    so an env holding its spec could not be copied, sent to a worker process or vectorised).
+
+    Same content, same canonical JSON and hash as the dict it wraps; item assignment raises
+    ``TypeError`` as a mapping proxy does.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[Any, Any] = ()) -> None:
+        object.__setattr__(self, "_data", MappingProxyType(dict(data)))
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({dict(self._data)!r})"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("FrozenDict is read-only; thaw() it to get a dict you can change")
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[Any, Any]]]:
+        # pickle and copy.deepcopy rebuild it from a plain dict (deep-copied by deepcopy)
+        return (FrozenDict, (dict(self._data),))
+
+
 def freeze(value: Any) -> Any:
     """Deep-freeze YAML data: dicts become read-only mappings, lists become tuples."""
     if isinstance(value, Mapping):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+        return FrozenDict({k: freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
         return tuple(freeze(v) for v in value)
     return value
@@ -307,7 +340,7 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> TaskSpec:
                             aggregate=agg, anchors=(zero, one),
                             anchor_source=str(anchors.get("source", "")),
                             description=str(k.get("description", "")),
-                            scale_anchors=MappingProxyType(per_scale)))
+                            scale_anchors=FrozenDict(per_scale)))
 
     weights = freeze({str(k): float(v) for k, v in g("weights").items()})
     names = {k.name for k in kpis}

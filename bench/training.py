@@ -13,17 +13,30 @@ a :class:`TrainingEnv`, which
   step, every agent receives ``(H - 100) / (H_max - 100)`` where ``H`` is the HyperScore of the
   task's value score V computed over the last ``window`` steps' KPIs (see docs/metrics.md).
 
-:func:`merge_records` folds the records of several runs (one per scale trained) into the
-``algorithm.training`` block of the result JSON.
+:func:`merge_records` folds the records of several runs (one per scale trained, or parallel runs)
+into the ``algorithm.training`` block of the result JSON, and :func:`train_function` runs any
+outside learner ``train(make_env, out_dir, seed)`` through all of this (``rao-bench train
+MODULE:FUNCTION TASK``; docs/learners.md).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
+import itertools
+import json
+import math
+import os
 import time
+import weakref
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from gymnasium import spaces as gym_spaces
+from pettingzoo import ParallelEnv
 
 from bench import metrics
 from bench.episode import aggregate_kpi
@@ -31,6 +44,8 @@ from bench.registry import get_spec, make
 from bench.spec import TaskSpec
 
 REWARDS = ("env", "hyperscore")
+#: fields of a run record that measure time, not training (they differ between identical runs)
+TIMING_FIELDS = ("wall_time_s", "started_unix_s")
 
 
 @dataclass(frozen=True)
@@ -58,46 +73,130 @@ class _Ledger:
     exceedance: dict[str, float] = field(default_factory=dict)
 
 
-class TrainingEnv:
+class BudgetExhausted(RuntimeError):
+    """A strict training env (``rao-bench train MODULE:FUNCTION``) refuses to step once its budget
+    is spent, so that no outside learner can overspend; check ``env.exhausted()``. (A reset, which
+    spends nothing, is still allowed: vector envs reset finished episodes automatically.)"""
+
+
+@dataclass(eq=False)
+class _Run:
+    """One training run: its seed stream, budget and ledger. Every env of the run shares it —
+    copies (deepcopy, pickle in this process, SuperSuit's ``concat_vec_envs_v1``) and
+    :meth:`TrainingEnv.spawn` — so that all of their steps are counted against one budget and
+    their episodes draw distinct seeds from one stream."""
+
+    key: str
+    seed: int
+    budget: Budget
+    strict: bool
+    ledger: _Ledger
+    seed_rng: np.random.Generator
+    t0: float = field(default_factory=time.perf_counter)
+    started_unix_s: float = field(default_factory=time.time)
+    stopped_by: str | None = None
+
+
+_RUNS: "weakref.WeakValueDictionary[str, _Run]" = weakref.WeakValueDictionary()
+_RUN_IDS = itertools.count()
+
+
+class TrainingEnv(ParallelEnv):
     """A PettingZoo parallel env of one task cell that only ever plays training seeds.
 
     Same interface as the task env (``possible_agents``, ``agents``, spaces, ``state()``,
-    ``reset()``, ``step()``), except that ``reset`` takes no seed: the next training seed comes
-    from the run's own stream.
+    ``step()``), with ``reset(seed=None)`` drawing the next training seed from the run's own
+    stream (seeded by the learner's ``seed``); an explicit ``seed`` must lie in the task's
+    training range, or it is refused. It passes ``pettingzoo.test.parallel_api_test``;
+    ``unwrapped`` is the training env itself, so that wrappers (SuperSuit) stay on the ledger.
+    The task env is ``.env`` (its public parameters: ``.env.params``).
+
+    ``strict=True`` (what ``rao-bench train MODULE:FUNCTION`` uses) makes ``step`` raise
+    :class:`BudgetExhausted` once the budget is spent; the reference learners check
+    :meth:`exhausted` between rollouts instead.
     """
 
+    metadata: dict[str, Any] = {"render_modes": [], "is_parallelizable": True}
+    render_mode: str | None = None
+
     def __init__(self, task_id: str, *, seed: int, budget: Budget, scale: str | None = None,
-                 scenario: str | None = None, reward: str = "env", window: int | None = None) -> None:
+                 scenario: str | None = None, reward: str = "env", window: int | None = None,
+                 strict: bool = False) -> None:
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
-        self.spec: TaskSpec = get_spec(task_id)
-        self.env = make(task_id, scale=scale, scenario=scenario)
-        self.scale = self.env.config.scale.name
-        self.scenario = self.env.config.scenario.name
-        self.budget = budget
+        spec = get_spec(task_id)
+        run = _Run(key=f"{os.getpid()}-{next(_RUN_IDS)}-{id(self)}", seed=int(seed), budget=budget,
+                   strict=bool(strict), ledger=_Ledger(),
+                   seed_rng=np.random.Generator(np.random.PCG64(int(seed))))
+        _RUNS[run.key] = run
+        self._attach(spec, make(task_id, scale=scale, scenario=scenario), run, reward, window)
+        led = run.ledger
+        led.violation_steps = dict.fromkeys(self.env.constraint_names, 0)
+        led.exceedance = dict.fromkeys(self.env.constraint_names, 0.0)
+
+    def _attach(self, spec: TaskSpec, env: Any, run: _Run, reward: str, window: int | None) -> None:
+        self.spec = spec
+        self.env = env
+        self._run = run
+        self.scale = env.config.scale.name
+        self.scenario = env.config.scenario.name
         self.reward = reward
-        self.window = int(window if window is not None else self.spec.recovery.window)
+        self.window = int(window if window is not None else spec.recovery.window)
         if self.window < 1:
             raise ValueError(f"window must be >= 1 steps, got {self.window!r}")
-        self.seed = int(seed)
-        self._seed_rng = np.random.Generator(np.random.PCG64(self.seed))
-        self._eval = frozenset(self.spec.seeds.eval)
-        self._ledger = _Ledger(violation_steps=dict.fromkeys(self.env.constraint_names, 0),
-                               exceedance=dict.fromkeys(self.env.constraint_names, 0.0))
-        self._t0 = time.perf_counter()
-        self._stopped_by: str | None = None
-        self._anchors = self.spec.anchors_at(self.scale)
+        self.metadata = {**type(self).metadata, "name": f"training_{env.metadata.get('name', spec.id)}"}
+        self.render_mode = None
+        self._eval = frozenset(spec.seeds.eval)
+        self._anchors = spec.anchors_at(self.scale)
         self._history: dict[str, list[float]] = {}
-        hp = self.spec.hyperscore
+        hp = spec.hyperscore
         self._h_max = float(metrics.hyperscore(1.0, hp.beta, hp.gamma, hp.kappa))
+
+    def spawn(self) -> "TrainingEnv":
+        """Another env of this run (same task cell and reward), e.g. to step several episodes at
+        once: its steps count against the same budget and its seeds come from the same stream."""
+        other = object.__new__(type(self))
+        other._attach(self.spec, make(self.spec.id, scale=self.scale, scenario=self.scenario),
+                      self._run, self.reward, self.window)
+        return other
+
+    # -- copies stay on the run's ledger ----------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_run"] = state["_run"].key
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        key = state["_run"]
+        run = _RUNS.get(key)
+        if run is None:
+            raise RuntimeError(
+                "a TrainingEnv copy can only be made in the process that trains (its budget and "
+                "violation ledger are counted there): vectorise in-process, e.g. SuperSuit's "
+                "concat_vec_envs_v1(..., num_cpus=0), or use env.spawn()")
+        self.__dict__.update(state)
+        self._run = run
 
     # -- the env interface ---------------------------------------------------------------------
     @property
-    def possible_agents(self) -> list[str]:
+    def seed(self) -> int:
+        """The learner's seed, which seeds this run's stream of training seeds."""
+        return self._run.seed
+
+    @property
+    def budget(self) -> Budget:
+        return self._run.budget
+
+    @property
+    def _ledger(self) -> _Ledger:
+        return self._run.ledger
+
+    @property
+    def possible_agents(self) -> list[str]:  # type: ignore[override]
         return self.env.possible_agents
 
     @property
-    def agents(self) -> list[str]:
+    def agents(self) -> list[str]:  # type: ignore[override]
         return self.env.agents
 
     def observation_space(self, agent: str) -> Any:
@@ -106,6 +205,12 @@ class TrainingEnv:
     def action_space(self, agent: str) -> Any:
         return self.env.action_space(agent)
 
+    @functools.cached_property
+    def state_space(self) -> Any:
+        """The task env's state space in float32, the dtype of :meth:`state`."""
+        shape = self.env.state_space.shape
+        return gym_spaces.Box(-np.inf, np.inf, shape=shape, dtype=np.float32)
+
     def state(self) -> np.ndarray:
         return np.asarray(self.env.state(), dtype=np.float32)
 
@@ -113,21 +218,44 @@ class TrainingEnv:
     def horizon(self) -> int:
         return self.env.horizon
 
+    @property
+    def unwrapped(self) -> "TrainingEnv":
+        return self
+
+    def render(self) -> None:
+        """Nothing to draw (``render_mode`` is None)."""
+        return None
+
+    def close(self) -> None:
+        self.env.close()
+
     def next_seed(self) -> int:
         s = self.spec.seeds
         while True:
-            seed = int(self._seed_rng.integers(s.train_start, s.train_stop))
+            seed = int(self._run.seed_rng.integers(s.train_start, s.train_stop))
             if seed not in self._eval:  # the ranges are disjoint; this guards a bad spec too
                 return seed
 
-    def reset(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        seed = self.next_seed()
+    def _check_training_seed(self, seed: Any) -> int:
+        s = self.spec.seeds
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+                or not s.train_start <= int(seed) < s.train_stop or int(seed) in self._eval:
+            raise ValueError(f"reset(seed={seed!r}): a training env plays only training seeds, "
+                             f"integers in [{s.train_start}, {s.train_stop}) of {self.spec.id}; "
+                             "pass one of them, or seed=None to draw the next from the run's stream")
+        return int(seed)
+
+    def reset(self, seed: int | None = None,
+              options: dict | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        seed = self.next_seed() if seed is None else self._check_training_seed(seed)
         self._ledger.seeds.append(seed)
         self._ledger.episodes += 1
         self._history = {}
-        return self.env.reset(seed=seed)
+        return self.env.reset(seed=seed, options=options)
 
     def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        if self._run.strict and self.exhausted():
+            raise BudgetExhausted(self._spent())
         obs, rewards, terms, truncs, infos = self.env.step(actions)
         led = self._ledger
         led.env_steps += 1
@@ -144,6 +272,12 @@ class TrainingEnv:
             r = self._hyperscore_reward(totals)
             rewards = dict.fromkeys(rewards, r)
         return obs, rewards, terms, truncs, infos
+
+    def _spent(self) -> str:
+        b = self.budget
+        return (f"training budget spent ({self._run.stopped_by}: {self.env_steps} of {b.env_steps} "
+                f"env steps, {self.wall_time_s:.1f} of {b.wall_time_s:g} s); stop training when "
+                "env.exhausted() is True")
 
     def _hyperscore_reward(self, totals: Mapping[str, float]) -> float:
         """The feedback loop: HyperScore of V over the last ``window`` steps, scaled to [0, 1]."""
@@ -163,21 +297,30 @@ class TrainingEnv:
         return self._ledger.env_steps
 
     @property
+    def steps_left(self) -> int:
+        """Env steps left in the run's budget (a learner can stop before an episode it cannot
+        finish: a strict env refuses the step past the budget)."""
+        return max(self.budget.env_steps - self._ledger.env_steps, 0)
+
+    @property
     def wall_time_s(self) -> float:
-        return time.perf_counter() - self._t0
+        return time.perf_counter() - self._run.t0
 
     def exhausted(self) -> bool:
         """True once the budget is spent; learners check it between rollouts."""
-        if self._stopped_by is None:
-            if self._ledger.env_steps >= self.budget.env_steps:
-                self._stopped_by = "env_steps"
-            elif self.wall_time_s >= self.budget.wall_time_s:
-                self._stopped_by = "wall_time"
-        return self._stopped_by is not None
+        run = self._run
+        if run.stopped_by is None:
+            if run.ledger.env_steps >= run.budget.env_steps:
+                run.stopped_by = "env_steps"
+            elif self.wall_time_s >= run.budget.wall_time_s:
+                run.stopped_by = "wall_time"
+        return run.stopped_by is not None
 
     def record(self) -> dict[str, Any]:
         """This run's share of the ``algorithm.training`` block (see :func:`merge_records`)."""
         led = self._ledger
+        if self._run.stopped_by is None and led.env_steps >= self.budget.env_steps:
+            self._run.stopped_by = "env_steps"  # spent to the last step, whoever checked
         return {
             "scale": self.scale,
             "scenario": self.scenario,
@@ -187,9 +330,10 @@ class TrainingEnv:
             "agent_steps": led.agent_steps,
             "episodes": led.episodes,
             "wall_time_s": round(self.wall_time_s, 3),
+            "started_unix_s": round(self._run.started_unix_s, 3),
             "budget": {"env_steps": int(self.budget.env_steps),
                        "wall_time_s": float(self.budget.wall_time_s)},
-            "stopped_by": self._stopped_by or "learner",
+            "stopped_by": self._run.stopped_by or "learner",
             "seeds": list(led.seeds),
             "violations": {c: {"agent_steps": led.violation_steps[c],
                                "exceedance": led.exceedance[c]} for c in led.violation_steps},
@@ -198,7 +342,13 @@ class TrainingEnv:
 
 def merge_records(runs: Sequence[Mapping[str, Any]], *, command: str) -> dict[str, Any]:
     """The result JSON's ``algorithm.training`` block: totals over every run (one per trained
-    scale), the union of training seeds, violations summed per constraint, and the runs."""
+    scale, or several runs of one scale in parallel), the union of training seeds, violations
+    summed per constraint, and the runs, each with its own scale and wall time.
+
+    ``wall_time_s`` is the elapsed time the runs cover: runs that overlapped (in parallel) count
+    once, so four parallel 73 s runs report about 73 s, not 292 s; ``summed_wall_time_s`` adds
+    the runs' times up (the compute spent). Records without ``started_unix_s`` (older ones) are
+    taken to have run one after another. ``scales`` summarises the runs per scale."""
     if not runs:
         raise ValueError("merge_records needs at least one training run record")
     agent_steps = sum(int(r["agent_steps"]) for r in runs)
@@ -210,13 +360,129 @@ def merge_records(runs: Sequence[Mapping[str, Any]], *, command: str) -> dict[st
             acc["exceedance"] += float(v["exceedance"])
     for acc in violations.values():
         acc["rate"] = acc["agent_steps"] / agent_steps if agent_steps else 0.0
+    scales: dict[str, dict[str, Any]] = {}
+    for r in runs:
+        sc = scales.setdefault(str(r["scale"]), {"runs": 0, "env_steps": 0, "episodes": 0,
+                                                 "wall_time_s": 0.0})
+        sc["runs"] += 1
+        sc["env_steps"] += int(r["env_steps"])
+        sc["episodes"] += int(r["episodes"])
+        sc["wall_time_s"] = round(sc["wall_time_s"] + float(r["wall_time_s"]), 3)
     return {
         "env_steps": sum(int(r["env_steps"]) for r in runs),
         "agent_steps": agent_steps,
         "episodes": sum(int(r["episodes"]) for r in runs),
-        "wall_time_s": round(sum(float(r["wall_time_s"]) for r in runs), 3),
+        "wall_time_s": round(elapsed_wall_time(runs), 3),
+        "summed_wall_time_s": round(sum(float(r["wall_time_s"]) for r in runs), 3),
         "seeds": sorted({int(s) for r in runs for s in r["seeds"]}),
         "violations": violations,
+        "scales": scales,
         "command": command,
         "runs": [{k: v for k, v in r.items() if k != "seeds"} for r in runs],
     }
+
+
+def elapsed_wall_time(runs: Sequence[Mapping[str, Any]]) -> float:
+    """Seconds covered by the union of the runs' [start, start + wall time] intervals; runs
+    without a start time are laid end to end after the others."""
+    timed = sorted((float(r["started_unix_s"]), float(r["started_unix_s"]) + float(r["wall_time_s"]))
+                   for r in runs if r.get("started_unix_s") is not None)
+    total, end = 0.0, -math.inf
+    for lo, hi in timed:
+        if hi > end:
+            total += hi - max(lo, end)
+            end = hi
+    return total + sum(float(r["wall_time_s"]) for r in runs if r.get("started_unix_s") is None)
+
+
+# ---------------------------------------------------------------------------------------------
+# outside learners: ``rao-bench train MODULE:FUNCTION TASK``
+# ---------------------------------------------------------------------------------------------
+TRAINING_FILE = "training.json"
+TRAINING_FORMAT = "rao-bench-training/1"
+LEARNER_SIGNATURE = "train(make_env, out_dir, seed)"
+
+
+def load_function(ref: str) -> Callable[..., Any]:
+    """``module:function`` (attribute paths allowed: ``module:Class.method``)."""
+    module_name, sep, attr = ref.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"expected MODULE:FUNCTION, got {ref!r} (e.g. my_pkg.my_algo:train)")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import module {module_name!r} of {ref!r}: {exc}") from exc
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"{ref!r}: {obj!r} has no attribute {part!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ValueError(f"{ref!r} is not callable; expected a function {LEARNER_SIGNATURE}")
+    return obj
+
+
+def train_function(ref: str, task_id: str, *, seed: int, budget: Budget, out_dir: Path,
+                   scales: Sequence[str] | None = None, reward: str = "env",
+                   command: str = "") -> dict[str, Any]:
+    """Run an outside learner through the harness, once per scale (default: the nominal one).
+
+    The learner is ``train(make_env, out_dir, seed)``: ``make_env()`` returns a strict
+    :class:`TrainingEnv` of the run (the first call the run's env, later calls more envs of the
+    same run, for vectorised rollouts); it trains until ``env.exhausted()`` and saves whatever
+    its policy needs under ``out_dir``. The harness — not the learner — writes the training
+    block (seeds, budget, violation ledger, wall time per run) to ``out_dir/training.json``, which
+    ``rao-bench evaluate --checkpoint-dir`` puts into the result. Returns that block."""
+    fn = load_function(ref)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec = get_spec(task_id)
+    try:
+        inspect.signature(fn).bind(make_env=None, out_dir=out_dir, seed=int(seed))
+    except TypeError as exc:
+        raise ValueError(f"{ref} must have the signature {LEARNER_SIGNATURE} (docs/learners.md): "
+                         f"{exc}") from None
+    except ValueError:
+        pass  # a builtin or C function without a signature: let the call say
+    records = []
+    for scale in scales or [spec.nominal_scale.name]:
+        first = TrainingEnv(task_id, seed=seed, budget=budget, scale=scale, reward=reward, strict=True)
+        handed: list[TrainingEnv] = []
+
+        def make_env(first: TrainingEnv = first, handed: list = handed) -> TrainingEnv:
+            env = first if not handed else first.spawn()
+            handed.append(env)
+            return env
+
+        try:
+            fn(make_env=make_env, out_dir=out_dir, seed=int(seed))
+        except BudgetExhausted:
+            pass  # the harness stopped it at the budget; what it saved is what it has
+        if not handed:
+            raise ValueError(f"{ref} never called make_env(): it did not train on {task_id}")
+        records.append(first.record())
+    block = merge_records(records, command=command)
+    doc = {"format": TRAINING_FORMAT, "task": spec.id, "spec_sha256": spec.sha256, "learner": ref,
+           "training": block}
+    tmp = out_dir / f".{TRAINING_FILE}.tmp"
+    tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, out_dir / TRAINING_FILE)
+    return block
+
+
+def read_training_file(checkpoint_dir: Path, task_id: str) -> dict[str, Any]:
+    """The training block the harness wrote into ``checkpoint_dir`` for ``task_id``."""
+    path = Path(checkpoint_dir) / TRAINING_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} is missing: train through the harness "
+                                f"(rao-bench train MODULE:FUNCTION {task_id} --out-dir "
+                                f"{checkpoint_dir}), which writes it") from None
+    spec = get_spec(task_id)
+    if doc.get("format") != TRAINING_FORMAT or doc.get("task") != spec.id:
+        raise ValueError(f"{path} records training on {doc.get('task')!r} (format "
+                         f"{doc.get('format')!r}); expected {spec.id} ({TRAINING_FORMAT})")
+    if doc.get("spec_sha256") != spec.sha256:
+        raise ValueError(f"{path}: trained on another version of {spec.id}'s spec "
+                         f"(sha256 {doc.get('spec_sha256')}); retrain on this one")
+    return doc["training"]

@@ -10,6 +10,7 @@ from baselines.base_stock import BaseStockPolicy
 from baselines.random_policy import RandomPolicy
 from bench import metrics
 from bench.episode import run_episode
+from bench.registry import task_ids
 from bench.training import Budget, TrainingEnv, merge_records
 from bench.validate import validate_document
 
@@ -161,3 +162,109 @@ def test_validator_warns_when_a_learner_omits_its_training_block(genuine_doc):
     problems = _training_problems(genuine_doc)
     assert len(problems) == 1 and problems[0].severity == "warning"
     assert "training" in problems[0].message
+
+
+# -- TrainingEnv as a PettingZoo ParallelEnv (issue 19) -------------------------------------------
+def _smallest(task: str) -> str:
+    return bench.get_spec(task).scales[0].name
+
+
+@pytest.mark.parametrize("task", task_ids())
+def test_training_env_passes_pettingzoo_parallel_api_test(task):
+    from pettingzoo.test import parallel_api_test
+
+    tenv = TrainingEnv(task, seed=0, budget=Budget(10_000, 600.0), scale=_smallest(task))
+    assert tenv.unwrapped is tenv and tenv.render_mode is None and tenv.metadata["render_modes"] == []
+    parallel_api_test(tenv, num_cycles=12)
+    spec = bench.get_spec(task)
+    seeds = tenv.record()["seeds"]
+    assert seeds[0] == 0 and len(seeds) == 3  # the test's reset(seed=0), then two drawn seeds
+    assert all(spec.seeds.train_start <= s < spec.seeds.train_stop for s in seeds)
+
+
+def test_reset_draws_training_seeds_and_refuses_others():
+    spec = bench.get_spec(SERIAL)
+    tenv = TrainingEnv(SERIAL, seed=3, budget=Budget(1000, 600.0), scale="n2")
+    twin = TrainingEnv(SERIAL, seed=3, budget=Budget(1000, 600.0), scale="n2")
+    tenv.reset()
+    tenv.reset(seed=None)
+    drawn = tenv.record()["seeds"]
+    assert drawn == [twin.next_seed(), twin.next_seed()]  # the run's own stream
+    obs, _ = tenv.reset(seed=42)
+    ref, _ = bench.make(SERIAL, scale="n2").reset(seed=42)
+    assert all(np.array_equal(obs[a], ref[a]) for a in ref)
+    for bad in (spec.seeds.eval[0], spec.seeds.train_stop, -1, 1.5, True):
+        with pytest.raises(ValueError, match="training seeds"):
+            tenv.reset(seed=bad)
+    assert tenv.record()["seeds"] == drawn + [42]  # refused resets leave no trace
+
+
+def test_copies_and_spawned_envs_share_the_run_ledger():
+    """deepcopy/pickle in-process and spawn() stay on one budget, one seed stream, one ledger;
+    a copy cannot leave the process (its steps would escape the ledger)."""
+    import copy
+    import pickle
+
+    from bench import training
+
+    tenv = TrainingEnv(COMPUTE, seed=1, budget=Budget(10_000, 600.0), scale="n4")
+    others = [copy.deepcopy(tenv), pickle.loads(pickle.dumps(tenv)), tenv.spawn()]
+    envs = [tenv] + others
+    pols = [RandomPolicy(e.env) for e in envs]
+    for e, p in zip(envs, pols):
+        obs, _ = e.reset()
+        for _ in range(5):
+            obs = e.step(p.act(obs))[0]
+    rec = tenv.record()
+    assert rec["env_steps"] == 20 and rec["episodes"] == 4
+    assert len(set(rec["seeds"])) == 4, "copies must draw distinct seeds from the shared stream"
+    assert all(e.record()["env_steps"] == 20 for e in others)
+    blob = pickle.dumps(tenv)
+    training._RUNS.pop(tenv._run.key)  # as in another process: the run is not there
+    with pytest.raises(RuntimeError, match="process that trains"):
+        pickle.loads(blob)
+
+
+def test_strict_env_refuses_to_overspend():
+    from bench.training import BudgetExhausted
+
+    tenv = TrainingEnv(SERIAL, seed=0, budget=Budget(7, 600.0), scale="n2", strict=True)
+    policy = RandomPolicy(tenv.env)
+    obs, _ = tenv.reset()
+    for _ in range(7):
+        obs = tenv.step(policy.act(obs))[0]
+    assert tenv.exhausted()
+    with pytest.raises(BudgetExhausted, match="7 of 7 env steps"):
+        tenv.step(policy.act(obs))
+    obs, _ = tenv.reset()  # a reset spends nothing (vector envs reset finished episodes)
+    with pytest.raises(BudgetExhausted):
+        tenv.step(policy.act(obs))
+    assert tenv.record()["env_steps"] == 7 and tenv.record()["stopped_by"] == "env_steps"
+
+
+def test_supersuit_vector_env_over_a_training_env_counts_every_step():
+    ss = pytest.importorskip("supersuit")
+    tenv = TrainingEnv(SERIAL, seed=2, budget=Budget(10_000, 600.0), scale="n2")
+    venv = ss.concat_vec_envs_v1(ss.pettingzoo_env_to_vec_env_v1(tenv), 3, num_cpus=0,
+                                 base_class="gymnasium")
+    venv.reset()
+    for _ in range(10):
+        venv.step(np.stack([venv.action_space.sample() for _ in range(venv.num_envs)]))
+    rec = tenv.record()
+    assert rec["env_steps"] == 30 and rec["agent_steps"] == 60 and rec["episodes"] == 3
+    assert len(set(rec["seeds"])) == 3
+
+
+def test_merge_records_reports_parallel_runs_by_elapsed_time_and_scale():
+    """Four runs of one scale in parallel (73 s each, overlapping) report ~73 s elapsed, the
+    summed time separately, and one scale with four runs."""
+    base = {"scale": "f1", "env_steps": 100, "agent_steps": 600, "episodes": 1, "wall_time_s": 73.0,
+            "seeds": [1], "violations": {"c": {"agent_steps": 0, "exceedance": 0.0}}}
+    runs = [{**base, "started_unix_s": 1000.0 + i} for i in range(4)]
+    block = merge_records(runs, command="x")
+    assert block["wall_time_s"] == 76.0 and block["summed_wall_time_s"] == 292.0
+    assert block["scales"] == {"f1": {"runs": 4, "env_steps": 400, "episodes": 4, "wall_time_s": 292.0}}
+    assert [r["wall_time_s"] for r in block["runs"]] == [73.0] * 4
+    seq = [{**base, "started_unix_s": 0.0}, {**base, "scale": "f4", "started_unix_s": 100.0}]
+    assert merge_records(seq, command="x")["wall_time_s"] == 146.0  # disjoint: added up
+    assert merge_records([base, base], command="x")["wall_time_s"] == 146.0  # no start times

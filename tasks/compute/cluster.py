@@ -55,6 +55,8 @@ from typing import Any, Sequence
 import numpy as np
 import simpy
 
+from bench.sim_engine import SimEngine
+
 # job states
 PENDING, TRANSIT, QUEUED, RUNNING, CLOUD, DONE, DROPPED, EXPIRED, LOST = range(9)
 
@@ -308,7 +310,7 @@ class Cluster:
                  *, n_classes: int, overcommit_slowdown: float = 1.0, record: bool = False) -> None:
         if len(cores) != len(mem_cap):
             raise ValueError("cores and mem_cap must have one entry per node")
-        self.sim = simpy.Environment()
+        self.sim = SimEngine()  # pickles mid-episode (bench/sim_engine.py)
         self.n = len(cores)
         self.n_classes = n_classes
         self.prices, self.links = prices, links

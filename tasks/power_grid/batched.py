@@ -140,6 +140,9 @@ class BatchedVoltageControl:
     module docstring. ``reset(seeds)`` → observations; ``step(actions)`` → (observations,
     rewards, done, kpi, violations)."""
 
+    metadata: dict[str, Any] = {"render_modes": [], "name": "power_grid_IEEE33_batched"}
+    render_mode: str | None = None  # nothing to draw; it deep-copies and pickles like the env
+
     def __init__(self, batch_size: int, scale: str | None = None, scenario: str | None = None,
                  **overrides: Any) -> None:
         import bench
@@ -225,7 +228,7 @@ class BatchedVoltageControl:
         v = flow["v"]
         e_bus = np.maximum(np.maximum(env.v_min - v, v - env.v_max), 0.0)
         e_bus[:, -1] = 0.0
-        e_line = np.maximum(flow["cur"] * env._inv_rating[id(net)] - 1.0, 0.0)
+        e_line = np.maximum(flow["cur"] * env.inv_rating(net) - 1.0, 0.0)
         lay = self.layout
         e_zone_v = e_bus[:, lay.zone_bus].max(axis=2)
         e_zone_i = e_line[:, lay.zone_line].max(axis=2)

@@ -256,8 +256,12 @@ class VoltageControlEnv(RaoParallelEnv):
         self._outage_net = self._outage_network() if self.shift and self.shift["kind"] == "line_outage" else None
         self._live_bus = np.flatnonzero(self.topology.feeder_of_bus >= 0)
         self._live_feeder = self.topology.feeder_of_bus[self._live_bus]
-        self._inv_rating = {id(n): np.append(1.0 / n.rating_ka, 0.0)
-                            for n in (net, self._outage_net) if n is not None}
+        # 1 / line rating of the intact and (line-outage shift) reconfigured network, with a 0 for
+        # the padding line; picked by identity in inv_rating(), which survives deepcopy/pickle
+        # (a dict keyed on id(net) did not: the copy's networks have other ids)
+        self._inv_rating = np.append(1.0 / net.rating_ka, 0.0)
+        self._inv_rating_outage = (np.append(1.0 / self._outage_net.rating_ka, 0.0)
+                                   if self._outage_net is not None else None)
 
         self.possible_agents = list(self.layout.agents)
         Z = self.layout.zone_size
@@ -316,6 +320,10 @@ class VoltageControlEnv(RaoParallelEnv):
             raise ValueError(f"shift line_outage: trip/close must name two buses of a line each, "
                              f"e.g. trip: ['28', '29'], close: ['25', '29'] ({exc})") from None
         return net.reconfigure(open_lines=[trip], close_lines=[close])
+
+    def inv_rating(self, net: Network) -> np.ndarray:
+        """1 / rating (kA) of each line of ``net`` (one of this env's networks), 0 for padding."""
+        return self._inv_rating_outage if net is self._outage_net else self._inv_rating
 
     def network_at(self, t: int) -> Network:
         """The network in service during interval ``t`` (changes under ``line_outage``)."""
@@ -472,7 +480,7 @@ class VoltageControlEnv(RaoParallelEnv):
         v = flow["v"]
         e_bus = np.maximum(np.maximum(self.v_min - v, v - self.v_max), 0.0)
         e_bus[-1] = 0.0
-        e_line = np.maximum(flow["cur"] * self._inv_rating[id(net)] - 1.0, 0.0)
+        e_line = np.maximum(flow["cur"] * self.inv_rating(net) - 1.0, 0.0)
         lay = self.layout
         e_zone_v = e_bus[lay.zone_bus].max(axis=1)
         e_zone_i = e_line[lay.zone_line].max(axis=1)

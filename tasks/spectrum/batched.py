@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from bench.env_base import restore_views, state_with_views
 from bench.spec import EnvConfig
 from tasks.spectrum import channel as ch
 from tasks.spectrum.interference import InterferenceEnv, measurements_db
@@ -44,6 +45,9 @@ class BatchedInterferenceEnv:
     """``n_envs`` episodes of one ``InterferenceEnv`` configuration, stepped together (module
     docstring). Build it from an ``EnvConfig`` (``bench.make(...).config``) or with
     ``BatchedInterferenceEnv.make(n_envs, scale=..., scenario=..., **overrides)``."""
+
+    metadata: dict[str, Any] = {"render_modes": [], "name": "spectrum_Interference_batched"}
+    render_mode: str | None = None  # nothing to draw; it deep-copies and pickles like the env
 
     def __init__(self, config: EnvConfig, n_envs: int, n_threads: int = 1) -> None:
         if isinstance(n_envs, bool) or not isinstance(n_envs, (int, np.integer)) or n_envs < 1:
@@ -90,6 +94,16 @@ class BatchedInterferenceEnv:
 
         return cls(bench.make(task_id, scale=scale, scenario=scenario, **overrides).config, n_envs,
                    n_threads=n_threads)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle/deepcopy without the thread pool (threads do not pickle; the copy starts its own)
+        and with views (``_h_real``) kept views of their arrays (``bench.env_base``)."""
+        return state_with_views({**self.__dict__, "_pool": None})
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        restore_views(self, state)
+        if len(self._blocks) > 1:
+            self._pool = ThreadPoolExecutor(len(self._blocks), thread_name_prefix="spectrum-fading")
 
     def close(self) -> None:
         """Stop the fading threads (if any); the env cannot step afterwards."""

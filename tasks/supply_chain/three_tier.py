@@ -28,11 +28,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 import numpy as np
-import simpy
 from gymnasium import spaces
 
 from bench.env_base import RaoParallelEnv
 from bench.params import check_integer, check_number, require
+from bench.sim_engine import Daily, SimEngine
 from bench.spec import EnvConfig, thaw
 from tasks.supply_chain.demand import DemandModel
 from tasks.supply_chain.forecast import Forecaster
@@ -419,11 +419,12 @@ class ThreeTierEnv(RaoParallelEnv):
         self._rolling_rate = np.ones(R)
         self.shipment_log: list[tuple[int, int, int, float, float, int, int]] = []
         self._warm_forecasters()
-        # the discrete-event engine and its daily tier processes
-        self.sim = simpy.Environment()
-        self.sim.process(self._daily(0.25, self._supplier_operations))
-        self.sim.process(self._daily(0.50, self._manufacturer_operations))
-        self.sim.process(self._daily(0.75, self._retail_demand))
+        # the discrete-event engine and the tiers' daily operations (event callbacks that schedule
+        # exactly what SimPy processes would, so that the env pickles: bench/sim_engine.py)
+        self.sim = SimEngine()
+        Daily(self.sim, 0.25, self._supplier_operations)
+        Daily(self.sim, 0.50, self._manufacturer_operations)
+        Daily(self.sim, 0.75, self._retail_demand)
 
     def _draw_demand(self) -> None:
         """Draw the episode's demand model and realise its demand paths.
@@ -490,13 +491,6 @@ class ThreeTierEnv(RaoParallelEnv):
         self._fc_r = np.maximum(self.fc_retail.forecast(h).mean(axis=0), 0.0).reshape(R, P)
         self._fc_m = np.maximum(self.fc_mfr.forecast(h).mean(axis=0), 0.0)
         self._fc_s = np.maximum(self.fc_sup.forecast(h).mean(axis=0), 0.0)
-
-    def _daily(self, offset: float, operation: Any):
-        """A SimPy process that runs ``operation`` at ``offset`` days into every day."""
-        yield self.sim.timeout(offset)
-        while True:
-            operation()
-            yield self.sim.timeout(1.0)
 
     # -- actions ---------------------------------------------------------------------------------
     def _parse_actions(self, actions: Mapping[str, Any]) -> None:

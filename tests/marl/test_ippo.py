@@ -174,3 +174,19 @@ def test_args_reject_bad_values() -> None:
         ippo.Args(reward="shaped")
     with pytest.raises(ValueError, match="num_minibatches"):
         ippo.Args(rollout_steps=100, num_minibatches=3)
+
+
+def test_evaluate_checkpoint_dir_reads_a_reference_learners_own_training(tmp_path, capsys) -> None:
+    """``rao-bench evaluate --policy ippo --checkpoint-dir DIR`` evaluates the checkpoints of
+    ``rao-bench train ippo --out-dir DIR`` (not the committed ones) with their training block."""
+    from bench.cli import main
+
+    assert main(["train", "ippo", TASK, "--env-steps", "256", "--scale", "n3", "--out-dir",
+                 str(tmp_path), "--no-progress"]) == 0
+    out = tmp_path / "r.json"
+    assert main(["evaluate", TASK, "--policy", "ippo", "--checkpoint-dir", str(tmp_path),
+                 "--protocol", "quick", "--out", str(out), "--no-progress"]) == 0
+    doc = json.loads(out.read_text())
+    record = json.loads(checkpoint_paths("ippo", TASK, "n3", tmp_path)[1].read_text())
+    assert doc["algorithm"]["training"]["env_steps"] == record["env_steps"] == 256
+    assert doc["algorithm"]["training"]["seeds"] == sorted(set(record["seeds"]))

@@ -20,7 +20,7 @@ from baselines.random_policy import RandomPolicy  # noqa: E402
 from bench import training  # noqa: E402
 from bench.episode import run_episode  # noqa: E402
 from bench.registry import get_spec, make  # noqa: E402
-from bench.training import TrainingEnv  # noqa: E402
+from bench.training import TIMING_FIELDS, TrainingEnv  # noqa: E402
 
 COMPUTE = "compute/EdgeCluster-v1"
 SPECTRUM = "spectrum/Interference-v1"
@@ -226,7 +226,7 @@ def test_same_seed_same_checkpoint_and_training_seeds_are_not_eval_seeds(tmp_pat
     assert a["actor"].keys() == b["actor"].keys()
     assert all(torch.equal(a["actor"][k], b["actor"][k]) for k in a["actor"])
     assert not all(torch.equal(a["actor"][k], c["actor"][k]) for k in a["actor"])
-    strip = lambda d: {k: v for k, v in d.items() if k != "wall_time_s"}  # noqa: E731
+    strip = lambda d: {k: v for k, v in d.items() if k not in TIMING_FIELDS}  # noqa: E731
     assert strip(docs[0]) == strip(docs[1])
     spec = get_spec(SPECTRUM)
     for d in docs:

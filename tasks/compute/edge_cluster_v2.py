@@ -205,6 +205,7 @@ class EdgeClusterV2Env(EdgeClusterEnv):
         self._arr_count = np.zeros(self.n)
         self._arr_work = np.zeros(self.n)
         self._on_arrival_cb = self._on_arrival
+        self.dispatch_hook = None            # an oracle installs its own after each reset
 
     def _trace_batches(self) -> list[dict[str, np.ndarray]]:
         """Split the replayed trace into per-epoch batches (same arrays as the generator's)."""

@@ -68,6 +68,7 @@ def test_env_node_is_mmc_erlang_c() -> None:
     env = _queue_env(4, "exponential", 0.0, 0.75, 5000)
     m, lo, hi = _waits_ci(env, seed=5)
     theory = Q.mmc_mean_wait(3.0, 1.0, 4)
+    print(f"\nM/M/4 env: {m:.4f} [{lo:.4f}, {hi:.4f}] vs Erlang C {theory:.4f}")
     assert lo <= theory <= hi, (m, lo, hi, theory)
     assert hi - lo < 0.5 * theory          # tight enough to see a v1-size bias (+0.5 s)
 
@@ -78,6 +79,7 @@ def test_env_node_is_mg1_pollaczek_khinchine() -> None:
     m, lo, hi = _waits_ci(env, seed=7)
     mean, second = Q.lognormal_moments(1.0, 0.5)
     theory = Q.mg1_mean_wait(0.7, mean, second)
+    print(f"\nM/G/1 env: {m:.4f} [{lo:.4f}, {hi:.4f}] vs P-K {theory:.4f}")
     assert lo <= theory <= hi, (m, lo, hi, theory)
     assert hi - lo < 0.5 * theory
 

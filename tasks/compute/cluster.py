@@ -1,4 +1,12 @@
-"""SimPy simulation core of ``compute/EdgeCluster-v1``: edge nodes, a cloud, jobs and their books.
+"""SimPy simulation core of ``compute/EdgeCluster-v1`` and ``-v2``: edge nodes, a cloud, jobs and their books.
+
+**v2 differences** (flags of :class:`Cluster`, all off for v1 so v1 reproduces bit for bit):
+``exact_abandon`` — an abandoned job leaves and frees its memory at its deadline, before any
+later admission or start reads memory; ``delay_beyond_service`` — the delay cost prices time in
+the system beyond the job's own nominal service; :meth:`Cluster.drain` — at the horizon the
+system runs on without arrivals until every job has settled. In v2 arrivals are SimPy events
+too (``tasks/compute/edge_cluster_v2.py``): a job is dispatched the instant it arrives. The
+text below describes v1 where they differ.
 
 Units: time in seconds (s), work in core-seconds (the time one core needs; every core runs at
 speed 1), memory in GB, data in MB, link bandwidth in Mbit/s, power in W, energy in kWh, money

@@ -84,6 +84,25 @@ def test_env_node_is_mg1_pollaczek_khinchine() -> None:
     assert hi - lo < 0.5 * theory
 
 
+def test_v1_env_node_is_not_that_queue() -> None:
+    """The check can fail: v1, fed the same way (every job local, one class), keeps each job
+    pending until the next 1-s boundary, and its arrival-to-start wait lies far above P-K."""
+    env = bench.make(V1, scale="n4", horizon=10000, cores_cycle=[1], class_share=[1.0, 0.0, 0.0],
+                     size_mean_s=[1.0, 1.0, 1.0], size_sigma=0.5, load=0.7, hotspot_sd=0.0,
+                     diurnal_amplitude=0.0, burst_start_prob=0.0, deadline_base_s=[1e9] * 3,
+                     memory_mean_gb=[0.0] * 3)
+    env.unwrapped.record_jobs = True
+    env.reset(seed=7)
+    act = {a: np.zeros(env.unwrapped.W + 2, np.int64) for a in env.possible_agents}
+    while env.agents:
+        env.step(act)
+    jobs = [j for j in env.unwrapped.cluster.settled_jobs if j.start < math.inf]
+    w = np.array([j.start - j.arrival for j in sorted(jobs, key=lambda j: j.arrival)])
+    _, lo, _ = Q.batch_means_ci(w[len(w) // 10:], n_batches=40)
+    mean, second = Q.lognormal_moments(1.0, 0.5)
+    assert lo > Q.mg1_mean_wait(0.7, mean, second) + 0.3
+
+
 # -- accounting ------------------------------------------------------------------------------------
 def _cluster(v2: bool, cores: int = 1, mem: float = 1.0) -> Cluster:
     prices = Prices(miss_penalty=(0.01, 0.005, 0.002), delay_cost=2e-5, cloud_fee=0.0, cloud_gb_s=0.0,
@@ -256,10 +275,11 @@ def test_trace_replay(tmp_path) -> None:
         assert j.deadline == pytest.approx(r[0] + r[6])
     assert jobs[0].finish == pytest.approx(0.75)
     # the same trace replays bit-identically whatever the seed (it is data)
+    first = [(j.jid, j.finish) for j in env.unwrapped.cluster.settled_jobs]
     env.reset(seed=123)
     while env.agents:
         env.step(act)
-    assert [j.finish for j in env.unwrapped.cluster.settled_jobs[-4:]] != []
+    assert [(j.jid, j.finish) for j in env.unwrapped.cluster.settled_jobs] == first
 
 
 def test_trace_errors_name_the_field(tmp_path) -> None:

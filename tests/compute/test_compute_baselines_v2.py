@@ -143,3 +143,23 @@ def test_spec_anchors_match_the_measuring_script() -> None:
         got = dict(zip(("zero", "one"), SPEC.anchors_at(scale.name)["cost_per_job"]))
         assert got["zero"] == pytest.approx(want["zero"], rel=1e-4), scale.name
         assert got["one"] == pytest.approx(want["one"], rel=1e-4), scale.name
+
+
+def test_no_committed_reference_entry_beats_the_bound() -> None:
+    """Every episode of every committed full-protocol v2 reference result (all scales and
+    scenarios) costs at least the hindsight bound of its (scale, scenario, seed)."""
+    import json
+
+    root = Path(__file__).resolve().parents[2] / "leaderboard" / "submissions" / "compute" / "EdgeCluster-v2"
+    files = sorted(root.glob("*.json"))
+    assert {f.stem for f in files} >= {"random", "round_robin", "jsq", "power_of_two", "clairvoyant_greedy"}
+    bounds: dict[tuple[str, str, int], float] = {}
+    envs: dict[tuple[str, str], object] = {}
+    for f in files:
+        for e in json.loads(f.read_text())["episodes"]:
+            key = (e["scale"], e["scenario"], e["seed"])
+            if key not in bounds:
+                env = envs.setdefault(key[:2], bench.make(TASK, scale=key[0], scenario=key[1]))
+                env.reset(seed=key[2])
+                bounds[key] = no_contention_lower_bound_v2(env)["cost_per_job"]
+            assert e["kpis"]["cost_per_job"] >= bounds[key] * (1 - 1e-12), (f.stem, key)

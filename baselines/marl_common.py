@@ -95,6 +95,7 @@ BUDGETS: dict[str, Budget] = {
     "power_grid/IEEE33-v1": Budget(env_steps=50_000, wall_time_s=600.0),         # f1
     "spectrum/Interference-v1": Budget(env_steps=30_000, wall_time_s=600.0),     # k50, k4
     "compute/EdgeCluster-v1": Budget(env_steps=40_000, wall_time_s=600.0),       # n10
+    "compute/EdgeCluster-v2": Budget(env_steps=40_000, wall_time_s=600.0),       # n10 (v1's; same step cost)
 }
 
 

@@ -1,4 +1,10 @@
-"""Oracles for ``compute/EdgeCluster-v1``: a clairvoyant greedy policy and a true lower bound.
+"""Oracles for ``compute/EdgeCluster-v1`` and ``-v2``: a clairvoyant greedy policy and true lower bounds.
+
+**v2** (end of this module): the greedy decides each job *at its arrival* through the env's
+privileged ``dispatch_hook`` (exact state then, still no future arrivals), and
+:func:`no_contention_lower_bound_v2` is the bound under v2's accounting.
+
+The v1 text follows.
 
 **ClairvoyantGreedyOracle** (paradigm ``oracle``; not a bound). Each epoch it reads the
 simulator's hidden state and knows exactly
@@ -43,7 +49,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from baselines.compute import TASK, ObsView
+from baselines.compute import TASK, TASK_V2, ObsView, is_v2
 from bench.policy import PolicyInfo
 from tasks.compute.cluster import TRANSIT, Job
 from tasks.compute.edge_cluster import CLOUD, LOCAL
@@ -110,10 +116,14 @@ class ClairvoyantGreedyOracle:
     info = PolicyInfo(name="clairvoyant_greedy", version="1", paradigm="oracle",
                       description="Greedy least-cost destination per job from the exact hidden "
                                   "state of every node (not a bound).")
-    tasks = (TASK,)
+    tasks = (TASK, TASK_V2)
 
     def __init__(self, env: Any) -> None:
         self.env = getattr(env, "unwrapped", env)
+        if is_v2(env):
+            self.reserve_level = min(1, len(self.env.p.reserve_levels) - 1)
+            self.act = lambda observations: _greedy_v2_act(self, observations)
+            return
         self.view = ObsView(env)
         p = self.env.p
         self.p = p
@@ -236,5 +246,118 @@ def no_contention_lower_bound(env: Any) -> dict[str, float]:
         cloud = option(fin_c) + P.cloud_fee + P.cloud_gb_s * mem * run
         drop = P.delay_cost * (d - a) + pj
         total += float(np.minimum(np.minimum(local, cloud), drop).sum())
+    return {"total_cost_usd": total, "arrived": float(arrived),
+            "cost_per_job": total / arrived if arrived else math.nan}
+
+
+# ---------------------------------------------------------------------------------------------
+# EdgeCluster-v2
+# ---------------------------------------------------------------------------------------------
+class _GreedyAtArrival:
+    """The v2 clairvoyant greedy's per-job decision (``env.dispatch_hook``): at each arrival, the
+    destination — own node, a neighbour, the cloud — with the least exact-state cost under v2's
+    accounting (delay beyond the job's own service, miss penalty, active energy or cloud fee,
+    plus the delay its work imposes on lower-class jobs already waiting there). It knows each
+    node's running jobs, queues and memory, and the jobs it has itself sent in transit; never a
+    future arrival. Never drops (that would break the ``dropped_jobs`` constraint)."""
+
+    def __init__(self, env: Any, reserve_level: int) -> None:
+        self.env = env
+        self.p = env.p
+        self.nbr = env.neighbours.tolist()
+        self.reserve = env.reserve_table[:, reserve_level].tolist()
+        self.transit: list[list[Job]] = [[] for _ in range(env.n)]
+
+    def __call__(self, job: Job, now: float) -> int:
+        env, p = self.env, self.p
+        cl = env.cluster
+        P, L = p.prices, p.links
+        delay, pen = P.delay_cost, P.miss_penalty[job.cls]
+        active = (P.power_active - P.power_idle) / 3.6e6 * P.energy_price
+        lat_nb = L.neighbour_latency * cl.latency_factor
+        bw_nb = L.neighbour_bandwidth * cl.bandwidth_factor
+        best, best_code = math.inf, CLOUD
+        run = job.size / L.cloud_speed
+        fin = (now + 2.0 * L.cloud_latency * cl.latency_factor
+               + 8.0 * job.data / (L.cloud_bandwidth * cl.bandwidth_factor) + run)
+        best = (delay * max(fin - job.arrival - run, 0.0) + P.cloud_fee + P.cloud_gb_s * job.mem * run
+                + (pen if fin > job.deadline else 0.0))
+        for code in range(4):
+            dest = job.origin if code == LOCAL else self.nbr[job.origin][code - 1]
+            node = cl.nodes[dest]
+            if node.failed:
+                continue
+            v = _Virtual(node, now, p.overcommit_slowdown, self.reserve[dest])
+            pending = [j for j in self.transit[dest] if j.state == TRANSIT]
+            self.transit[dest] = pending
+            for j in pending:
+                v.add(j.cls, j.finish, j.size, j.deadline, j.mem)
+            if v.mem + job.mem > v.cap:
+                continue
+            ready = now if code == LOCAL else now + lat_nb + 8.0 * job.data / bw_nb
+            f, lower = v.finish_time(job.cls, ready, job.size, job.deadline)
+            if f == math.inf:
+                continue
+            c = (delay * max(f - job.arrival - job.size, 0.0) + (pen if f > job.deadline else 0.0)
+                 + active * (f - ready) + delay * lower * job.size / v.cores)
+            if c < best:
+                best, best_code = c, code
+        if best_code not in (LOCAL, CLOUD):
+            self.transit[self.nbr[job.origin][best_code - 1]].append(job)
+        return best_code
+
+
+def _greedy_v2_act(oracle: "ClairvoyantGreedyOracle", observations: Mapping[str, Any]
+                   ) -> dict[str, np.ndarray]:
+    env = oracle.env
+    if env.dispatch_hook is None:
+        env.dispatch_hook = _GreedyAtArrival(env, oracle.reserve_level)
+    k = env.p.classes.n
+    act = np.zeros((env.n, 2 * k + 1), np.int64)
+    act[:, :k] = env.always                  # ignored while the hook decides
+    act[:, -1] = oracle.reserve_level
+    return dict(zip(env.possible_agents, act))
+
+
+def no_contention_lower_bound_v2(env: Any) -> dict[str, float]:
+    """Lower bound on an EdgeCluster-v2 episode's total cost (USD) and cost per job, for the
+    episode the env was last reset to (reads the realised arrivals: hindsight).
+
+    v2 decides each job at its arrival and books every job's full cost (the system is drained
+    at the horizon), so each job costs at least the cheapest of: run at once on its own node
+    (no wait, no paging: only the active energy of its work, and its penalty if even that
+    misses the deadline), the cloud (transfer time as delay, fee, penalty if late), or a drop
+    (its penalty). A neighbour costs at least the own-node option (same energy plus a
+    transfer), waits, slowdowns, abandonment and losses only add, and the idle energy of the
+    powered cores over the horizon is the same for every policy. The "still waiting at T"
+    option is priced by the same drain accounting as the env, so no policy can beat the bound
+    by leaving work at the horizon (``tests/compute/test_compute_baselines_v2.py``)."""
+    env = getattr(env, "unwrapped", env)
+    p, P, L = env.p, env.p.prices, env.p.links
+    dt = p.epoch_s
+    sh = env.shift
+    up = np.full(env.horizon, float(env.cores.sum()))
+    if sh is not None and sh.kind == "node_failure":
+        up[sh.onset:sh.end] -= float(env.cores[list(env.failed_nodes)].sum())
+    total = float(up.sum()) * dt * P.power_idle / 3.6e6 * P.energy_price
+    active = (P.power_active - P.power_idle) / 3.6e6 * P.energy_price
+    pen = np.asarray(P.miss_penalty)
+    arrived = 0
+    for t, b in enumerate(env._batches):
+        k = len(b["node"])
+        if not k:
+            continue
+        arrived += k
+        a, dl, size, mem, data = b["arrival"], b["deadline"], b["size"], b["mem"], b["data"]
+        pj = pen[b["cls"]]
+        lf = bf = 1.0
+        if sh is not None and sh.kind == "latency_spike" and sh.active(t):
+            lf, bf = sh.latency_factor, sh.bandwidth_factor
+        local = active * size + np.where(a + size > dl, pj, 0.0)
+        run = size / L.cloud_speed
+        transfer = 2.0 * L.cloud_latency * lf + 8.0 * data / (L.cloud_bandwidth * bf)
+        cloud = (P.delay_cost * transfer + P.cloud_fee + P.cloud_gb_s * mem * run
+                 + np.where(a + transfer + run > dl, pj, 0.0))
+        total += float(np.minimum(np.minimum(local, cloud), pj).sum())
     return {"total_cost_usd": total, "arrived": float(arrived),
             "cost_per_job": total / arrived if arrived else math.nan}

@@ -9,6 +9,12 @@ the same time). Failed nodes are never chosen; if every candidate has failed the
 cloud. Jobs beyond the ``W`` observed slots follow the least-loaded candidate after the slots.
 No core reservation, no cloud otherwise, never drops.
 
+**EdgeCluster-v2** (rules applied at arrival): each epoch an agent points its overflow at the
+neighbour with the least advertised waiting work per core and keeps a job local while its own
+node's waiting work per core, exact at the job's arrival, is at most that neighbour's (the
+largest threshold level not above it). All classes share the rule; a failed own node sends
+everything to that neighbour, and with every neighbour failed too, to the cloud.
+
 JSQ is optimal for identical servers with exponential jobs in the sense of stochastic
 ordering (Winston 1977, Weber 1978); with work-based load on heterogeneous nodes it is the
 "least work left per core" rule.
@@ -20,7 +26,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from baselines.compute import TASK, ObsView, assemble
+from baselines.compute import TASK, TASK_V2, ObsView, RuleView, assemble, is_v2
 from bench.policy import PolicyInfo
 from tasks.compute.edge_cluster import CLOUD
 
@@ -31,9 +37,13 @@ class JSQPolicy:
     info = PolicyInfo(name="jsq", version="1", paradigm="heuristic",
                       description="Join the shortest queue (least work per core) among own node "
                                   "and the 3 neighbours; failure-aware.")
-    tasks = (TASK,)
+    tasks = (TASK, TASK_V2)
 
     def __init__(self, env: Any) -> None:
+        if is_v2(env):
+            self.rules = RuleView(env)
+            self.act = self._act_v2
+            return
         self.view = ObsView(env)
         self.cand_cores = self.view.candidate_cores()
 
@@ -56,3 +66,14 @@ class JSQPolicy:
         best = np.argmin(load, axis=1)
         rest = np.where(np.isfinite(load[rows, best]), best, CLOUD)
         return assemble(v, choices, rest)
+
+    def _act_v2(self, observations: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        r = self.rules
+        o = r.stack(observations)
+        nb = r.neighbour_loads(o)
+        best = np.argmin(nb, axis=1)
+        best_load = nb[np.arange(r.n), best]
+        alt = np.where(np.isfinite(best_load), best, 3)
+        thr = r.threshold_at(best_load)
+        thr = np.where(r.own_failed(o), 0, thr)
+        return r.actions(thr, alt)

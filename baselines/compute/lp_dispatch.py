@@ -1,5 +1,10 @@
 """Per-epoch LP dispatch for ``compute/EdgeCluster-v1`` (centralised, from observations only).
 
+Paradigm ``CTCE``: it stacks *every* agent's observation into one LP, i.e. it executes
+centrally (no agent could run it on its own view); it involves no training. It sees the jobs in
+the ``W`` observed slots of each agent, not all pending jobs (those beyond the slots are known
+only by their count). It has no EdgeCluster-v2 form (v2 has no pending jobs to assign).
+
 Every epoch one linear program assigns all observed pending jobs of the cluster (the ``W``
 slots of every agent) to destinations, from the agents' observations and the public parameters:
 
@@ -42,9 +47,11 @@ from tasks.compute.edge_cluster import CLOUD
 class LPDispatchPolicy:
     """Fluid time-band transportation LP over all pending jobs, every epoch (module docstring)."""
 
-    info = PolicyInfo(name="lp_dispatch", version="1", paradigm="optimization",
-                      description="Per-epoch LP (HiGHS) assigning pending jobs to nodes and the "
-                                  "cloud under fluid queueing, capacity and memory constraints.")
+    info = PolicyInfo(name="lp_dispatch", version="1", paradigm="CTCE",
+                      description="Centralised: one per-epoch LP (HiGHS) over every agent's "
+                                  "observation, assigning the observed pending jobs (W slots per "
+                                  "agent) to nodes and the cloud under fluid queueing, capacity "
+                                  "and memory constraints; no training.")
     tasks = (TASK,)
 
     def __init__(self, env: Any, band_s: float = 2.0, bands: int = 4, reserve_level: int = 1) -> None:

@@ -11,6 +11,9 @@ samples points. No reservation, no drops. The samples come from the policy's own
 Sampling two queues instead of one cuts the maximum load from Θ(log n / log log n) to
 Θ(log log n) (Azar, Broder, Karlin & Upfal 1999; Mitzenmacher 2001) with far less information
 than JSQ.
+
+**EdgeCluster-v2**: the same idea per epoch and rule (``_act_v2``): one sampled neighbour
+against the own node, whose backlog the rule reads exactly at each arrival.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from baselines.compute import TASK, ObsView, assemble
+from baselines.compute import TASK, TASK_V2, ObsView, RuleView, assemble, is_v2
 from bench.policy import PolicyInfo
 from tasks.compute.edge_cluster import CLOUD
 
@@ -33,9 +36,14 @@ class PowerOfTwoPolicy:
     info = PolicyInfo(name="power_of_two", version="1", paradigm="heuristic",
                       description="Power-of-two-choices among own node and the 3 neighbours, "
                                   "seeded by reset(seed).")
-    tasks = (TASK,)
+    tasks = (TASK, TASK_V2)
 
     def __init__(self, env: Any) -> None:
+        self.rng = np.random.Generator(np.random.PCG64(0))
+        if is_v2(env):
+            self.rules = RuleView(env)
+            self.act = self._act_v2
+            return
         self.view = ObsView(env)
         self.cand_cores = self.view.candidate_cores()
         self.rng = np.random.Generator(np.random.PCG64(0))
@@ -64,3 +72,16 @@ class PowerOfTwoPolicy:
             upd = s["mask"] & (c != CLOUD)
             load[rows[upd], c[upd]] += s["size"][upd] / self.cand_cores[rows[upd], c[upd]]
         return assemble(v, choices, self._pick(load))
+
+    def _act_v2(self, observations: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """v2: each epoch one neighbour sampled uniformly is compared with the own node (two
+        choices: own and sampled); the rule keeps jobs local while the own waiting work per core
+        is at most the sample's, else sends them there (cloud if the sample has failed)."""
+        r = self.rules
+        o = r.stack(observations)
+        nb = r.neighbour_loads(o)
+        pick = self.rng.integers(0, 3, r.n)
+        load = nb[np.arange(r.n), pick]
+        alt = np.where(np.isfinite(load), pick, 3)
+        thr = np.where(r.own_failed(o), 0, r.threshold_at(load))
+        return r.actions(thr, alt)

@@ -6,6 +6,10 @@ epochs); a candidate that advertises itself as failed is skipped (if every candi
 the job goes to the cloud). Jobs beyond the ``W`` observed slots follow the candidate the cursor
 points to next. No core reservation. This is the classic static (oblivious) load-balancing rule:
 it evens out the *number* of jobs over the candidates, not their work.
+
+**EdgeCluster-v2** (rules at arrival): the cursor moves once per epoch, and during the epoch all
+of the agent's jobs go to the candidate it points to (own node: the rule keeps every job local;
+a neighbour: no job stays local). Over four epochs each candidate gets one epoch's arrivals.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from baselines.compute import TASK, ObsView, assemble
+from baselines.compute import TASK, TASK_V2, ObsView, RuleView, assemble, is_v2
 from bench.policy import PolicyInfo
 from tasks.compute.edge_cluster import CLOUD
 
@@ -24,9 +28,14 @@ class RoundRobinPolicy:
 
     info = PolicyInfo(name="round_robin", version="1", paradigm="heuristic",
                       description="Round-robin over own node and the 3 neighbours; skips failed nodes.")
-    tasks = (TASK,)
+    tasks = (TASK, TASK_V2)
 
     def __init__(self, env: Any) -> None:
+        if is_v2(env):
+            self.rules = RuleView(env)
+            self.cursor = np.zeros(self.rules.n, np.int64)
+            self.act = self._act_v2
+            return
         self.view = ObsView(env)
         self.cursor = np.zeros(self.view.n, np.int64)
 
@@ -55,3 +64,18 @@ class RoundRobinPolicy:
         rest = self._next(alive, v.overflow(o) > 0)
         rest[v.overflow(o) <= 0] = 0
         return assemble(v, choices, rest)
+
+    def _act_v2(self, observations: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        r = self.rules
+        o = r.stack(observations)
+        alive = np.concatenate([~r.own_failed(o)[:, None], np.isfinite(r.neighbour_loads(o))], axis=1)
+        rows = np.arange(r.n)
+        choice = np.full(r.n, -1, np.int64)
+        for step in range(4):
+            cand = (self.cursor + step) % 4
+            ok = alive[rows, cand] & (choice < 0)
+            choice[ok] = cand[ok]
+        self.cursor = np.where(choice >= 0, (choice + 1) % 4, self.cursor)
+        thr = np.where(choice == 0, r.always, 0)
+        alt = np.where(choice > 0, choice - 1, 3)        # every candidate failed: the cloud
+        return r.actions(thr, alt)

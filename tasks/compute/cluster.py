@@ -1,4 +1,12 @@
-"""SimPy simulation core of ``compute/EdgeCluster-v1``: edge nodes, a cloud, jobs and their books.
+"""SimPy simulation core of ``compute/EdgeCluster-v1`` and ``-v2``: edge nodes, a cloud, jobs and their books.
+
+**v2 differences** (flags of :class:`Cluster`, all off for v1 so v1 reproduces bit for bit):
+``exact_abandon`` — an abandoned job leaves and frees its memory at its deadline, before any
+later admission or start reads memory; ``delay_beyond_service`` — the delay cost prices time in
+the system beyond the job's own nominal service; :meth:`Cluster.drain` — at the horizon the
+system runs on without arrivals until every job has settled. In v2 arrivals are SimPy events
+too (``tasks/compute/edge_cluster_v2.py``): a job is dispatched the instant it arrives. The
+text below describes v1 where they differ.
 
 Units: time in seconds (s), work in core-seconds (the time one core needs; every core runs at
 speed 1), memory in GB, data in MB, link bandwidth in Mbit/s, power in W, energy in kWh, money
@@ -80,7 +88,7 @@ class Job:
     completion time while in the cloud, and the settlement time once settled."""
 
     __slots__ = ("jid", "origin", "cls", "size", "mem", "data", "arrival", "deadline", "state",
-                 "host", "finish")
+                 "host", "finish", "start")
 
     def __init__(self, jid: int, origin: int, cls: int, size: float, mem: float, data: float,
                  arrival: float, deadline: float) -> None:
@@ -88,6 +96,7 @@ class Job:
         self.size, self.mem, self.data = size, mem, data
         self.arrival, self.deadline = arrival, deadline
         self.state, self.host, self.finish = PENDING, -1, math.inf
+        self.start = math.inf            # run start (s), set when it starts on an edge node
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return (f"Job({self.jid}, origin={self.origin}, cls={self.cls}, size={self.size:.3g}, "
@@ -140,6 +149,8 @@ class Node:
             self.cl.expire(job, now)
             return
         job.state, job.host = QUEUED, self.idx
+        if self.cl.exact_abandon and self.q_min_deadline <= now:
+            self.sweep(now)              # jobs abandoned since the last event free memory first
         self.mem_used += job.mem
         if self.mem_used > self.mem_peak:
             self.mem_peak = self.mem_used
@@ -158,6 +169,8 @@ class Node:
         """Start waiting jobs while cores allow: highest class first, FCFS within a class; class
         >= 1 only while more than ``reserve`` cores are free. Jobs past their deadline leave."""
         queues, cl = self.queues, self.cl
+        if cl.exact_abandon and self.q_min_deadline <= now:
+            self.sweep(now)              # before any start: its memory check sees only live jobs
         while self.free > 0 and self.nq:
             job = None
             for k, q in enumerate(queues):
@@ -193,6 +206,7 @@ class Node:
         if self.mem_used > self.mem_cap:
             dur *= self.cl.overcommit_slowdown
         job.state = RUNNING
+        job.start = now
         job.finish = now + dur
         self.run_end_sum += job.finish
         self.running[job.jid] = job
@@ -307,7 +321,8 @@ class Cluster:
     """The nodes, the cloud, the event engine and the per-node books (module docstring)."""
 
     def __init__(self, cores: Sequence[int], mem_cap: Sequence[float], prices: Prices, links: Links,
-                 *, n_classes: int, overcommit_slowdown: float = 1.0, record: bool = False) -> None:
+                 *, n_classes: int, overcommit_slowdown: float = 1.0, record: bool = False,
+                 exact_abandon: bool = False, delay_beyond_service: bool = False) -> None:
         if len(cores) != len(mem_cap):
             raise ValueError("cores and mem_cap must have one entry per node")
         self.sim = SimEngine()  # pickles mid-episode (bench/sim_engine.py)
@@ -315,6 +330,12 @@ class Cluster:
         self.n_classes = n_classes
         self.prices, self.links = prices, links
         self.overcommit_slowdown = float(overcommit_slowdown)
+        #: v2 semantics (False keeps v1 bit for bit): an abandoned job frees its memory at its
+        #: deadline, before any later admission or start looks at memory (v1: at the next sweep)
+        self.exact_abandon = bool(exact_abandon)
+        #: v2: the delay cost prices time in the system beyond the job's own nominal service
+        #: (waiting, transfers, paging slowdown), not the run time itself (v1: the whole sojourn)
+        self.delay_beyond_service = bool(delay_beyond_service)
         self.nodes = [Node(self, i, int(c), float(m), n_classes) for i, (c, m) in enumerate(zip(cores, mem_cap))]
         self.latency_factor = 1.0
         self.bandwidth_factor = 1.0
@@ -377,12 +398,17 @@ class Cluster:
         self.complete(event.value, self.sim.now)
 
     # -- settlements ---------------------------------------------------------------------------------
-    def _settle(self, job: Job, t: float, missed: bool) -> None:
+    def _settle(self, job: Job, t: float, missed: bool, served: float = 0.0) -> None:
+        """Book a job's settlement at ``t``; ``served`` (s) is the time it spent being served at
+        nominal speed, excluded from the delay cost under ``delay_beyond_service``."""
         o, acc = job.origin, self.acc
         del self.live[job.jid]
         job.finish = t
         acc[SETTLED][o] += 1.0
-        cost = self.prices.delay_cost * (t - job.arrival)
+        sojourn = t - job.arrival
+        if self.delay_beyond_service:
+            sojourn = max(sojourn - served, 0.0)
+        cost = self.prices.delay_cost * sojourn
         if missed:
             acc[MISSED][o] += 1.0
             cost += self._penalty[job.cls]
@@ -406,7 +432,8 @@ class Cluster:
             k += 1
         acc[len(COUNTERS) + k][o] += 1.0
         self.totals["completed"] += 1
-        self._settle(job, now, now > job.deadline)
+        served = job.size / self.links.cloud_speed if job.host < 0 else job.size
+        self._settle(job, now, now > job.deadline, served)
 
     def expire(self, job: Job, t: float) -> None:
         """A job abandoned because it could not start by its deadline; it leaves at ``t`` (its
@@ -417,10 +444,11 @@ class Cluster:
         self._settle(job, t, True)
 
     def lose(self, job: Job, now: float) -> None:
+        served = min(now - job.start, job.size) if job.state == RUNNING else 0.0
         job.state = LOST
         self.acc[LOST_C][job.origin] += 1.0
         self.totals["lost"] += 1
-        self._settle(job, now, True)
+        self._settle(job, now, True, served)
 
     # -- time --------------------------------------------------------------------------------------------
     def advance(self, until: float) -> None:
@@ -470,6 +498,35 @@ class Cluster:
                     acc[MISSED_TOP][o] += 1.0
                     acc[SETTLED_TOP][o] += 1.0
             acc[COST][o] += cost
+
+    def drain(self) -> None:
+        """v2 end of the horizon: run the system on with no new arrivals until every job in it
+        has settled, booking each job's true cost (delay, miss penalty, active energy of the
+        work run after the horizon; the idle power of the cores after the horizon is not
+        booked). The terminal cost of a job in the system at the horizon is thus what finishing
+        it costs, so parking work at the end saves nothing. Call after the last epoch's
+        :meth:`close_epoch`; read the counters with :meth:`take_counters`."""
+        self.sim.run()
+        end = self.sim.now
+        for node in self.nodes:                 # only failed nodes can hold waiting jobs now
+            for q in node.queues:
+                for j in q:
+                    node.mem_used -= j.mem
+                    self.expire(j, j.deadline)      # a waiting job leaves at its deadline
+                q.clear()
+            node.nq, node.q_work, node.q_min_deadline = 0, 0.0, math.inf
+        P = self.prices
+        extra = (P.power_active - P.power_idle) / 3.6e6
+        for node in self.nodes:
+            kwh = extra * node.flush(end)
+            self.acc[ENERGY][node.idx] += kwh
+            self.acc[COST][node.idx] += kwh * P.energy_price
+
+    def take_counters(self) -> np.ndarray:
+        """The counters booked since the last close, shape (len(ALL_COUNTERS), n); reset them."""
+        out = np.array(self.acc, dtype=np.float64)
+        self.acc = [[0.0] * self.n for _ in ALL_COUNTERS]
+        return out
 
     def in_system(self) -> int:
         return len(self.live)
@@ -525,7 +582,11 @@ class Workload:
     def __init__(self, cores: np.ndarray, classes: JobClasses, *, epoch_s: float, load: float,
                  hotspot_sd: float, diurnal_amplitude: float, diurnal_period_s: float,
                  burst_factor: float, burst_start_prob: float, burst_mean_epochs: float,
-                 rng_rates: np.random.Generator, rng_jobs: np.random.Generator) -> None:
+                 rng_rates: np.random.Generator, rng_jobs: np.random.Generator,
+                 size_law: str = "lognormal") -> None:
+        if size_law not in ("lognormal", "exponential"):
+            raise ValueError(f"parameter 'size_law' must be 'lognormal' or 'exponential', got {size_law!r}")
+        self.exponential = size_law == "exponential"
         self.n = len(cores)
         self.classes = classes
         self.epoch_s = float(epoch_s)
@@ -560,9 +621,12 @@ class Workload:
         return self.base * mult * self.diurnal(t0 + 0.5 * self.epoch_s)
 
     def draw(self, t0: float, rates: np.ndarray, size_factor: float = 1.0,
-             size_sigma: float | None = None) -> dict[str, np.ndarray]:
+             size_sigma: float | None = None, *, size_alpha: float | None = None
+             ) -> dict[str, np.ndarray]:
         """Jobs arriving in [t0, t0 + epoch) at rates ``rates`` (1/s, shape (n,)), sorted by node
-        then arrival time. ``size_factor`` and ``size_sigma`` override the size law (shift)."""
+        then arrival time. ``size_factor`` and ``size_sigma`` override the size law (shift);
+        ``size_alpha`` replaces it by a Pareto law of shape α with the same class means
+        (scale ``x_m = mean (α − 1)/α``; infinite variance for α ≤ 2)."""
         rng, C = self.rng_jobs, self.classes
         counts = rng.poisson(rates * self.epoch_s)
         k = int(counts.sum())
@@ -575,6 +639,11 @@ class Workload:
         z = rng.standard_normal((3, k))
         ss = C.size_sigma if size_sigma is None else float(size_sigma)
         size = self._size_mean[cls] * size_factor * np.exp(ss * z[0] - 0.5 * ss * ss)
+        if self.exponential:                # M/M/c tests: exponential work with the class means
+            size = self._size_mean[cls] * size_factor * rng.exponential(1.0, k)
+        if size_alpha is not None:
+            a = float(size_alpha)
+            size = self._size_mean[cls] * size_factor * (a - 1.0) / a * (1.0 + rng.pareto(a, k))
         mem = self._mem_mean[cls] * np.exp(C.mem_sigma * z[1] - 0.5 * C.mem_sigma ** 2)
         data = self._data_mean[cls] * np.exp(C.data_sigma * z[2] - 0.5 * C.data_sigma ** 2)
         deadline = at + self._base_dl[cls] + self._slack[cls] * size

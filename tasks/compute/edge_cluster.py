@@ -87,7 +87,7 @@ N_NEIGHBOURS = 3
 SLOT_FEATURES = 8      # mask, class one-hot (3), size, mem, slack, data
 OWN_FEATURES = 10
 NEIGHBOUR_FEATURES = 7
-SHIFT_KINDS = ("flash_crowd", "node_failure", "latency_spike", "size_shift")
+SHIFT_KINDS = ("flash_crowd", "node_failure", "latency_spike", "size_shift", "size_pareto")
 CORE_SCALE = 16.0      # cores are observed as cores / 16
 
 
@@ -145,7 +145,9 @@ class Params:
         if n % 2:
             raise ValueError(f"parameter 'n_nodes' must be even (the opposite-node link needs "
                              f"i + n/2), got {n}")
-        share = _vec(p, "class_share", None, 0.0, strict=True)
+        share = _vec(p, "class_share", None, 0.0)
+        if not sum(share) > 0:
+            raise ValueError(f"parameter 'class_share' needs at least one share > 0, got {list(share)}")
         k = len(share)
         if k != 3:
             raise ValueError(f"parameter 'class_share' must list 3 job classes (the observation "
@@ -179,7 +181,8 @@ class Params:
                       cloud_bandwidth=_num(p, "cloud_bandwidth_mbps", 0.0, strict=True),
                       cloud_speed=_num(p, "cloud_speed", 0.0, strict=True))
         return cls(
-            n_nodes=n, epoch_s=_num(p, "epoch_s", 0.0, strict=True), slots=_int(p, "slots", 1),
+            n_nodes=n, epoch_s=_num(p, "epoch_s", 0.0, strict=True),
+            slots=_int(p, "slots", 1) if "slots" in p else 0,      # v2 has no pending slots
             cores_cycle=tuple(int(c) for c in cycle),
             memory_per_core_gb=_num(p, "memory_per_core_gb", 0.0, strict=True),
             reserve_levels=levels, overcommit_slowdown=_num(p, "overcommit_slowdown", 1.0),
@@ -217,6 +220,7 @@ class Shift:
     latency_factor: float = 1.0
     bandwidth_factor: float = 1.0
     sigma: float | None = None
+    alpha: float | None = None
 
     @classmethod
     def from_spec(cls, raw: Mapping[str, Any] | None, horizon: int) -> "Shift | None":
@@ -242,8 +246,13 @@ class Shift:
         sigma = raw.get("sigma")
         if sigma is not None and not 0.0 <= float(sigma) <= 3.0:
             raise ValueError(f"shift.sigma (log-s.d. of sizes) must lie in [0, 3], got {sigma}")
+        alpha = raw.get("alpha")
+        if kind == "size_pareto" and (alpha is None or not float(alpha) > 1.0):
+            raise ValueError(f"shift.alpha (Pareto shape of job sizes) must be > 1 so the mean "
+                             f"is finite, got {alpha!r}")
         return cls(kind, onset, end, factor=factor, fraction=fraction, latency_factor=lat,
-                   bandwidth_factor=bw, sigma=None if sigma is None else float(sigma))
+                   bandwidth_factor=bw, sigma=None if sigma is None else float(sigma),
+                   alpha=None if alpha is None else float(alpha))
 
     def active(self, t: int) -> bool:
         return self.onset <= t < self.end
@@ -336,19 +345,26 @@ class EdgeClusterEnv(RaoParallelEnv):
         return dict(self._layout)
 
     # -- reset -----------------------------------------------------------------------------------
+    #: size law of the generator (v2 may set "exponential" for the queueing-theory tests)
+    size_law = "lognormal"
+
+    def _make_cluster(self) -> Cluster:
+        p = self.p
+        return Cluster(self.cores.tolist(), self.mem_cap.tolist(), p.prices, p.links,
+                       n_classes=p.classes.n, overcommit_slowdown=p.overcommit_slowdown,
+                       record=self.record_jobs)
+
     def _reset_sim(self) -> None:
         p = self.p
         seeds = self.np_random.integers(0, 2**63 - 1, size=3)
         rng_rates, rng_jobs, rng_shift = (np.random.Generator(np.random.PCG64(int(s))) for s in seeds)
-        self.cluster = Cluster(self.cores.tolist(), self.mem_cap.tolist(), p.prices, p.links,
-                               n_classes=p.classes.n, overcommit_slowdown=p.overcommit_slowdown,
-                               record=self.record_jobs)
+        self.cluster = self._make_cluster()
         self.workload = Workload(self.cores, p.classes, epoch_s=p.epoch_s, load=p.load,
                                  hotspot_sd=p.hotspot_sd, diurnal_amplitude=p.diurnal_amplitude,
                                  diurnal_period_s=p.diurnal_period_s, burst_factor=p.burst_factor,
                                  burst_start_prob=p.burst_start_prob,
                                  burst_mean_epochs=p.burst_mean_epochs,
-                                 rng_rates=rng_rates, rng_jobs=rng_jobs)
+                                 rng_rates=rng_rates, rng_jobs=rng_jobs, size_law=self.size_law)
         self.failed_nodes: tuple[int, ...] = ()
         if self.shift is not None and self.shift.kind == "node_failure":
             m = max(1, int(round(self.shift.fraction * self.n)))
@@ -468,21 +484,52 @@ class EdgeClusterEnv(RaoParallelEnv):
             self._apply_shift(self.t + 1)     # after reading this epoch's memory peaks
         return rewards, kpi, viol
 
-    def _draw_arrivals(self) -> list[dict[str, np.ndarray]]:
-        """The episode's whole arrival sequence, one batch per epoch (drawn at reset: arrivals do
-        not depend on actions; shifts enter as known multipliers from their onset)."""
+    def _draw_arrivals(self, start: int = 0) -> list[dict[str, np.ndarray]]:
+        """The episode's arrival sequence from epoch ``start`` on, one batch per epoch (drawn at
+        reset: arrivals do not depend on actions; shifts enter as known multipliers from their
+        onset). Records the burst state before each epoch (``perturb_future``)."""
         sh, wl, dt = self.shift, self.workload, self.p.epoch_s
         out = []
-        for t in range(self.horizon):
+        if start == 0:
+            self._burst_hist = []
+        for t in range(start, self.horizon):
+            if start == 0:
+                self._burst_hist.append(wl.on.copy())
             rates = wl.rates(t * dt)
-            size_factor, size_sigma = 1.0, None
+            size_factor, size_sigma, size_alpha = 1.0, None, None
             if sh is not None and sh.active(t):
                 if sh.kind == "flash_crowd":
                     rates = rates * self.crowd_mult
                 elif sh.kind == "size_shift":
                     size_factor, size_sigma = sh.factor, sh.sigma
-            out.append(wl.draw(t * dt, rates, size_factor, size_sigma))
+                elif sh.kind == "size_pareto":
+                    size_factor, size_alpha = sh.factor, sh.alpha
+            if size_alpha is None:
+                out.append(wl.draw(t * dt, rates, size_factor, size_sigma))
+            else:
+                out.append(wl.draw(t * dt, rates, size_factor, size_alpha=size_alpha))
         return out
+
+    def perturb_future(self, t0: int, seed: int) -> None:
+        """Redraw every exogenous random quantity realised after the observation at step ``t0``
+        — the burst chains, arrivals and job attributes of epochs ``t0, t0+1, …`` and, if the
+        failure shift's onset lies after ``t0``, which nodes fail — from a Generator seeded by
+        ``seed`` (``bench.checks.check_no_foresight``). Call right after ``reset``. The jobs
+        arriving in epoch ``t0`` are first seen in the observation after step ``t0``."""
+        if self.t != 0:
+            raise RuntimeError("perturb_future must be called right after reset()")
+        t0 = max(0, min(int(t0), self.horizon))
+        rng = np.random.Generator(np.random.PCG64(int(seed)))
+        wl = self.workload
+        if t0 < len(self._burst_hist):
+            wl.on = self._burst_hist[t0].copy()
+        wl.rng_rates, wl.rng_jobs = rng, rng
+        sh = self.shift
+        if sh is not None and sh.kind == "node_failure" and sh.onset > t0:
+            m = len(self.failed_nodes)
+            self.failed_nodes = tuple(sorted(int(x) for x in rng.choice(self.n, m, replace=False)))
+        keep = self._batches[:t0]
+        self._batches = keep + self._draw_arrivals(start=t0)
 
     def future_arrivals(self, epochs: int | None = None) -> list[dict[str, np.ndarray]]:
         """Arrival batches of the coming ``epochs`` epochs (all remaining if None): per epoch the

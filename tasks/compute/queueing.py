@@ -1,9 +1,12 @@
 """Closed-form queueing results the edge-cluster simulator is checked against.
 
-All times are in seconds, rates in jobs per second. A node of ``EdgeCluster-v1`` with ``c``
-cores, one priority class, no core reservation and no deadlines is a multi-server FCFS queue, so
-with Poisson arrivals its mean waiting time must match these formulas
-(``tests/compute/test_queueing.py``):
+All times are in seconds, rates in jobs per second. A node with ``c`` cores, one priority
+class, no core reservation and no deadlines is a multi-server FCFS queue, so with Poisson
+arrivals its mean waiting time must match these formulas. ``tests/compute/test_queueing.py``
+checks the node fed in continuous time by a standalone driver; ``tests/compute/
+test_edge_cluster_v2.py`` checks ``EdgeCluster-v2`` itself (jobs decided at arrival). Inside
+``EdgeCluster-v1`` jobs wait for the next 1-s decision boundary, so a v1 node is fed batches at
+integer times and is *not* this queue (issue 18):
 
 * **M/M/c (Erlang C)**, arrival rate ``λ``, service rate ``μ`` per core, offered load
   ``a = λ/μ`` (Erlangs), utilisation ``ρ = a/c < 1``. The probability that an arrival waits is
@@ -23,8 +26,9 @@ with Poisson arrivals its mean waiting time must match these formulas
   (Kleinrock eq. 5.105); it depends on the service law only through its first two moments.
 * **M/G/c** has no closed form; :func:`mgc_mean_wait_approx` gives the Allen–Cunneen
   (Lee–Longton) two-moment approximation ``W_q ≈ (1 + C_s²)/2 · W_q^{M/M/c}``, exact for
-  ``c = 1`` and for exponential service. The dispatch baselines use it to estimate queueing delay;
-  the tests never treat it as exact.
+  ``c = 1`` and for exponential service. No baseline calls it (the v1 docs said the dispatch
+  baselines did; they use their own fluid or list-scheduling estimates); the tests never treat
+  it as exact.
 
 :func:`batch_means_ci` is the confidence interval the tests compare against: successive waits of
 one long run are correlated, so the run is cut into ``b`` contiguous batches whose means are

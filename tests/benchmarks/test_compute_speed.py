@@ -1,5 +1,5 @@
-"""Simulation speed of compute/EdgeCluster-v1: decisions and jobs per second at every scale, and
-how the cost grows with jobs and with nodes.
+"""Simulation speed of compute/EdgeCluster-v1 (and v2, ``test_v2_decisions_per_second``):
+decisions and jobs per second at every scale, and how the cost grows with jobs and with nodes.
 
 * ``test_decisions_per_second[scale]`` — one full episode with fixed actions (every job local),
   i.e. the simulator's own cost. ``extra_info``: ``agent_decisions_per_s`` (agent-steps per
@@ -49,7 +49,11 @@ def _episode(env, act, seed: int) -> tuple[int, int]:
 
 
 def _fixed(env):
-    local = {a: np.zeros(env.W + 2, np.int64) for a in env.possible_agents}
+    u = env.unwrapped
+    if hasattr(u, "always"):             # v2: the rule that keeps every job local
+        local = {a: np.array([u.always] * 3 + [0] * 4, np.int64) for a in env.possible_agents}
+    else:
+        local = {a: np.zeros(env.W + 2, np.int64) for a in env.possible_agents}
     return lambda obs: local
 
 
@@ -143,3 +147,26 @@ def test_cost_growth_with_nodes() -> None:
           + ", ".join(f"{n}: {t:.3f} s ({pj * 1e6:.1f} us/job)" for n, t, pj in zip(agents, times, per_job))
           + f"; log-log slope (10..256 nodes) {slope:.2f}")
     assert 0.7 < slope < 1.3
+
+
+TASK_V2 = "compute/EdgeCluster-v2"
+
+
+@pytest.mark.parametrize("scale", [s.name for s in bench.get_spec(TASK_V2).scales])
+def test_v2_decisions_per_second(benchmark, scale: str) -> None:
+    """EdgeCluster-v2: every job is dispatched by its node's rule at its arrival instant (one
+    SimPy event each), so dispatch decisions = arrived jobs. Same target as v1 at n10."""
+    env = bench.make(TASK_V2, scale=scale)
+    env.reset(seed=0)
+    act = _fixed(env)
+    seeds = iter(range(10_000))
+    agent_dec, dispatch = benchmark.pedantic(lambda: _episode(env, act, next(seeds)), rounds=5,
+                                             iterations=1, warmup_rounds=1)
+    if benchmark.stats is not None:
+        t = benchmark.stats.stats.min
+        benchmark.extra_info.update(agent_decisions_per_s=agent_dec / t,
+                                    dispatch_decisions_per_s=dispatch / t)
+    best, _, disp, _ = _best_time(env, act, [1, 2, 3], repeats=3)
+    print(f"\nEdgeCluster-v2 {scale}: {disp / best:,.0f} job dispatches/s (best of 3 x 3 episodes)")
+    if scale == "n10":
+        assert disp / best >= TARGET_DISPATCH_PER_S, f"{disp / best:.0f} dispatch decisions/s"

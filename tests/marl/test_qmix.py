@@ -103,8 +103,8 @@ def tiny(**kw: object) -> qmix.Args:
 
 # Measured with tiny(env_steps=3_000), seed 3, over the ten eval seeds of compute n4: V_trained
 # 0.437 vs V_random 0.117 on the machine that wrote this test, but 0.254 vs 0.117 on another
-# Intel Xeon host (session 4): torch's CPU kernels round differently across CPUs and a 3,000-step
-# training run amplifies that into a different policy. The margin is under 3/4 of the smaller gap,
+# Intel Xeon host (session 4): the cause was not isolated (the CPU's kernels or torch's thread count
+# change the rounding, and a 3,000-step training run amplifies it into a different policy). The margin is under 3/4 of the smaller gap,
 # and random-level play (V 0.12) still fails it.
 V_MARGIN = 0.10
 

@@ -90,6 +90,38 @@ exact; its own bus voltage (field 7) is a local measurement: noisy under ``noisy
 never delayed. Shift draws are made after the day's profiles, so a seed gives the same day in
 every scenario up to the onset.
 
+Version 2 (``power_grid/IEEE33-v2``; each switch is a parameter whose default is v1's behaviour,
+so v1 runs bit-identically):
+
+* ``failure_scoring: collapse`` — a feeder whose power flow has no operable solution collapses:
+  the interval is scored on a dead feeder (every bus at 0 p.u., exceedance ``v_min`` each, so
+  ``n_bus · v_min / 0.01``), out of band, ``reward_failure``, and all its available PV curtailed.
+  Any converged state has every voltage above 0, so its barrier is smaller; ``reward_failure``
+  (100) exceeds the line loss plus reactive cost of any converged state of the feeder: the reward
+  never rises as a policy pushes past collapse (``tests/power_grid/test_v2.py``). PV lost to a
+  trip or a collapse counts as curtailment (``curtailed = available − delivered``). The feeder
+  recloses at the next interval (flat start).
+* ``pf_fallback: newton`` — states the sweep does not converge within ``pf_max_iter`` (or that
+  run below 0.3 p.u.) are solved by Newton–Raphson (``powerflow.newton_feeder``); only states
+  beyond the nose fail (the IEEE 33-bus nose under uniform load scaling: λ ≈ 3.622).
+* ``inverter_protection: ieee1547_cat2`` — IEEE 1547-2018 Category II default trip settings
+  (OV2 1.20 p.u./0.16 s, OV1 1.10 p.u./2 s, UV1 0.70 p.u./10 s, UV2 0.45 p.u./0.16 s): every
+  clearing time is shorter than an interval, so an inverter whose bus voltage in the commanded
+  state is above 1.10 or below 0.70 p.u. trips (delivers nothing), and the flow is solved again
+  until no more trip (cascades included); inside those limits it rides through. A tripped
+  inverter re-enters at the next interval if its bus voltage after the trip lies in the
+  enter-service window 0.917–1.05 p.u. (the 300 s delay is shorter than an interval), otherwise it
+  stays out another interval. The interval is *scored on the commanded state* (the excursion did
+  occur, for up to the clearing time) and the PV the trip lost is curtailment, so a policy never
+  gains by provoking a trip; measurements (observations) report the state after the trip; the
+  KPI ``inverter_trips`` counts trips.
+* ``q_at_night: false`` — an inverter with no available PV delivers no reactive power (v2 keeps
+  ``true``: Q at night, as MAPDN).
+* ``profiles: simbench`` — the day is a real SimBench day (``simbench_profiles.py``): training
+  seeds draw from the training weeks, every other seed from the held-out eval weeks.
+
+``perturb_future(t0, seed)`` (v1 and v2) redraws the future of the day for the no-foresight check.
+
 Public to every policy: ``env.params`` (the network follows from them: ``network.build_network``
 and ``agent_layout``), the spaces, the observations, and ``env.last_output`` (each inverter's own
 p and q of the last interval, also in its observation). Oracles only: ``env.day`` (the day's true

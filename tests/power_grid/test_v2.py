@@ -217,3 +217,8 @@ def test_no_foresight_under_random_shifts(scenario: str) -> None:
 
 def test_check_task_passes() -> None:
     assert check_task(TASK, max_steps=12) == []
+
+
+def test_v2_nominal_anchors_match_the_measuring_script() -> None:
+    from tests.power_grid.test_power_grid_baselines import _check, _measure_module
+    _check(_measure_module().measure(["f1"], TASK), ["f1"], SPEC)

@@ -12,8 +12,11 @@ other 275 days. ``pool_days(kind)`` lists them.
 
 A feeder's day (``simbench_day``). Every load bus follows one standard profile, fixed by its bus
 number (households H0-A..H0-L cycled over the residential buses, commercial types cycled over
-``COMMERCIAL_BUSES``), scaled so that its annual peak is its spot load (Baran & Wu's data are the
-feeder's peak) times ``load_scale``; each feeder draws a lognormal day level and each bus an AR(1)
+``COMMERCIAL_BUSES``), times its spot load; all of them are divided by the feeder's coincident
+peak factor (``coincident_peak``: the largest interval of the year of Σ_b P_b·profile_b(t), as a
+share of Σ_b P_b; 0.519 for the IEEE 33-bus feeder), so that the feeder's annual peak is Baran &
+Wu's total load (their case is the feeder's peak; each bus peaks at its own time, so a single bus
+can exceed its spot load), times ``load_scale``; each feeder draws a lognormal day level and each bus an AR(1)
 deviation (the v1 parameters ``LEVEL_SD``, ``BUS_NOISE_SD``, ``BUS_NOISE_RHO``), because a
 standard profile is an average over many customers and a 33-bus feeder's buses do not move in
 lockstep. Reactive load keeps each bus's published power factor. PV: one of the eight SimBench PV
@@ -72,12 +75,22 @@ def bus_load_types(local_bus: list[int], commercial: np.ndarray) -> np.ndarray:
     return out
 
 
+def coincident_peak(base_p_mw: np.ndarray, bus_type: np.ndarray) -> float:
+    """The feeder's largest interval of the year, Σ_b P_b·profile_b(t), as a share of Σ_b P_b
+    (the standard profiles alone, without the random level and deviations)."""
+    total = float(base_p_mw.sum())
+    if total <= 0:
+        return 1.0
+    return float((load_profiles()["load"][:, bus_type] @ base_p_mw).max() / total)
+
+
 def simbench_day(rng: np.random.Generator, day: int, *, base_p_mw: np.ndarray,
                  base_q_mvar: np.ndarray, bus_type: np.ndarray, feeder_of_bus: np.ndarray,
                  n_feeders: int, pv_p_max_mw: np.ndarray, load_scale: float = 1.0,
-                 latitude_deg: float = 51.0) -> DayProfiles:
+                 latitude_deg: float = 51.0, peak_factor: float = 1.0) -> DayProfiles:
     """Day ``day`` (0-based day of 2016) of loads (every bus) and available PV (every inverter);
-    the random draws (PV series, levels, bus deviations) come from ``rng`` in a fixed order."""
+    the random draws (PV series, levels, bus deviations) come from ``rng`` in a fixed order.
+    ``peak_factor``: the loads are divided by it (``coincident_peak`` of one feeder)."""
     if not 0 <= int(day) < N_DAYS:
         raise ValueError(f"day must lie in 0..{N_DAYS - 1}, got {day!r}")
     data = load_profiles()
@@ -88,7 +101,7 @@ def simbench_day(rng: np.random.Generator, day: int, *, base_p_mw: np.ndarray,
     bus_level = np.where(feeder_of_bus >= 0, level[np.maximum(feeder_of_bus, 0)], 0.0)
     eps = np.exp(BUS_NOISE_SD * ar1(rng, STEPS_PER_DAY + 1, (n_bus,), BUS_NOISE_RHO)
                  - 0.5 * BUS_NOISE_SD ** 2)
-    mult = load_scale * data["load"][rows][:, bus_type] * bus_level[None, :] * eps
+    mult = (load_scale / peak_factor) * data["load"][rows][:, bus_type] * bus_level[None, :] * eps
     hours = interval_hours(15)
     doy = int(day) + 1
     pv_frac = data["pv"][rows, pv_col]

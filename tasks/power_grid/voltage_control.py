@@ -147,7 +147,7 @@ from bench.spec import EnvConfig
 from tasks.power_grid.network import Network, build_network
 from tasks.power_grid.powerflow import solve_blocks
 from tasks.power_grid.profiles import COMMERCIAL_BUSES, DayProfiles, day_length, generate_day
-from tasks.power_grid.simbench_profiles import bus_load_types, pool_days, simbench_day
+from tasks.power_grid.simbench_profiles import bus_load_types, coincident_peak, pool_days, simbench_day
 
 #: IEEE 1547-2018 Category II default trip settings (Table 11): OV2 1.20 p.u. / 0.16 s, OV1 1.10
 #: p.u. / 2 s, UV1 0.70 p.u. / 10 s, UV2 0.45 p.u. / 0.16 s. Every clearing time is far shorter than
@@ -310,6 +310,10 @@ class VoltageControlEnv(RaoParallelEnv):
                           if self.profiles == "simbench" else None)
         self._bus_feeder = np.append(self.topology.feeder_of_bus, -1)
         self._bus_feeder = np.where(self._bus_feeder < 0, self.topology.n_feeders, self._bus_feeder)
+        self._peak_factor = 1.0
+        if self.profiles == "simbench":          # of one feeder (every copy is the same feeder)
+            one = self.topology.feeder_of_bus == 0
+            self._peak_factor = coincident_peak(net.load_p_mw[one], self._bus_type[one])
         self._feeder_bus = [np.flatnonzero(self.topology.feeder_of_bus == f) for f in range(self.n_feeders)]
         self._pv_feeder = self.layout.feeder
         self.shift = self._read_shift(config)
@@ -433,7 +437,8 @@ class VoltageControlEnv(RaoParallelEnv):
             prof = simbench_day(rng, day, base_p_mw=net.load_p_mw, base_q_mvar=net.load_q_mvar,
                                 bus_type=self._bus_type, feeder_of_bus=self.topology.feeder_of_bus,
                                 n_feeders=self.n_feeders, pv_p_max_mw=self.p_max,
-                                load_scale=self.load_scale, latitude_deg=self.latitude)
+                                load_scale=self.load_scale, latitude_deg=self.latitude,
+                                peak_factor=self._peak_factor)
         else:
             doy = self.day_of_year if keep_day is None else keep_day.profiles.day_of_year
             prof = generate_day(rng, base_p_mw=net.load_p_mw, base_q_mvar=net.load_q_mvar,

@@ -1,7 +1,10 @@
-"""Measure the KPI anchors of ``power_grid/IEEE33-v1`` (reproducible; re-run at release).
+"""Measure the KPI anchors of ``power_grid/IEEE33-v1`` / ``-v2`` (reproducible; re-run at release).
 
-    .venv/bin/python scripts/measure_anchors_power_grid.py            # prints JSON
+    .venv/bin/python scripts/measure_anchors_power_grid.py            # prints JSON (v1)
     .venv/bin/python scripts/measure_anchors_power_grid.py --scales f1   # one scale only
+    .venv/bin/python scripts/measure_anchors_power_grid.py --task power_grid/IEEE33-v2
+
+v2 adds ``inverter_trips`` (not weighted): zero = the random baseline's mean, one = 0.
 
 How each anchor is obtained (the spec's ``anchors.source`` says the same), over the spec's eval
 seeds, nominal scenario, with the harness's own ``bench.episode.run_episode``:
@@ -37,12 +40,10 @@ from bench.episode import mean_kpis as episode_mean_kpis  # noqa: E402
 TASK = "power_grid/IEEE33-v1"
 
 
-mean_kpis = functools.partial(episode_mean_kpis, TASK)
-
-
-def measure(scales: list[str] | None = None) -> dict[str, dict]:
+def measure(scales: list[str] | None = None, task: str = TASK) -> dict[str, dict]:
     """The KPIs' (zero, one) anchors as described in the module docstring."""
-    spec = bench.get_spec(TASK)
+    mean_kpis = functools.partial(episode_mean_kpis, task)
+    spec = bench.get_spec(task)
     nominal = spec.nominal_scale.name
     names = scales or [s.name for s in spec.scales]
     rnd = {s: mean_kpis(RandomPolicy, s) for s in names}
@@ -66,6 +67,9 @@ def measure(scales: list[str] | None = None) -> dict[str, dict]:
     out["line_loss"]["scales"] = per_scale("line_loss", {s: orc[s]["line_loss"] for s in others})
     out["reactive_energy"]["scales"] = per_scale("reactive_energy")
     out["pf_failures"] = {"zero": 1.0, "one": 0.0}
+    if any(k.name == "inverter_trips" for k in spec.kpis) and nominal in names:
+        out["inverter_trips"] = {"zero": rnd[nominal]["inverter_trips"], "one": 0.0,
+                                 "scales": per_scale("inverter_trips")}
     out["_measured"] = {"random": rnd, "hindsight": orc}
     return out
 
@@ -73,4 +77,6 @@ def measure(scales: list[str] | None = None) -> dict[str, dict]:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scales", nargs="*", default=None, help="scale names (default: all)")
-    print(json.dumps(measure(ap.parse_args().scales), indent=2))
+    ap.add_argument("--task", default=TASK, help="power_grid/IEEE33-v1 (default) or -v2")
+    args = ap.parse_args()
+    print(json.dumps(measure(args.scales, args.task), indent=2))

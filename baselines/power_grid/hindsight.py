@@ -43,7 +43,7 @@ from bench.policy import PolicyInfo
 from tasks.power_grid.network import BASE_MVA, Network
 from tasks.power_grid.powerflow import solve_blocks
 
-TASK = "power_grid/IEEE33-v1"
+TASKS = ("power_grid/IEEE33-v1", "power_grid/IEEE33-v2")
 MARGIN = 0.002        # p.u. tightening of the band
 MU = 1e5              # penalty per (p.u.²)² of band / capability violation
 LAMBDA_E = 1.0        # cost per MW curtailed (line loss costs 1 per MW too)
@@ -136,7 +136,7 @@ class HindsightPolicy:
                       description="ORACLE: knows the day's true loads, PV and outages; per-interval "
                                   "loss- and curtailment-minimising dispatch keeping the band, "
                                   "LinDistFlow re-anchored at the exact power flow.")
-    tasks = (TASK,)
+    tasks = TASKS
 
     def __init__(self, env: Any) -> None:
         self.env = env

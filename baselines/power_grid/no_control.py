@@ -8,7 +8,7 @@ import numpy as np
 
 from bench.policy import PolicyInfo
 
-TASK = "power_grid/IEEE33-v1"
+TASKS = ("power_grid/IEEE33-v1", "power_grid/IEEE33-v2")
 
 
 class NoControlPolicy:
@@ -16,7 +16,7 @@ class NoControlPolicy:
 
     info = PolicyInfo(name="no_control", version="1", paradigm="heuristic",
                       description="Inverters at unity power factor, no curtailment.")
-    tasks = (TASK,)
+    tasks = TASKS
 
     def __init__(self, env: Any) -> None:
         self._zero = {a: np.zeros(env.action_space(a).shape, dtype=np.float32)

@@ -86,15 +86,56 @@ def _rows_times(x: np.ndarray, mat: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+NEWTON_MAX_ITER = 50         # Newton steps of the fallback (quadratic convergence: ~6 suffice)
+
+
+def newton_feeder(dlf: np.ndarray, sc: np.ndarray, v0: float, tol: float,
+                  max_iter: int = NEWTON_MAX_ITER) -> tuple[np.ndarray, bool]:
+    """Newton-Raphson on equation (1) for one feeder, from a flat start: the fallback for states
+    where the sweep (a fixed-point iteration, slow near the nose of the PV curve) stalls or runs
+    away. ``dlf``: the feeder's (m, m) matrix D as used by the sweep (``drop = cur @ dlf``); ``sc``:
+    conj of the net loads (m,). Why Newton: it converges quadratically up to the nose, so it solves
+    every state that has an operable solution, like pandapower's Newton-Raphson.
+
+    ``F(V) = V − V0 + (sc / conj V) @ D`` depends on conj V, so the Jacobian is taken in real form:
+    with ``A[i, k] = −D[k, i] sc_k / conj(V_k)²`` (the derivative by conj V_k),
+    ``dF = dV + A conj(dV)``, i.e. ``[[I + Re A, Im A], [Im A, I − Re A]] [dx; dy] = −[Re F; Im F]``.
+    Returns (V, converged): converged when the largest voltage update is at most ``tol``."""
+    m = len(sc)
+    v = np.full(m, complex(v0))
+    eye = np.eye(m)
+    for _ in range(int(max_iter)):
+        cv = np.conj(v)
+        f = v - v0 + (sc / cv) @ dlf
+        a = (dlf * (-sc / (cv * cv))[:, None]).T
+        jac = np.block([[eye + a.real, a.imag], [a.imag, eye - a.real]])
+        try:
+            dx = np.linalg.solve(jac, -np.concatenate([f.real, f.imag]))
+        except np.linalg.LinAlgError:
+            return v, False
+        dv = dx[:m] + 1j * dx[m:]
+        v = v + dv
+        step = float(np.abs(dv).max())
+        if not math.isfinite(step):
+            return v, False
+        if step <= tol:
+            return v, bool(np.all(np.abs(v) > 0))
+    return v, False
+
+
 def solve_blocks(topo: Topology, s_pu: np.ndarray, v0: float, tol: float = DEFAULT_TOL,
-                 max_iter: int = DEFAULT_MAX_ITER, v_start: np.ndarray | None = None) -> BlockSolution:
+                 max_iter: int = DEFAULT_MAX_ITER, v_start: np.ndarray | None = None,
+                 newton_fallback: bool = False) -> BlockSolution:
     """Solve equation (1) for net loads ``s_pu`` of shape (B, F, m) (complex p.u., zero on
     padding) on the feeder blocks of ``topo``. The low-level entry point (no validation).
     ``v_start`` (B, F, m), e.g. the previous interval's solution, replaces the flat start.
 
     All states sweep together until the largest voltage update of every state that has not
     failed is at most ``tol`` (a state that converged earlier only gets closer to its fixed
-    point); collapse is checked every ``_CHECK_EVERY`` sweeps and at the end.
+    point); collapse is checked every ``_CHECK_EVERY`` sweeps and at the end. With
+    ``newton_fallback`` every state the sweep did not converge is solved again by
+    :func:`newton_feeder`; a state is then *not converged* only if Newton fails too (beyond the
+    nose: no operable solution).
     """
     B, F, m = s_pu.shape
     R = B * F
@@ -138,6 +179,14 @@ def solve_blocks(topo: Topology, s_pu: np.ndarray, v0: float, tol: float = DEFAU
     else:
         err = np.abs(v - v_prev).max(axis=1)
     converged = ~failed & (err <= tol)
+    if newton_fallback and not converged.all():
+        group_of_row = np.empty(R, dtype=np.int64)
+        for k, (idx, g) in enumerate(rows):
+            group_of_row[slice(None) if idx is None else idx] = k
+        for r in np.flatnonzero(~converged).tolist():
+            vr, ok = newton_feeder(rows[group_of_row[r]][1].dlf, sc[r], v0, tol)
+            v[r] = vr if ok else v0
+            converged[r] = ok
     cur = sc / np.conj(v)
     j = np.empty_like(v)
     for idx, g in rows:
@@ -191,14 +240,17 @@ def _as_batch(name: str, x: object, n_bus: int) -> np.ndarray:
 
 def solve_power_flow(network: Network, p_mw: np.ndarray, q_mvar: np.ndarray, *,
                      tol: float = DEFAULT_TOL, max_iter: int = DEFAULT_MAX_ITER,
-                     on_failure: Literal["raise", "flag"] = "raise") -> PowerFlowResult:
+                     on_failure: Literal["raise", "flag"] = "raise",
+                     newton_fallback: bool = False) -> PowerFlowResult:
     """Exact AC power flow of ``network`` for net bus loads ``p_mw + j q_mvar``.
 
     ``p_mw``, ``q_mvar``: net load per bus (consumption positive, generation negative), shape
     (n_bus,) or (batch, n_bus); the entry of the substation bus is served directly by the grid and
     changes no voltage. Returns a :class:`PowerFlowResult` whose arrays are 1-D (or scalars) for
     1-D input. Raises :class:`PowerFlowNotConverged` if any state fails to converge (see the module
-    docstring) unless ``on_failure="flag"``.
+    docstring) unless ``on_failure="flag"``. ``newton_fallback``: solve the states the sweep
+    does not converge by Newton-Raphson (``newton_feeder``), so that only states beyond the nose
+    of the PV curve fail.
     """
     if not (tol > 0):
         raise ValueError(f"tol must be a positive voltage change in p.u., got {tol!r}")
@@ -217,7 +269,8 @@ def solve_power_flow(network: Network, p_mw: np.ndarray, q_mvar: np.ndarray, *,
     s_ext = np.zeros((B, n + 1), dtype=complex)
     s_ext[:, :n] = (p + 1j * q) / BASE_MVA
     s_ext[:, network.slack_bus] = 0.0
-    sol = solve_blocks(topo, s_ext[:, topo.block_bus], network.slack_vm_pu, tol, int(max_iter))
+    sol = solve_blocks(topo, s_ext[:, topo.block_bus], network.slack_vm_pu, tol, int(max_iter),
+                       newton_fallback=newton_fallback)
 
     v0 = complex(network.slack_vm_pu)
     v = np.empty((B, n + 1), dtype=complex)

@@ -90,6 +90,38 @@ exact; its own bus voltage (field 7) is a local measurement: noisy under ``noisy
 never delayed. Shift draws are made after the day's profiles, so a seed gives the same day in
 every scenario up to the onset.
 
+Version 2 (``power_grid/IEEE33-v2``; each switch is a parameter whose default is v1's behaviour,
+so v1 runs bit-identically):
+
+* ``failure_scoring: collapse`` — a feeder whose power flow has no operable solution collapses:
+  the interval is scored on a dead feeder (every bus at 0 p.u., exceedance ``v_min`` each, so
+  ``n_bus · v_min / 0.01``), out of band, ``reward_failure``, and all its available PV curtailed.
+  Any converged state has every voltage above 0, so its barrier is smaller; ``reward_failure``
+  (100) exceeds the line loss plus reactive cost of any converged state of the feeder: the reward
+  never rises as a policy pushes past collapse (``tests/power_grid/test_v2.py``). PV lost to a
+  trip or a collapse counts as curtailment (``curtailed = available − delivered``). The feeder
+  recloses at the next interval (flat start).
+* ``pf_fallback: newton`` — states the sweep does not converge within ``pf_max_iter`` (or that
+  run below 0.3 p.u.) are solved by Newton–Raphson (``powerflow.newton_feeder``); only states
+  beyond the nose fail (the IEEE 33-bus nose under uniform load scaling: λ ≈ 3.622).
+* ``inverter_protection: ieee1547_cat2`` — IEEE 1547-2018 Category II default trip settings
+  (OV2 1.20 p.u./0.16 s, OV1 1.10 p.u./2 s, UV1 0.70 p.u./10 s, UV2 0.45 p.u./0.16 s): every
+  clearing time is shorter than an interval, so an inverter whose bus voltage in the commanded
+  state is above 1.10 or below 0.70 p.u. trips (delivers nothing), and the flow is solved again
+  until no more trip (cascades included); inside those limits it rides through. A tripped
+  inverter re-enters at the next interval if its bus voltage after the trip lies in the
+  enter-service window 0.917–1.05 p.u. (the 300 s delay is shorter than an interval), otherwise it
+  stays out another interval. The interval is *scored on the commanded state* (the excursion did
+  occur, for up to the clearing time) and the PV the trip lost is curtailment, so a policy never
+  gains by provoking a trip; measurements (observations) report the state after the trip; the
+  KPI ``inverter_trips`` counts trips.
+* ``q_at_night: false`` — an inverter with no available PV delivers no reactive power (v2 keeps
+  ``true``: Q at night, as MAPDN).
+* ``profiles: simbench`` — the day is a real SimBench day (``simbench_profiles.py``): training
+  seeds draw from the training weeks, every other seed from the held-out eval weeks.
+
+``perturb_future(t0, seed)`` (v1 and v2) redraws the future of the day for the no-foresight check.
+
 Public to every policy: ``env.params`` (the network follows from them: ``network.build_network``
 and ``agent_layout``), the spaces, the observations, and ``env.last_output`` (each inverter's own
 p and q of the last interval, also in its observation). Oracles only: ``env.day`` (the day's true
@@ -115,7 +147,18 @@ from bench.spec import EnvConfig
 from tasks.power_grid.network import Network, build_network
 from tasks.power_grid.powerflow import solve_blocks
 from tasks.power_grid.profiles import COMMERCIAL_BUSES, DayProfiles, day_length, generate_day
+from tasks.power_grid.simbench_profiles import bus_load_types, coincident_peak, pool_days, simbench_day
 
+#: IEEE 1547-2018 Category II default trip settings (Table 11): OV2 1.20 p.u. / 0.16 s, OV1 1.10
+#: p.u. / 2 s, UV1 0.70 p.u. / 10 s, UV2 0.45 p.u. / 0.16 s. Every clearing time is far shorter than
+#: an interval, so an interval-long voltage beyond OV1 or UV1 trips the inverter; inside them it rides
+#: through (keeps operating).
+TRIP_OV_PU = 1.10
+TRIP_UV_PU = 0.70
+#: Enter-service window (IEEE 1547-2018 clause 4.10, default 0.917-1.05 p.u., 300 s delay): a
+#: tripped inverter returns at the next interval if its bus voltage after the trip was inside it.
+ENTER_MIN_PU = 0.917
+ENTER_MAX_PU = 1.05
 SHIFT_KINDS = ("pv_surge", "cloud_transients", "heat_wave", "line_outage", "inverter_failure",
                "noisy_measurements", "delayed_measurements")
 OBS_HEAD = 8
@@ -235,6 +278,19 @@ class VoltageControlEnv(RaoParallelEnv):
         self.w_fail = _num(p, "reward_failure", 0.0)
         self.pf_tol = _num(p, "pf_tol", 1e-14, 1e-3, lo_open=True)
         self.pf_max_iter = int(_num(p, "pf_max_iter", 1, 10_000))
+        # v2 switches (their defaults are v1's behaviour; see "Version 2" in the module docstring)
+        self.profiles = self._choice(p, "profiles", ("synthetic", "simbench"))
+        self.failure_scoring = self._choice(p, "failure_scoring", ("trip", "collapse"))
+        self.pf_newton = self._choice(p, "pf_fallback", ("none", "newton")) == "newton"
+        self.protection = self._choice(p, "inverter_protection", ("none", "ieee1547_cat2"))
+        self.q_at_night = p.get("q_at_night", True)
+        if not isinstance(self.q_at_night, bool):
+            raise ValueError(f"parameter q_at_night must be true or false, got {self.q_at_night!r}")
+        if self.protection != "none" and self.failure_scoring != "collapse":
+            raise ValueError("parameter inverter_protection needs failure_scoring: collapse (a "
+                             "tripped interval is scored on the commanded state)")
+        if self.profiles == "simbench" and self.step_minutes != 15:
+            raise ValueError("profiles: simbench are 15-minute series; set step_minutes: 15")
 
         net = build_network(str(p.get("network", "ieee33")), int(n_feeders),
                             _num(p, "slack_vm_pu", 0.9, 1.1))
@@ -250,6 +306,14 @@ class VoltageControlEnv(RaoParallelEnv):
         local = [name.split("/")[-1] for name in net.bus_names]
         self._commercial = np.array([b in {str(c) for c in COMMERCIAL_BUSES} for b in local]) \
             & (np.arange(net.n_bus) != net.slack_bus)
+        self._bus_type = (bus_load_types([int(b) if b.isdigit() else 0 for b in local], self._commercial)
+                          if self.profiles == "simbench" else None)
+        self._bus_feeder = np.append(self.topology.feeder_of_bus, -1)
+        self._bus_feeder = np.where(self._bus_feeder < 0, self.topology.n_feeders, self._bus_feeder)
+        self._peak_factor = 1.0
+        if self.profiles == "simbench":          # of one feeder (every copy is the same feeder)
+            one = self.topology.feeder_of_bus == 0
+            self._peak_factor = coincident_peak(net.load_p_mw[one], self._bus_type[one])
         self._feeder_bus = [np.flatnonzero(self.topology.feeder_of_bus == f) for f in range(self.n_feeders)]
         self._pv_feeder = self.layout.feeder
         self.shift = self._read_shift(config)
@@ -262,6 +326,10 @@ class VoltageControlEnv(RaoParallelEnv):
         self._inv_rating = np.append(1.0 / net.rating_ka, 0.0)
         self._inv_rating_outage = (np.append(1.0 / self._outage_net.rating_ka, 0.0)
                                    if self._outage_net is not None else None)
+        # the feeder of each line (padding line: n_feeders), likewise per network
+        self._line_feeder = np.append(self._bus_feeder[net.line_to], self.n_feeders)
+        self._line_feeder_outage = (np.append(self._bus_feeder[self._outage_net.line_to], self.n_feeders)
+                                    if self._outage_net is not None else None)
 
         self.possible_agents = list(self.layout.agents)
         Z = self.layout.zone_size
@@ -279,6 +347,32 @@ class VoltageControlEnv(RaoParallelEnv):
         self._v_last: tuple[Network, np.ndarray] | None = None
 
     # -- configuration -------------------------------------------------------------------------
+    _DEFAULTS = {"profiles": "synthetic", "failure_scoring": "trip", "pf_fallback": "none",
+                 "inverter_protection": "none"}
+
+    @classmethod
+    def _choice(cls, params: Mapping[str, Any], name: str, options: tuple[str, ...]) -> str:
+        v = params.get(name, cls._DEFAULTS[name])
+        if v not in options:
+            raise ValueError(f"parameter {name} must be one of {options}, got {v!r}")
+        return str(v)
+
+    @property
+    def v2_features(self) -> tuple[str, ...]:
+        """The version-2 switches this env has on (the batched env supports none of them)."""
+        on = []
+        if self.profiles != "synthetic":
+            on.append("profiles")
+        if self.failure_scoring != "trip":
+            on.append("failure_scoring")
+        if self.pf_newton:
+            on.append("pf_fallback")
+        if self.protection != "none":
+            on.append("inverter_protection")
+        if not self.q_at_night:
+            on.append("q_at_night")
+        return tuple(on)
+
     _SHIFT_DEFAULTS: dict[str, dict[str, Any]] = {
         "pv_surge": {"factor": 1.3, "duration": 8},
         "cloud_transients": {"switch_prob": 0.5, "shade": 0.2},
@@ -325,6 +419,10 @@ class VoltageControlEnv(RaoParallelEnv):
         """1 / rating (kA) of each line of ``net`` (one of this env's networks), 0 for padding."""
         return self._inv_rating_outage if net is self._outage_net else self._inv_rating
 
+    def line_feeder(self, net: Network) -> np.ndarray:
+        """Feeder index of each line of ``net`` (one of this env's networks), n_feeders for padding."""
+        return self._line_feeder_outage if net is self._outage_net else self._line_feeder
+
     def network_at(self, t: int) -> Network:
         """The network in service during interval ``t`` (changes under ``line_outage``)."""
         if self._outage_net is not None and t >= self.shift["onset"]:
@@ -332,14 +430,36 @@ class VoltageControlEnv(RaoParallelEnv):
         return self.network
 
     # -- episode -----------------------------------------------------------------------------------------
-    def _draw_day(self) -> Day:
-        rng = self.np_random
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        # the day pool (profiles: simbench) follows the seed: training seeds draw training days
+        self._episode_seed = seed
+        return super().reset(seed=seed, options=options)
+
+    def _day_pool(self) -> np.ndarray:
+        seeds = self.config.spec.seeds
+        seed = getattr(self, "_episode_seed", None)
+        train = seed is None or seeds.train_start <= int(seed) < seeds.train_stop
+        return pool_days("train" if train else "eval")
+
+    def _draw_day(self, rng: np.random.Generator | None = None, keep_day: Day | None = None) -> Day:
+        """Draw the episode's day from ``rng`` (the env's Generator). ``keep_day``: redraw the
+        randomness of another day of the same pool / day of year (``perturb_future``)."""
+        rng = self.np_random if rng is None else rng
         net = self.network
-        prof = generate_day(rng, base_p_mw=net.load_p_mw, base_q_mvar=net.load_q_mvar,
-                            commercial=self._commercial, feeder_of_bus=self.topology.feeder_of_bus,
-                            n_feeders=self.n_feeders, pv_p_max_mw=self.p_max,
-                            step_minutes=self.step_minutes, load_scale=self.load_scale,
-                            latitude_deg=self.latitude, day_of_year=self.day_of_year)
+        if self.profiles == "simbench":
+            day = int(rng.choice(self._day_pool()) if self.day_of_year is None else self.day_of_year - 1)
+            prof = simbench_day(rng, day, base_p_mw=net.load_p_mw, base_q_mvar=net.load_q_mvar,
+                                bus_type=self._bus_type, feeder_of_bus=self.topology.feeder_of_bus,
+                                n_feeders=self.n_feeders, pv_p_max_mw=self.p_max,
+                                load_scale=self.load_scale, latitude_deg=self.latitude,
+                                peak_factor=self._peak_factor)
+        else:
+            doy = self.day_of_year if keep_day is None else keep_day.profiles.day_of_year
+            prof = generate_day(rng, base_p_mw=net.load_p_mw, base_q_mvar=net.load_q_mvar,
+                                commercial=self._commercial, feeder_of_bus=self.topology.feeder_of_bus,
+                                n_feeders=self.n_feeders, pv_p_max_mw=self.p_max,
+                                step_minutes=self.step_minutes, load_scale=self.load_scale,
+                                latitude_deg=self.latitude, day_of_year=doy)
         lp, lq = prof.load_p_mw.copy(), prof.load_q_mvar.copy()
         pv = prof.pv_mw.copy()
         ok = np.ones((self.day_steps + 1, self.n_pv), dtype=bool)
@@ -373,8 +493,35 @@ class VoltageControlEnv(RaoParallelEnv):
             a.setflags(write=False)
         return Day(profiles=prof, load_p_mw=lp, load_q_mvar=lq, pv_mw=pv, inverter_ok=ok)
 
+    def perturb_future(self, t0: int, seed: int) -> None:
+        """Redraw every exogenous quantity realised after the observation at step ``t0`` (rows
+        ``t0 + 1 ..``: intervals ``t0 ..``; loads, PV, clouds, inverter failures, measurement
+        noise) from a Generator seeded by ``seed``; rows up to ``t0`` stay (and inverter status
+        of row ``t0 + 1``, which the observation at step ``t0`` reports). Called right after
+        ``reset`` (``bench.checks.check_no_foresight``). The redrawn future is that of another
+        day drawn the same way (synthetic: same day of year; simbench: a day of the same pool)."""
+        if self.day is None or self.t != 0:
+            raise RuntimeError("perturb_future must be called right after reset")
+        alt = self._draw_day(np.random.Generator(np.random.PCG64(seed)), keep_day=self.day)
+        alt_noise = self._noise
+        self._noise = self._keep_noise
+        r = int(t0) + 1
+        arrays = {}
+        for name in ("load_p_mw", "load_q_mvar", "pv_mw", "inverter_ok"):
+            # an inverter's status of interval t0 is known when it is observed (step t0)
+            k = r + 1 if name == "inverter_ok" else r
+            a = getattr(self.day, name).copy()
+            a[k:] = getattr(alt, name)[k:]
+            a.setflags(write=False)
+            arrays[name] = a
+        self.day = replace(self.day, **arrays)
+        if self._noise is not None and alt_noise is not None:
+            self._noise = {k: np.concatenate([v[:r], alt_noise[k][r:]]) for k, v in self._noise.items()}
+
     def _reset_sim(self) -> None:
         self.day = self._draw_day()
+        self._keep_noise = self._noise
+        self._held = np.zeros(self.n_pv, dtype=bool)
         self._meas = []
         self._v_last = None
         row = 0
@@ -398,7 +545,8 @@ class VoltageControlEnv(RaoParallelEnv):
         s[net.slack_bus] = 0.0
         warm = self._v_last if self._v_last is not None and self._v_last[0] is net else None
         sol = solve_blocks(topo, s[topo.block_bus][None], net.slack_vm_pu, self.pf_tol,
-                           self.pf_max_iter, None if warm is None else warm[1])
+                           self.pf_max_iter, None if warm is None else warm[1],
+                           newton_fallback=self.pf_newton)
         conv = sol.converged[0]
         self._v_last = (net, sol.v) if conv.all() else None
         v = np.zeros(n + 1)
@@ -434,6 +582,57 @@ class VoltageControlEnv(RaoParallelEnv):
         return {"v": v, "cur": cur, "loss": loss, "failed": failed, "dead": ~conv,
                 "p": p, "q": q, "tripped": tripped}
 
+    def _flow_v2(self, net: Network, row: int, p: np.ndarray, q: np.ndarray) -> dict[str, Any]:
+        """Version 2: solve the commanded state; a feeder with no operable solution collapses
+        (scored dead); with protection, inverters whose bus voltage is beyond the IEEE 1547
+        trip settings trip and the flow is solved again until no more trip. Returns the measured
+        (post-protection) state and the *scored* state (the commanded one, before protection)."""
+        lp, lq = self.day.load_p_mw[row], self.day.load_q_mvar[row]
+
+        def solve(p_: np.ndarray, q_: np.ndarray):
+            pl, ql = lp.copy(), lq.copy()
+            pl[net.pv_bus] -= p_
+            ql[net.pv_bus] -= q_
+            return self._solve(net, pl, ql)
+
+        v, cur, loss, conv = solve(p, q)
+        failed = ~conv
+        score_v, score_loss, score_q = v.copy(), loss.copy(), q.copy()
+        tripped = np.zeros(self.n_pv, dtype=bool)
+        if self.protection != "none":
+            for _ in range(self.n_pv):
+                vb = v[net.pv_bus]
+                live = ~failed[self._pv_feeder] & ~tripped & ((p != 0) | (q != 0))
+                new = live & ((vb < TRIP_UV_PU) | (vb > TRIP_OV_PU))
+                if not new.any():
+                    break
+                tripped |= new
+                p, q = np.where(tripped, 0.0, p), np.where(tripped, 0.0, q)
+                v2, cur2, loss2, conv2 = solve(p, q)
+                keep = failed | ~self._feeder_mask(new)     # feeders without a new trip keep their state
+                kx = np.append(keep, True)          # the extra slot: slack and dummy entries
+                v = np.where(kx[self._bus_feeder], v, v2)
+                cur = np.where(kx[self.line_feeder(net)], cur, cur2)
+                loss = np.where(keep, loss, loss2)
+                failed = failed | (~keep & ~conv2)
+        dead = failed
+        if dead.any():                   # collapse: the feeder's buses are dead, its PV is lost
+            lost_pv = dead[self._pv_feeder]
+            p, q = np.where(lost_pv, 0.0, p), np.where(lost_pv, 0.0, q)
+            for f in np.flatnonzero(dead):
+                v[self._feeder_bus[f]] = 0.0
+                cur[net.topology.block_line[f][net.topology.block_line[f] >= 0]] = 0.0
+                loss[f] = 0.0
+                score_v[self._feeder_bus[f]] = 0.0
+                score_loss[f] = 0.0
+            score_q = np.where(lost_pv, 0.0, score_q)
+            self._v_last = None
+        return {"v": v, "cur": cur, "loss": loss, "failed": dead, "dead": dead, "p": p, "q": q,
+                "tripped": tripped, "score_v": score_v, "score_loss": score_loss, "score_q": score_q}
+
+    def _feeder_mask(self, inverters: np.ndarray) -> np.ndarray:
+        return np.bincount(self._pv_feeder, weights=inverters, minlength=self.n_feeders) > 0
+
     def _record(self, row: int, p: np.ndarray, q: np.ndarray, flow: dict[str, Any]) -> None:
         """Store interval ``row``'s measurements (what observation ``row`` reports)."""
         n = self.network.n_bus
@@ -468,17 +667,40 @@ class VoltageControlEnv(RaoParallelEnv):
         aq, ac = self._actions(actions)
         ok = day.inverter_ok[row]
         s_max = self.s_max
-        p_av, p, q, curtailed, inv_excess = inverter_setpoints(aq, ac, ok, day.pv_mw[row], s_max,
-                                                               self._meas[-1]["p"])
-        net = self.network_at(t)
-        flow = self._flow(net, row, p, q)
-        p, q = flow["p"], flow["q"]
-        curtailed = np.where(flow["tripped"], 0.0, curtailed)
+        if self.failure_scoring == "trip":
+            p_av, p, q, curtailed, inv_excess = inverter_setpoints(aq, ac, ok, day.pv_mw[row], s_max,
+                                                                   self._meas[-1]["p"])
+            net = self.network_at(t)
+            flow = self._flow(net, row, p, q)
+            p, q = flow["p"], flow["q"]
+            curtailed = np.where(flow["tripped"], 0.0, curtailed)
+            score_v, score_loss, score_q = flow["v"], flow["loss"], q
+        else:
+            # version 2: inverters held out by protection deliver nothing; without Q at night an
+            # inverter with no PV power is asleep; PV lost to protection or collapse is curtailed
+            on = ok & ~self._held
+            p_av, p, q, curtailed, inv_excess = inverter_setpoints(aq, ac, on, day.pv_mw[row], s_max,
+                                                                   self._meas[-1]["p"])
+            p_av = np.where(ok, np.minimum(day.pv_mw[row], s_max), 0.0)
+            if not self.q_at_night:
+                awake = day.pv_mw[row] > 0
+                q = np.where(awake, q, 0.0)
+                inv_excess = np.where(awake, inv_excess, 0.0)
+            net = self.network_at(t)
+            flow = self._flow_v2(net, row, p, q)
+            p, q = flow["p"], flow["q"]
+            curtailed = p_av - p
+            score_v, score_loss, score_q = flow["score_v"], flow["score_loss"], flow["score_q"]
+            vb = flow["v"][net.pv_bus]
+            self._held = flow["tripped"] & ~((vb >= ENTER_MIN_PU) & (vb <= ENTER_MAX_PU))
         self._record(row, p, q, flow)
 
-        # voltage and current exceedances
+        # voltage and current exceedances (scored on the commanded state; a bus is out of band
+        # if it is in either the commanded or the measured state)
         v = flow["v"]
-        e_bus = np.maximum(np.maximum(self.v_min - v, v - self.v_max), 0.0)
+        e_bus = np.maximum(np.maximum(self.v_min - score_v, score_v - self.v_max), 0.0)
+        if score_v is not v:
+            e_bus = np.maximum(e_bus, np.maximum(np.maximum(self.v_min - v, v - self.v_max), 0.0))
         e_bus[-1] = 0.0
         e_line = np.maximum(flow["cur"] * self.inv_rating(net) - 1.0, 0.0)
         lay = self.layout
@@ -493,9 +715,9 @@ class VoltageControlEnv(RaoParallelEnv):
         feeder_bus_ok = out == 0
         in_band = feeder_bus_ok & ~flow["failed"]
         curt_f = np.bincount(self._pv_feeder, weights=curtailed, minlength=F)
-        absq_f = np.bincount(self._pv_feeder, weights=np.abs(q), minlength=F)
+        absq_f = np.bincount(self._pv_feeder, weights=np.abs(score_q), minlength=F)
         loss = flow["loss"]
-        reward_f = (-barrier - self.w_band * ~feeder_bus_ok - self.w_energy * (loss + curt_f)
+        reward_f = (-barrier - self.w_band * ~feeder_bus_ok - self.w_energy * (score_loss + curt_f)
                     - self.w_q * absq_f - self.w_fail * flow["failed"])
 
         dt = self.dt_h
@@ -506,9 +728,12 @@ class VoltageControlEnv(RaoParallelEnv):
         ei = e_zone_i.tolist()
         ea = np.where(ok, inv_excess, 0.0).tolist()
         r_l = reward_f[self._pv_feeder].tolist()
+        trips = None if self.protection == "none" else np.where(flow["tripped"], 1.0, 0.0).tolist()
         kpi, viol, rew = {}, {}, {}
         for i, a in enumerate(self.possible_agents):
             kpi[a] = {"q_mvarh": q_l[i], "curtailed_mwh": c_l[i], "pv_available_mwh": a_l[i]}
+            if trips is not None:
+                kpi[a]["inverter_trips"] = trips[i]
             viol[a] = {"bus_voltage": ev[i], "line_current": ei[i], "inverter_apparent_power": ea[i]}
             rew[a] = r_l[i]
         ib = in_band.tolist()

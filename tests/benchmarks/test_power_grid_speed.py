@@ -4,7 +4,9 @@
   33-bus feeder: our ``env.step`` (actions → inverter limits → exact power flow → KPIs, safety,
   reward, observations) against the step of a pandapower-based env as MAPDN builds it (write the
   interval's loads and PV set-points into the net, ``pandapower.runpp``, read the bus voltages).
-  ``test_step_speedup`` measures both in one run and asserts ours is at least 100x faster.
+  ``test_step_speedup[task]`` measures both in one run and asserts ours is at least 100x faster,
+  for v1 and for v2 (v2's step adds the Newton fallback when needed, IEEE 1547 trips with their
+  re-solves, and SimBench profiles).
 * ``test_batched_flows`` (group ``batched power flow``) times ``solve_power_flow`` on batches of
   1 … 1024 random states of the 33-bus feeder; ``extra_info["flows_per_second"]`` is the figure.
 * ``test_env_steps_per_second[scale]`` (group ``env steps``): ``reset`` + a whole day of ``step``
@@ -35,6 +37,7 @@ from tests.power_grid.test_powerflow import random_states, to_pandapower
 pytestmark = pytest.mark.benchmark_suite
 
 TASK = "power_grid/IEEE33-v1"
+TASKS = ["power_grid/IEEE33-v1", "power_grid/IEEE33-v2"]
 SPEEDUP_REQUIRED = 100.0
 BATCHES = [1, 4, 16, 64, 256, 1024]
 
@@ -42,8 +45,10 @@ BATCHES = [1, 4, 16, 64, 256, 1024]
 class EnvStepper:
     """Steps our env with fixed random actions, resetting at the end of each day."""
 
-    def __init__(self) -> None:
-        self.env = bench.make(TASK, day_of_year=172)
+    def __init__(self, task: str = TASK) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.env = bench.make(task, day_of_year=172)
         self.env.reset(seed=0)
         rng = np.random.default_rng(0)
         self.acts = [{a: rng.uniform([-1, 0], [1, 0.2]).astype(np.float32)
@@ -60,8 +65,10 @@ class PandapowerStepper:
     """The pandapower-based step of MAPDN's design on the same feeder and day: loads and PV
     (static generators with p and q) are written into the net, then ``runpp``."""
 
-    def __init__(self) -> None:
-        env = bench.make(TASK, day_of_year=172)
+    def __init__(self, task: str = TASK) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            env = bench.make(task, day_of_year=172)
         env.reset(seed=0)
         self.day = env.day
         net = env.network
@@ -114,12 +121,13 @@ def test_pandapower_step(benchmark) -> None:
     assert vm.shape == (33,) and 0.8 < vm.min() < vm.max() < 1.2
 
 
-def test_step_speedup() -> None:
+@pytest.mark.parametrize("task", TASKS)
+def test_step_speedup(task: str) -> None:
     """Compared on the fastest and on the median call of each (the machine's load moves both)."""
-    ours = call_times(EnvStepper().step, 960)
-    peer = call_times(PandapowerStepper().step, 40)
+    ours = call_times(EnvStepper(task).step, 960)
+    peer = call_times(PandapowerStepper(task).step, 40)
     best, median = peer.min() / ours.min(), np.median(peer) / np.median(ours)
-    print(f"\nIEEE33 step: ours {ours.min() * 1e6:.0f} us (median {np.median(ours) * 1e6:.0f}), "
+    print(f"\n{task} step: ours {ours.min() * 1e6:.0f} us (median {np.median(ours) * 1e6:.0f}), "
           f"pandapower runpp step {peer.min() * 1e3:.1f} ms (median {np.median(peer) * 1e3:.1f}) "
           f"-> {best:.0f}x (median {median:.0f}x)")
     assert best >= SPEEDUP_REQUIRED, f"only {best:.0f}x faster than the pandapower step"

@@ -164,9 +164,9 @@ def _measure_module():
     return module
 
 
-def _check(measured: dict, scales: list[str]) -> None:
-    nominal = SPEC.nominal_scale.name
-    for kpi in SPEC.kpis:
+def _check(measured: dict, scales: list[str], spec=SPEC) -> None:
+    nominal = spec.nominal_scale.name
+    for kpi in spec.kpis:
         m = measured[kpi.name]
         if nominal in scales and "zero" in m:
             assert kpi.anchors == pytest.approx((m["zero"], m["one"]), rel=2e-3, abs=1e-4), kpi.name

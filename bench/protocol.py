@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 from bench.episode import EpisodeError, episode_error, run_episode
 from bench.journal import Journal, episode_key
 from bench.policy import PolicyError, PolicyInfoWarning, PolicySource, load_policy
+from bench.progress import Progress
 from bench.registry import get_spec, make
 from bench.results import build_result
 from bench.spec import TaskSpec
@@ -231,14 +232,6 @@ class Run:
                             command=self.command, training=training_block(self.source, self.spec.id))
 
 
-def _progress_bar(total: int, initial: int, desc: str, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, unit="ep", desc=desc, leave=False, dynamic_ncols=True)
-
-
 def evaluate(task_id: str, policy: str | PolicySource, protocol: str = "full", *,
              workers: int = 1, executor: str = "local", journal: Path | None = None,
              progress: bool = True, command: str = "", address: str | None = None) -> dict[str, Any]:
@@ -246,21 +239,19 @@ def evaluate(task_id: str, policy: str | PolicySource, protocol: str = "full", *
     run = Run(task_id, policy, protocol, journal)
     spec, source = run.spec, run.source
     todo = run.todo()
-    bar = _progress_bar(len(run.jobs), len(run.jobs) - len(todo), f"{spec.id} {source.info.name}",
-                        progress)
+    bar = Progress(todo, len(run.jobs), f"{spec.id} {source.info.name}", cost=job_cost,
+                   workers=workers, cost_in_seconds=False, enabled=progress)
 
     def on_done(job: Job, record: dict[str, Any]) -> None:
         run.record(record)
-        if bar is not None:
-            bar.update(1)
+        bar.update(job, record)
 
     try:
         run_jobs(longest_first(todo), on_done, workers=workers, executor=executor, address=address)
     except KeyboardInterrupt:
         raise _interrupted([run]) from None
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return build_result(spec, source.info, protocol, run.episodes(), command=command,
                         training=training_block(source, spec.id))
 
@@ -279,7 +270,8 @@ def sweep(runs: Sequence[Run], on_result: Callable[[Run, dict[str, Any]], None],
     episode of a run finishes (or at once, if its journal already holds them all), its result
     document is assembled and passed to ``on_result(run, result)``. Each run keeps its own
     journal, so an interrupted sweep resumes every unfinished run where it stopped. ``cost``
-    estimates a job's run time for the ordering (see ``cost_from_previous``).
+    estimates a job's run time for the ordering and, in seconds (as ``cost_from_previous``
+    gives), the progress bar's ETA from its first update (``bench.progress``).
 
     An episode that raises fails its run only: the run's remaining jobs are skipped, the other
     runs go on. Returns ``{run.key: error message}`` of the failed runs (empty if none)."""
@@ -294,15 +286,15 @@ def sweep(runs: Sequence[Run], on_result: Callable[[Run, dict[str, Any]], None],
             on_result(run, run.result())
     todo = [j for run in runs for j in run.todo()]
     total = sum(len(run.jobs) for run in runs)
-    bar = _progress_bar(total, total - len(todo), f"{len(runs)} evaluations", progress)
+    bar = Progress(todo, total, f"{len(runs)} evaluations", cost=cost, workers=workers,
+                   cost_in_seconds=cost is not job_cost, enabled=progress)
     failed: dict[tuple[str, str], str] = {}
 
     def on_done(job: Job, record: dict[str, Any]) -> None:
         run = by_key[(job[0], job[1])]
         run.record(record)
         left[run.key] -= 1
-        if bar is not None:
-            bar.update(1)
+        bar.update(job, record)
         if left[run.key] == 0 and run.key not in failed:
             on_result(run, run.result())
 
@@ -313,6 +305,7 @@ def sweep(runs: Sequence[Run], on_result: Callable[[Run, dict[str, Any]], None],
         else:
             message = f"{type(exc).__name__}: {exc} (episode {job[2]}/{job[3]}/seed {job[4]})"
         failed.setdefault(key, message)
+        bar.drop(lambda j: (j[0], j[1]) in failed)
         return lambda j: (j[0], j[1]) in failed
 
     try:
@@ -321,8 +314,7 @@ def sweep(runs: Sequence[Run], on_result: Callable[[Run, dict[str, Any]], None],
     except KeyboardInterrupt:
         raise _interrupted(runs) from None
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return failed
 
 

@@ -392,8 +392,8 @@ def episode_error_report(exc: Any) -> str:
         f"  in {ctx['where']}: task {ctx.get('task')} (version {m.group(1) if m else '?'}), "
         f"scale {ctx.get('scale')}, scenario {ctx.get('scenario')}, seed {ctx.get('seed')}{step}",
         f"  policy {ctx.get('policy')}",
-        "re-run exactly this episode in the foreground (full traceback; prefix with "
-        "`python -m pdb -m bench.cli` instead of `rao-bench` for a debugger):",
+        "re-run exactly this episode in the foreground (full traceback; for a debugger, write "
+        "`python -m pdb -m bench.cli` in place of `rao-bench`):",
         f"  {rerun_command(ctx)}"])
 
 

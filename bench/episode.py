@@ -92,9 +92,18 @@ def check_box_actions(actions: Mapping[str, Any], groups: list[BoxGroup]) -> Non
     """Raise :class:`ActionRangeError` for the first out-of-range or NaN continuous action."""
     for agents, shape, low, high, boxes in groups:
         try:
-            arr = np.asarray([actions[a] for a in agents], dtype=np.float64).reshape((len(agents),) + shape)
-        except (KeyError, ValueError, TypeError):
-            continue  # missing agents or malformed shapes: the env's own check reports them
+            acts = [actions[a] for a in agents]
+        except KeyError:
+            continue  # missing agents: the env's own check reports them
+        try:  # one concatenate per group: this runs every step, so it must cost little
+            arr = np.concatenate(acts, axis=None).reshape(low.shape)
+        except (ValueError, TypeError):
+            try:  # scalars, lists: the general (slower) conversion
+                arr = np.asarray(acts, dtype=np.float64).reshape(low.shape)
+            except (ValueError, TypeError):
+                continue  # malformed shapes: the env's own check reports them
+        if (arr >= low).all() and (arr <= high).all():  # NaN fails both
+            continue
         ok = (arr >= low) & (arr <= high)
         if not ok.all():
             i = int(np.argwhere(~ok.reshape(len(agents), -1).all(axis=1))[0, 0])

@@ -173,3 +173,14 @@ def test_out_of_range_actions_fail_the_episode_with_a_clear_error(capsys):
     err = capsys.readouterr().err
     assert "ActionRangeError" in err and "outside its action space" in err and "np.clip" in err
     assert "in action check:" in err and "step 0" in err
+
+
+@pytest.mark.parametrize("form", [float, lambda v: [v], np.float32, lambda v: np.array([v])])
+def test_the_range_check_sees_every_action_form(form):
+    env = make(TASK)
+    env.reset(seed=1)
+    groups = box_groups(env, list(env.possible_agents))
+    high = float(env.action_space(env.possible_agents[0]).high[0])
+    check_box_actions({a: form(high / 2) for a in env.possible_agents}, groups)
+    with pytest.raises(ActionRangeError):
+        check_box_actions({a: form(high + 5.0) for a in env.possible_agents}, groups)

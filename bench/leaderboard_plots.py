@@ -25,22 +25,21 @@ DPI = 100
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
           "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2",
           "#dbdb8d", "#9edae5")
-REFERENCE_COLORS = {"random": "#7f7f7f", "oracle": "#000000"}
+REFERENCE_COLORS = {"random": ("#999999",), "oracle": ("#000000", "#474747", "#2f4f4f")}
 MAX_LABEL = 40
 LEGEND_FONT = 9
 
 
 def colours(entries: Sequence["Entry"]) -> list[str]:
-    """One colour per entry, in order: random (paradigm) grey, oracles black, the others from
-    :data:`COLORS` in turn, so adding entries never gives two kinds the same colour."""
-    out, k = [], 0
+    """One colour per entry, in order: random (paradigm) grey, oracles black and dark greys in
+    turn, the others from :data:`COLORS` in turn, so adding entries never gives an entry a
+    reference kind's colour."""
+    out, seen = [], {"random": 0, "oracle": 0, None: 0}
     for e in entries:
         kind = "oracle" if e.status == "oracle" else e.paradigm if e.paradigm == "random" else None
-        if kind is not None:
-            out.append(REFERENCE_COLORS[kind])
-        else:
-            out.append(COLORS[k % len(COLORS)])
-            k += 1
+        palette = COLORS if kind is None else REFERENCE_COLORS[kind]
+        out.append(palette[seen[kind] % len(palette)])
+        seen[kind] += 1
     return out
 
 
@@ -126,8 +125,9 @@ def _bars(tb: "TaskBoard", entries: Sequence["Entry"], groups: Sequence[str],
     colour = colours(entries)
     for i, e in enumerate(entries):
         xs = [g - 0.4 + width * (i + 0.5) for g in range(len(groups))]
-        ax.bar(xs, values[i], width=width, color=colour[i], label=_label(e),
-               hatch="//" if e.status == "oracle" else None)
+        oracle = e.status == "oracle"
+        ax.bar(xs, values[i], width=width, color=colour[i], label=_label(e), hatch="//" if oracle else None,
+               edgecolor="white" if oracle else colour[i], linewidth=0)  # white hatch: visible on black
     ax.set_xticks(range(len(groups)), list(groups))
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)

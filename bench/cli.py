@@ -274,8 +274,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-journal", action="store_true",
                    help="do not journal finished episodes (a crash then loses the run)")
     p.add_argument("--debug", action="store_true",
-                   help="run the episodes in this process, one after another, and stop at the "
-                        "first error with its full traceback (sets --workers 1 --executor local)")
+                   help="run the episodes in this process, one after another (sets --workers 1 "
+                        "--executor local); evaluate stops at the first error with Python's own "
+                        "traceback, baselines reports each failed run's re-run command at the end")
 
 
 def build_parser() -> argparse.ArgumentParser:

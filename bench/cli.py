@@ -9,6 +9,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 SUBMISSIONS = REPO / "leaderboard" / "submissions"
@@ -56,10 +57,17 @@ def _evaluate_to(task_id: str, policy: str, protocol: str, out: Path | None, arg
                  command: str) -> dict:
     from bench.protocol import evaluate
 
+    from bench.policy import load_policy
+
+    source = load_policy(policy)
+    if out is not None and not source.declared:
+        raise ValueError(f"policy {policy} declares no `info` (see the warning above), so the "
+                         f"result file {out} would carry a guessed name, version and paradigm. "
+                         "Declare info = PolicyInfo(...) on it and run again")
     journal = None
     if out is not None and not args.no_journal:
         journal = _journal_path(out)
-    result = evaluate(task_id, policy, protocol, workers=args.workers, executor=args.executor,
+    result = evaluate(task_id, source, protocol, workers=args.workers, executor=args.executor,
                       journal=journal, progress=not args.no_progress, command=command,
                       address=getattr(args, "address", None))
     if out is not None:
@@ -90,6 +98,23 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         policy = f"{policy}@{ckpt}"  # bench.policy.load_policy: REF@DIR (workers load it too)
     result = _evaluate_to(args.task, policy, args.protocol, out, args, _command_line(args.argv))
     _print_summary(result, out)
+    return 0
+
+
+def _cmd_episode(args: argparse.Namespace) -> int:
+    """One evaluation episode, in this process, with the full traceback on error: what an
+    error report's re-run command runs."""
+    from bench.protocol import run_job
+    from bench.registry import env_config, get_spec
+
+    spec = get_spec(args.task)
+    config = env_config(spec.id, args.scale, args.scenario)  # names a typo before running
+    seed = args.seed if args.seed is not None else spec.seeds.eval[0]
+    rec = run_job((spec.id, args.policy, config.scale.name, config.scenario.name, seed))
+    print(f"{spec.id}  {args.policy}  scale {rec['scale']}, scenario {rec['scenario']}, seed {seed}: "
+          f"{rec['steps']} steps, V {rec['V']:.4f}, HyperScore {rec['hyperscore']:.3f}")
+    for k, v in rec["kpis"].items():
+        print(f"  {k:<22} {v:.6g}")
     return 0
 
 
@@ -302,6 +327,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--no-journal", action="store_true",
                    help="do not journal finished episodes (a crash then loses the run)")
+    p.add_argument("--debug", action="store_true",
+                   help="run the episodes in this process, one after another (sets --workers 1 "
+                        "--executor local); evaluate stops at the first error with Python's own "
+                        "traceback, baselines reports each failed run's re-run command at the end")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -331,11 +360,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     p.set_defaults(func=_cmd_evaluate)
 
+    p = sub.add_parser("episode", help="run ONE evaluation episode in the foreground (full traceback)",
+                       description="Runs exactly one episode of the evaluation protocol in this "
+                                   "process, as an error report's re-run command does; prints its "
+                                   "V, HyperScore and KPIs. Writes nothing.")
+    p.add_argument("task", help="task id, e.g. supply_chain/Serial-v1")
+    p.add_argument("--policy", required=True,
+                   help="a reference baseline's name (rao-bench baselines --list) or module:attr")
+    p.add_argument("--scale", default=None, help="scale name (default: the nominal scale)")
+    p.add_argument("--scenario", default=None, help="scenario name (default: the nominal scenario)")
+    p.add_argument("--seed", type=int, default=None, help="episode seed (default: the first eval seed)")
+    p.set_defaults(func=_cmd_episode, debug=True)
+
     p = sub.add_parser("baselines", help="evaluate every reference baseline; write leaderboard/submissions/")
     p.add_argument("--task", help="only this task (default: every released task)")
     p.add_argument("--only", help="comma-separated baseline names (default: all that apply)")
     p.add_argument("--list", action="store_true", help="list the registered baseline names")
-    p.add_argument("--out-dir", default=str(SUBMISSIONS), help="default: leaderboard/submissions")
+    p.add_argument("--out-dir", default=str(SUBMISSIONS),
+                   help="where result files go, one folder per task (default: leaderboard/submissions)")
     _add_run_options(p)
     p.set_defaults(func=_cmd_baselines)
 
@@ -373,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("validate", help="check result JSON files; lists every problem; non-zero exit on any")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", help="result JSON files to check")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("merge-runs", help="join result files of independent training runs of one "
@@ -395,8 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("leaderboard", help="rebuild leaderboard/ (Markdown, HTML, CSV, plots)")
     p.add_argument("--check", action="store_true", help="exit non-zero if the committed outputs are stale")
-    p.add_argument("--submissions", default=str(SUBMISSIONS))
-    p.add_argument("--out", default=str(REPO / "leaderboard"))
+    p.add_argument("--submissions", default=str(SUBMISSIONS),
+                   help="directory of result JSON files, one folder per task (default: leaderboard/submissions)")
+    p.add_argument("--out", default=str(REPO / "leaderboard"),
+                   help="where to write README.md, index.html, csv/ and plots/ (default: leaderboard/)")
     p.set_defaults(func=_cmd_leaderboard)
 
     p = sub.add_parser("lock", help="record released specs' hashes in tasks/specs.lock.json")
@@ -404,17 +448,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_lock)
 
     p = sub.add_parser("check-env", help="run the API and determinism checks on a task")
-    p.add_argument("task")
+    p.add_argument("task", help="task id, e.g. supply_chain/Serial-v1")
     p.add_argument("--scale", action="append", help="only this scale (repeatable)")
     p.set_defaults(func=_cmd_check_env)
     return parser
 
 
+def episode_error_report(exc: Any) -> str:
+    """What a failed episode prints: the original traceback, where it happened, and the one
+    command that re-runs exactly that episode in the foreground."""
+    import re
+
+    from bench.protocol import rerun_command
+
+    ctx = exc.context
+    if ctx.get("short"):
+        return f"rao-bench: error: {ctx['error'].partition(': ')[2] or ctx['error']}"
+    m = re.search(r"-v(\d+)$", str(ctx.get("task", "")))
+    step = "" if ctx.get("step") is None else f", step {ctx['step']}"
+    return "\n".join([
+        ctx.get("traceback", "").rstrip(),
+        f"rao-bench: error: {ctx['error']}",
+        f"  in {ctx['where']}: task {ctx.get('task')} (version {m.group(1) if m else '?'}), "
+        f"scale {ctx.get('scale')}, scenario {ctx.get('scenario')}, seed {ctx.get('seed')}{step}",
+        f"  policy {ctx.get('policy')}",
+        "re-run exactly this episode in the foreground (full traceback; for a debugger, write "
+        "`python -m pdb -m bench.cli` in place of `rao-bench`):",
+        f"  {rerun_command(ctx)}"])
+
+
+def _interrupted_line(exc: Any) -> str:
+    if exc.journaled:
+        return (f"rao-bench: interrupted: {exc.journaled} of {exc.total} episodes are journaled; "
+                f"run the same command again to resume: {_command_line()}")
+    return (f"rao-bench: interrupted: {exc.done} of {exc.total} episodes finished, none journaled "
+            "(no --out, or --no-journal), so a re-run starts afresh")
+
+
 def main(argv: list[str] | None = None) -> int:
+    from bench.episode import EpisodeError
+    from bench.protocol import Interrupted
+
     args = build_parser().parse_args(argv)
     args.argv = list(argv) if argv is not None else None  # for the command recorded in results
+    if getattr(args, "debug", False) and hasattr(args, "workers"):
+        args.workers, args.executor = 1, "local"
     try:
         return int(args.func(args) or 0)
+    except EpisodeError as exc:
+        if getattr(args, "debug", False) and not exc.context.get("short"):
+            raise  # the chained original traceback, in-process
+        print(episode_error_report(exc), file=sys.stderr)
+        return 1
+    except Interrupted as exc:
+        print(_interrupted_line(exc), file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("rao-bench: interrupted", file=sys.stderr)
+        return 130
     except (ValueError, KeyError, FileNotFoundError) as exc:
         print(f"rao-bench: error: {exc}", file=sys.stderr)
         return 2

@@ -2,12 +2,20 @@
 
 The policy only chooses actions; KPIs and safety come from the env's per-step ``infos`` and are
 aggregated here, as the spec declares, so no policy can report its own score.
+
+Actions: a continuous (``Box``) action outside its space by more than ``BOX_TOLERANCE`` (relative
+to the bounds' magnitude) or NaN is rejected with an :class:`ActionRangeError`, on every task, as
+the envs reject an invalid discrete action; a policy clips its own actions (``np.clip(a,
+space.low, space.high)``). Within the tolerance the env's own clipping applies (float rounding).
+An exception anywhere in an episode is re-raised as an :class:`EpisodeError` naming the task,
+cell, seed, step and the call that raised, with the original traceback as text.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+import traceback
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -17,6 +25,94 @@ from bench.spec import KpiSpec, TaskSpec
 
 # Fields of a record that measure the machine, not the policy: excluded from determinism checks.
 TIMING_FIELDS = ("decision_time_per_agent_step_s", "sim_time_s")
+
+
+BOX_TOLERANCE = 1e-6
+
+
+class ActionRangeError(ValueError):
+    """A continuous action outside its ``Box`` (or NaN)."""
+
+
+class EpisodeError(Exception):
+    """An exception raised inside one evaluation episode, with where it happened (``context``:
+    task, scale, scenario, seed, step, where, error, traceback; the harness adds policy), so a
+    report can point at the bug and name the command that re-runs only that episode. Picklable:
+    it crosses process boundaries with the original traceback as text."""
+
+    def __init__(self, message: str, context: Mapping[str, Any]) -> None:
+        super().__init__(message, dict(context))
+        self.message = message
+        self.context = dict(context)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def episode_error(exc: BaseException, where: str, **context: Any) -> EpisodeError:
+    """Wrap ``exc`` (raised by ``where``, e.g. ``policy.act``) with its episode's context."""
+    if isinstance(exc, EpisodeError):
+        return exc
+    ctx = {"where": where, "error": f"{type(exc).__name__}: {exc}",
+           "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+           **context}
+    return EpisodeError(f"{ctx['error']} (in {where}, {_place(ctx)})", ctx)
+
+
+def _place(ctx: Mapping[str, Any]) -> str:
+    parts = [str(ctx.get("task", "?"))]
+    for key in ("scale", "scenario", "seed", "step"):
+        if ctx.get(key) is not None:
+            parts.append(f"{key} {ctx[key]}")
+    return ", ".join(parts)
+
+
+BoxGroup = tuple[list[str], tuple[int, ...], np.ndarray, np.ndarray, list[Any]]
+
+
+def box_groups(env: Any, agents: list[str]) -> list[BoxGroup]:
+    """Agents with ``Box`` action spaces grouped by shape: (agents, shape, low - tol, high + tol,
+    spaces) with the bounds stacked per agent, so each step costs one comparison per group."""
+    from gymnasium import spaces
+
+    groups: dict[tuple[int, ...], list[tuple[str, np.ndarray, np.ndarray, Any]]] = {}
+    for a in agents:
+        space = env.action_space(a)
+        if isinstance(space, spaces.Box):
+            low = np.broadcast_to(np.asarray(space.low, dtype=np.float64), space.shape)
+            high = np.broadcast_to(np.asarray(space.high, dtype=np.float64), space.shape)
+            span = np.where(np.isfinite(low) & np.isfinite(high), np.abs(low) + np.abs(high), 0.0)
+            tol = BOX_TOLERANCE * (1.0 + span)
+            groups.setdefault(tuple(space.shape), []).append((a, low - tol, high + tol, space))
+    return [([g[0] for g in rows], shape, np.stack([g[1] for g in rows]), np.stack([g[2] for g in rows]),
+             [g[3] for g in rows]) for shape, rows in groups.items()]
+
+
+def check_box_actions(actions: Mapping[str, Any], groups: list[BoxGroup]) -> None:
+    """Raise :class:`ActionRangeError` for the first out-of-range or NaN continuous action."""
+    for agents, shape, low, high, boxes in groups:
+        try:
+            acts = [actions[a] for a in agents]
+        except KeyError:
+            continue  # missing agents: the env's own check reports them
+        try:  # one concatenate per group: this runs every step, so it must cost little
+            arr = np.concatenate(acts, axis=None).reshape(low.shape)
+        except (ValueError, TypeError):
+            try:  # scalars, lists: the general (slower) conversion
+                arr = np.asarray(acts, dtype=np.float64).reshape(low.shape)
+            except (ValueError, TypeError):
+                continue  # malformed shapes: the env's own check reports them
+        if (arr >= low).all() and (arr <= high).all():  # NaN fails both
+            continue
+        ok = (arr >= low) & (arr <= high)
+        if not ok.all():
+            i = int(np.argwhere(~ok.reshape(len(agents), -1).all(axis=1))[0, 0])
+            raise ActionRangeError(
+                f"agent {agents[i]!r}: action {arr[i].tolist()} is outside its action space "
+                f"Box(low={boxes[i].low.tolist()}, high={boxes[i].high.tolist()}) (or is NaN). The "
+                "harness rejects out-of-range continuous actions on every task, as the envs "
+                "reject invalid discrete ones: clip in the policy, e.g. "
+                "np.clip(a, env.action_space(agent).low, env.action_space(agent).high)")
 
 
 def aggregate_kpi(kpi: KpiSpec, series: dict[str, np.ndarray]) -> float:
@@ -84,9 +180,28 @@ def recovery(spec: TaskSpec, series: dict[str, np.ndarray], onset: int) -> tuple
 def run_episode(env: Any, policy: Policy, seed: int, spec: TaskSpec) -> dict[str, Any]:
     """Play one episode from ``seed`` and return its record (see the result schema)."""
     t_start = time.perf_counter()
-    obs, _ = env.reset(seed=seed)
-    policy.reset(seed)
+    where = "env.reset"
+    try:
+        obs, _ = env.reset(seed=seed)
+        where = "policy.reset"
+        policy.reset(seed)
+        where = "harness"
+        return _play(env, policy, seed, spec, obs, t_start)
+    except EpisodeError:
+        raise
+    except Exception as exc:
+        raise _failed(exc, where, env, spec, seed, None) from exc
+
+
+def _failed(exc: Exception, where: str, env: Any, spec: TaskSpec, seed: int,
+            step: int | None) -> EpisodeError:
+    return episode_error(exc, where, task=spec.id, scale=env.config.scale.name,
+                         scenario=env.config.scenario.name, seed=int(seed), step=step)
+
+
+def _play(env: Any, policy: Policy, seed: int, spec: TaskSpec, obs: Any, t_start: float) -> dict[str, Any]:
     agents = list(env.possible_agents)
+    boxes = box_groups(env, agents)
     n_agents = len(agents)
     counters: dict[str, list[float]] = {}
     exceed = {c.name: [] for c in spec.constraints}
@@ -95,11 +210,18 @@ def run_episode(env: Any, policy: Policy, seed: int, spec: TaskSpec) -> dict[str
     agent_steps = 0
     steps = 0
     while env.agents:
-        t0 = time.perf_counter()
-        actions = policy.act(obs)
-        decision_time += time.perf_counter() - t0
-        agent_steps += len(env.agents)
-        obs, rewards, _, _, infos = env.step(actions)
+        where = "policy.act"
+        try:
+            t0 = time.perf_counter()
+            actions = policy.act(obs)
+            decision_time += time.perf_counter() - t0
+            where = "action check"
+            check_box_actions(actions, boxes)
+            agent_steps += len(env.agents)
+            where = "env.step"
+            obs, rewards, _, _, infos = env.step(actions)
+        except Exception as exc:
+            raise _failed(exc, where, env, spec, seed, steps) from exc
         returns += sum(rewards.values())
         step_totals: dict[str, float] = {}
         for a in agents:

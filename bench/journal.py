@@ -59,7 +59,8 @@ class Journal:
                            if (head or {}).get(k) != self.header.get(k))
             raise JournalMismatch(
                 f"{self.path} belongs to a different run (differs in: {', '.join(diffs)}). "
-                "Use another --journal path, or delete this file to start afresh.")
+                "Delete this file to start afresh, or write to another --out path (the "
+                "journal is the --out path + '.journal.jsonl'), or pass --no-journal.")
         for line in complete[1:]:
             if line.strip():
                 rec = json.loads(line)

@@ -20,9 +20,27 @@ if TYPE_CHECKING:
     from bench.leaderboard import Board, Entry, TaskBoard
 
 DPI = 100
-COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-          "#bcbd22", "#17becf")
+# Entries cycle through these (tab10 without its grey, then tab20's light shades); the reference
+# kinds have colours of their own that no entry shares, however many entries there are.
+COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+          "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2",
+          "#dbdb8d", "#9edae5")
+REFERENCE_COLORS = {"random": ("#999999",), "oracle": ("#000000", "#474747", "#2f4f4f")}
 MAX_LABEL = 40
+LEGEND_FONT = 9
+
+
+def colours(entries: Sequence["Entry"]) -> list[str]:
+    """One colour per entry, in order: random (paradigm) grey, oracles black and dark greys in
+    turn, the others from :data:`COLORS` in turn, so adding entries never gives an entry a
+    reference kind's colour."""
+    out, seen = [], {"random": 0, "oracle": 0, None: 0}
+    for e in entries:
+        kind = "oracle" if e.status == "oracle" else e.paradigm if e.paradigm == "random" else None
+        palette = COLORS if kind is None else REFERENCE_COLORS[kind]
+        out.append(palette[seen[kind] % len(palette)])
+        seen[kind] += 1
+    return out
 
 
 def plot_names(tb: "TaskBoard") -> list[tuple[str, str]]:
@@ -59,11 +77,12 @@ def _hyperscore(tb: "TaskBoard", entries: Sequence["Entry"]) -> Figure:
     low, top = sorted(float(hyperscore(v, hp.beta, hp.gamma, hp.kappa)) for v in (0.0, 1.0))
     fig = Figure(figsize=(8.0, 1.4 + 0.4 * len(entries)))
     ax = fig.add_subplot()
+    colour = colours(entries)
     for i, e in enumerate(entries):
         s = e.stat("hyperscore")
         err = [[max(0.0, s.mean - s.low)], [max(0.0, s.high - s.mean)]]  # never negative
         ax.errorbar([s.mean], [i], xerr=err,
-                    fmt="D" if e.status == "oracle" else "o", color=COLORS[i % len(COLORS)], capsize=3)
+                    fmt="D" if e.status == "oracle" else "o", color=colour[i], capsize=3)
     ax.set_yticks(range(len(entries)), [_label(e) for e in entries])
     ax.invert_yaxis()
     pad = 0.02 * (top - low)
@@ -78,10 +97,11 @@ def _hyperscore(tb: "TaskBoard", entries: Sequence["Entry"]) -> Figure:
 def _scale(tb: "TaskBoard", entries: Sequence["Entry"]) -> Figure:
     fig = Figure(figsize=(8.0, 4.5))
     ax = fig.add_subplot()
+    colour = colours(entries)
     for i, e in enumerate(entries):
         sc = e.summary["scalability"]["scales"]
         pts = [(s.agents, sc[s.name]["V_mean"]) for s in tb.spec.scales if s.name in sc]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color=COLORS[i % len(COLORS)],
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color=colour[i],
                 ls="--" if e.status == "oracle" else "-", label=_label(e))
     ax.set_xscale("log")
     ax.set_xticks([s.agents for s in tb.spec.scales], [f"{s.agents}\n{s.name}" for s in tb.spec.scales])
@@ -91,25 +111,28 @@ def _scale(tb: "TaskBoard", entries: Sequence["Entry"]) -> Figure:
     ax.set_ylabel("mean V, nominal scenario")
     ax.set_title(f"{tb.task_id}: V against scale", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize=LEGEND_FONT, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
 
 def _bars(tb: "TaskBoard", entries: Sequence["Entry"], groups: Sequence[str],
           values: Sequence[Sequence[float]], ylabel: str, title: str) -> Figure:
-    fig = Figure(figsize=(max(8.0, 4.0 + 0.3 * len(groups) * max(1, len(entries))), 4.5))
+    # at most 1400 px wide: the page shows plots at full width, never scaled down much
+    fig = Figure(figsize=(min(14.0, max(8.0, 4.0 + 0.3 * len(groups) * max(1, len(entries)))), 4.5))
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(entries))
+    colour = colours(entries)
     for i, e in enumerate(entries):
         xs = [g - 0.4 + width * (i + 0.5) for g in range(len(groups))]
-        ax.bar(xs, values[i], width=width, color=COLORS[i % len(COLORS)], label=_label(e),
-               hatch="//" if e.status == "oracle" else None)
+        oracle = e.status == "oracle"
+        ax.bar(xs, values[i], width=width, color=colour[i], label=_label(e), hatch="//" if oracle else None,
+               edgecolor="white" if oracle else colour[i], linewidth=0)  # white hatch: visible on black
     ax.set_xticks(range(len(groups)), list(groups))
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize=LEGEND_FONT, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 

@@ -184,6 +184,21 @@ def frontier_table(board: Board) -> Table:
     return t
 
 
+def _all_entries(tb: TaskBoard) -> list[Entry]:
+    return [r.entry for r in tb.rows] + tb.quick + tb.ineligible
+
+
+def entries_table(tb: TaskBoard) -> Table:
+    """Who each entry is: its own description, authors and url, as its result file declares."""
+    t = Table(["entry", "paradigm", "description", "authors", "url"])
+    for e in _all_entries(tb):
+        alg = e.result["algorithm"]
+        t.rows.append([e.label, e.paradigm, str(alg.get("description") or DASH),
+                       ", ".join(str(a) for a in alg.get("authors") or []) or DASH,
+                       str(alg.get("url") or DASH)])
+    return t
+
+
 def _hs_max(tb: TaskBoard) -> float:
     hp = tb.spec.hyperscore
     return float(hyperscore(1.0, hp.beta, hp.gamma, hp.kappa))
@@ -265,6 +280,8 @@ def _md_task(tb: TaskBoard) -> list[str]:
         out += ["### Not ranked (quick protocol)\n", md_table(side_table(tb.quick, False))]
     if tb.ineligible:
         out += ["### Not ranked (not eligible)\n", md_table(side_table(tb.ineligible, True))]
+    if _all_entries(tb):
+        out += ["### Entries\n", md_table(entries_table(tb))]
     for name, caption in plot_names(tb):
         out.append(f"![{md(caption)}]({name})\n")
     return out
@@ -304,13 +321,77 @@ def markdown_page(board: Board) -> str:
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1400px;
 padding:0 1rem;color:#1b1f23;line-height:1.45}
-table{border-collapse:collapse;margin:0.8rem 0 1.4rem;font-size:0.85rem}
-th,td{border:1px solid #d0d7de;padding:0.3rem 0.5rem;text-align:right;vertical-align:top}
-th{background:#f6f8fa}td:nth-child(-n+3),th:nth-child(-n+3){text-align:left}
-tr.oracle td{color:#57606a;font-style:italic}
-.plots img{max-width:48%;margin:0.3rem;border:1px solid #d0d7de}
+.scroll{overflow:auto;max-height:80vh;margin:0.6rem 0 1.2rem;border:1px solid #d0d7de}
+table{border-collapse:separate;border-spacing:0;font-size:0.85rem}
+caption{caption-side:top;text-align:left;font-weight:600;padding:0.4rem 0.5rem}
+th,td{border-right:1px solid #d0d7de;border-bottom:1px solid #d0d7de;padding:0.3rem 0.5rem;
+text-align:right;vertical-align:top}
+thead th{position:sticky;top:0;z-index:2;background:#f6f8fa;vertical-align:bottom}
+tbody th{font-weight:normal;background:#fff;text-align:left}
+.wide tbody th{position:sticky;left:0;z-index:1}
+td.text,th.text{text-align:left}
+td:not(.text){white-space:nowrap}
+tr.oracle td,tr.oracle th{color:#57606a;font-style:italic}
+thead th button{all:unset;cursor:pointer;display:block;width:100%;text-align:inherit}
+thead th button:focus-visible{outline:2px solid #0969da}
+thead th[aria-sort=ascending] button::after{content:" \\25B2"}
+thead th[aria-sort=descending] button::after{content:" \\25BC"}
+details{margin:0.4rem 0}
+summary{cursor:pointer;color:#0969da}
+figure{margin:0.8rem 0}
+figure img{max-width:100%;height:auto;border:1px solid #d0d7de}
+figcaption{color:#57606a;font-size:0.85rem}
 p.note{color:#57606a;font-size:0.9rem}
 """
+
+# Sorts every table.sortable by the clicked column (numbers by their leading value, with '—' and
+# other text last; text columns alphabetically). No dependencies, no network.
+SORT_JS = """
+(function () {
+  function num(cell) {
+    var m = cell.textContent.replace(/,/g, "").trim().match(/^[=]?\\s*(-?\\d+(?:\\.\\d+)?(?:e[-+]?\\d+)?)/i);
+    return m ? parseFloat(m[1]) : null;
+  }
+  function sortBy(table, col, th) {
+    var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+    var numeric = 0, text = 0;
+    rows.forEach(function (r) {
+      var c = r.cells[col], t = c ? c.textContent.trim() : "";
+      if (c && num(c) !== null) numeric++; else if (t && t !== "\\u2014") text++;
+    });
+    var asc = th.getAttribute("aria-sort") !== "ascending";
+    var keyed = rows.map(function (r, i) {
+      var c = r.cells[col];
+      return {row: r, i: i, n: numeric >= text && c ? num(c) : null, t: c ? c.textContent.trim() : ""};
+    });
+    keyed.sort(function (a, b) {
+      if (numeric >= text) {
+        if (a.n === null || b.n === null) return (a.n === null) - (b.n === null) || a.i - b.i;
+        return (asc ? a.n - b.n : b.n - a.n) || a.i - b.i;
+      }
+      return (asc ? 1 : -1) * a.t.localeCompare(b.t) || a.i - b.i;
+    });
+    keyed.forEach(function (k) { body.appendChild(k.row); });
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (h) { h.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.title = "sort by this column";
+      while (th.firstChild) b.appendChild(th.firstChild);
+      th.appendChild(b);
+      b.addEventListener("click", function () { sortBy(table, col, th); });
+    });
+  });
+})();
+"""
+
+# Columns of the compact per-task view (the full table is one click away, unchanged)
+COMPACT = ("rank", "entry", "paradigm", "V ↑ [95% CI]", "mean HyperScore ↑ [95% CI]",
+           "P(better than reference) ↑", "gap to oracle ↓", "violation rate ↓ (worst constraint)")
+_ROW_HEADERS = ("entry", "best entry")
 
 
 def h(text: str) -> str:
@@ -322,57 +403,142 @@ def _code(escaped: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
 
 
-def html_table(t: Table, row_classes: Sequence[str] = ()) -> str:
-    head = "".join(f"<th>{h(c)}</th>" for c in t.headers)
+def _is_text(cell: str) -> bool:
+    return cell != DASH and not re.match(r"^=?-?\d", cell)
+
+
+def html_table(t: Table, row_classes: Sequence[str] = (), caption: str = "",
+               row_titles: Sequence[str] = ()) -> str:
+    """A sortable table with a caption, column headers (``scope="col"``) and each row's entry
+    cell as its header (``scope="row"``, with the entry's description as a tooltip)."""
+    rh = next((i for i, c in enumerate(t.headers) if c in _ROW_HEADERS), 0)
+    text_cols = {i for i in range(len(t.headers))
+                 if t.rows and sum(_is_text(r[i]) for r in t.rows) * 2 > len(t.rows)}
+    cls = lambda i: ' class="text"' if i in text_cols else ""  # noqa: E731
+    head = "".join(f'<th scope="col"{cls(i)}>{h(c)}</th>' for i, c in enumerate(t.headers))
     body = []
-    for i, row in enumerate(t.rows):
-        cls = f' class="{h(row_classes[i])}"' if i < len(row_classes) and row_classes[i] else ""
-        body.append(f"<tr{cls}>" + "".join(f"<td>{h(c)}</td>" for c in row) + "</tr>")
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>\n"
+    for k, row in enumerate(t.rows):
+        rcls = f' class="{h(row_classes[k])}"' if k < len(row_classes) and row_classes[k] else ""
+        cells = []
+        for i, c in enumerate(row):
+            if i == rh:
+                title = f' title="{h(row_titles[k])}"' if k < len(row_titles) and row_titles[k] else ""
+                cells.append(f'<th scope="row"{title}>{h(c)}</th>')
+            else:
+                cells.append(f"<td{cls(i)}>{h(c)}</td>")
+        body.append(f"<tr{rcls}>" + "".join(cells) + "</tr>")
+    wide = " wide" if len(t.headers) > len(COMPACT) else ""
+    cap = f"<caption>{h(caption)}</caption>" if caption else ""
+    return (f'<div class="scroll"><table class="sortable{wide}">{cap}\n<thead><tr>{head}</tr></thead>\n'
+            "<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table></div>\n")
+
+
+def compact(t: Table) -> Table:
+    """The same table restricted to the :data:`COMPACT` columns (same cells, same order)."""
+    keep = [i for i, c in enumerate(t.headers) if c in COMPACT]
+    return Table([t.headers[i] for i in keep], [[row[i] for i in keep] for row in t.rows])
+
+
+def _details(summary: str, body: str, open_: bool = False) -> str:
+    return f"<details{' open' if open_ else ''}><summary>{h(summary)}</summary>\n{body}</details>"
+
+
+def _descriptions(entries: Sequence[Entry]) -> list[str]:
+    return [str(e.result["algorithm"].get("description") or "") for e in entries]
+
+
+def _url(url: str) -> str:
+    """A link for an http(s) url (escaped), plain text otherwise (no javascript: or data: links)."""
+    if re.match(r"^https?://[^\s\"'<>]+$", url):
+        return f'<a href="{h(url)}" rel="nofollow noopener">{h(url)}</a>'
+    return h(url or DASH)
+
+
+def _entries_html(tb: TaskBoard) -> str:
+    rows = []
+    for e in _all_entries(tb):
+        alg = e.result["algorithm"]
+        authors = ", ".join(str(a) for a in alg.get("authors") or []) or DASH
+        rows.append(f'<tr><th scope="row">{h(e.label)}</th><td class="text">{h(e.paradigm)}</td>'
+                    f'<td class="text">{h(alg.get("description") or DASH)}</td>'
+                    f'<td class="text">{h(authors)}</td><td class="text">{_url(str(alg.get("url") or ""))}</td></tr>')
+    head = "".join(f'<th scope="col" class="text">{c}</th>' for c in ("entry", "paradigm", "description",
+                                                                        "authors", "url"))
+    return (f'<div class="scroll"><table class="sortable"><caption>Entries on {h(tb.task_id)}: '
+            f"what each result file declares</caption>\n<thead><tr>{head}</tr></thead>\n<tbody>\n"
+            + "\n".join(rows) + "\n</tbody>\n</table></div>\n")
+
+
+def _figure(name: str, caption: str) -> str:
+    return (f'<figure><a href="{h(name)}" title="open full size"><img src="{h(name)}" alt="{h(caption)}" '
+            f'loading="lazy"></a><figcaption>{h(caption)} (click to enlarge)</figcaption></figure>')
 
 
 def _html_task(tb: TaskBoard) -> str:
-    out = [f'<h2 id="{h(tb.slug)}">{h(tb.task_id)}</h2>', f"<p>{h(tb.spec.description)}</p>",
+    out = [f'<section id="{h(tb.slug)}">', f"<h2>{h(tb.task_id)}</h2>", f"<p>{h(tb.spec.description)}</p>",
            f'<p class="note">HyperScore range on this task: 100 to {_hs_max(tb):.3f}. '
            f'CSV: <a href="csv/{h(tb.slug)}.csv">csv/{h(tb.slug)}.csv</a></p>']
     if tb.rows:
-        classes = ["oracle" if r.entry.status == ORACLE else "" for r in tb.rows]
-        out.append(html_table(main_table(tb), classes))
+        entries = [r.entry for r in tb.rows]
+        classes = ["oracle" if e.status == ORACLE else "" for e in entries]
+        full = main_table(tb)
+        out.append(html_table(compact(full), classes, f"Ranking on {tb.task_id} (main columns; "
+                              "click a header to sort)", _descriptions(entries)))
+        out.append(_details(f"All {len(full.headers)} columns: every KPI, scalability, adaptability",
+                            html_table(full, classes, f"Ranking on {tb.task_id}, every column",
+                                       _descriptions(entries))))
         if tb.spec.constraints:
-            out += ["<h3>Safety per constraint</h3>", html_table(safety_table(tb))]
+            out.append(_details("Safety per constraint",
+                                html_table(safety_table(tb), caption=f"Safety per constraint on {tb.task_id}")))
     training = training_table(tb)
     if training is not None:
-        out += ["<h3>Training budget and training-time violations</h3>", html_table(training)]
+        out.append(_details("Training budget and training-time violations",
+                            html_table(training, caption=f"Training of the learners on {tb.task_id}")))
     if not tb.rows:
         out.append("<p>No ranked full-protocol entries yet.</p>")
     if tb.quick:
-        out += ["<h3>Not ranked (quick protocol)</h3>", html_table(side_table(tb.quick, False))]
+        out.append(_details(f"Not ranked: quick protocol ({len(tb.quick)})",
+                            html_table(side_table(tb.quick, False), caption="Quick-protocol entries",
+                                       row_titles=_descriptions(tb.quick))))
     if tb.ineligible:
-        out += ["<h3>Not ranked (not eligible)</h3>", html_table(side_table(tb.ineligible, True))]
-    imgs = "".join(f'<img src="{h(n)}" alt="{h(c)}" title="{h(c)}">' for n, c in plot_names(tb))
-    if imgs:
-        out.append(f'<div class="plots">{imgs}</div>')
+        out.append(_details(f"Not ranked: not eligible ({len(tb.ineligible)})",
+                            html_table(side_table(tb.ineligible, True), caption="Ineligible entries",
+                                       row_titles=_descriptions(tb.ineligible))))
+    if _all_entries(tb):
+        out.append(_details(f"Entries: description, authors, url ({len(_all_entries(tb))})", _entries_html(tb)))
+    plots = plot_names(tb)
+    if plots:
+        out.append(_figure(*plots[0]))
+        if len(plots) > 1:
+            out.append(_details(f"More plots: {', '.join(n.rsplit('__', 1)[1][:-4] for n, _ in plots[1:])}",
+                                "".join(_figure(n, c) for n, c in plots[1:])))
+    out.append("</section>")
     return "\n".join(out) + "\n"
 
 
 def html_page(board: Board) -> str:
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           '<link rel="icon" href="data:,">',  # no favicon request: the page loads nothing else
            "<title>RAO-Bench leaderboard</title>", f"<style>{CSS}</style>", "</head>", "<body>",
            "<h1>RAO-Bench leaderboard</h1>",
            '<p class="note">Generated by <code>rao-bench leaderboard</code> from '
-           "<code>leaderboard/submissions/</code>; do not edit by hand.</p>",
-           "<h2>How to read it</h2>"] + [f"<p>{_code(h(p))}</p>" for p in explainer(board)]
+           "<code>leaderboard/submissions/</code>; do not edit by hand. Click a column header to sort; "
+           "hover an entry for its description.</p>",
+           _details("How to read it: ranking rule, statistical unit, HyperScore, safety",
+                    "".join(f"<p>{_code(h(p))}</p>" for p in explainer(board)))]
     if board.tasks:
         out.append("<p>Tasks: " + ", ".join(f'<a href="#{h(tb.slug)}">{h(tb.task_id)}</a>'
                                              for tb in board.tasks) + "</p>")
     out.append("<h2>Overall (entries evaluated on every current task)</h2>")
     if board.overall:
-        out += [f"<p>Current tasks with ranked results: {h(', '.join(board.overall_tasks) or DASH)}.</p>",
+        out += [f"<p>Current tasks with ranked results: {h(', '.join(board.overall_tasks) or DASH)}. "
+                'CSV: <a href="csv/overall.csv">csv/overall.csv</a></p>',
                 html_table(overall_table(board),
-                           ["oracle" if r.status == ORACLE else "" for r in board.overall]),
-                "<h3>Best entry per paradigm on each current task</h3>",
-                html_table(frontier_table(board))]
+                           ["oracle" if r.status == ORACLE else "" for r in board.overall],
+                           "Overall: mean normalised V over the current tasks"),
+                _details("Best entry per paradigm on each current task",
+                         html_table(frontier_table(board), caption="Best entry per paradigm on each current task"))]
     else:
         out.append("<p>No valid submissions yet.</p>")
     out += [_html_task(tb) for tb in board.tasks]
@@ -387,7 +553,7 @@ def html_page(board: Board) -> str:
                                     for r in board.rejected) + "</ul>")
     else:
         out.append("<p>None.</p>")
-    out += ["</body>", "</html>", ""]
+    out += [f"<script>{SORT_JS}</script>", "</body>", "</html>", ""]
     return "\n".join(out)
 
 
@@ -424,7 +590,7 @@ def task_csv(tb: TaskBoard) -> str:
     header += ["v_retention", "decision_time_slope", "worst_shift", "worst_retention",
                "recovery_steps_mean", "n_episodes", "training_env_steps", "training_wall_time_s"]
     header += [f"training_{c.name}_rate" for c in cons]
-    header += ["source"]
+    header += ["source", "description", "authors", "url"]
     rows = []
     lines: list[tuple[Entry, Row | None]] = [(r.entry, r) for r in tb.rows]
     lines += [(e, None) for e in tb.quick + tb.ineligible]
@@ -446,7 +612,9 @@ def task_csv(tb: TaskBoard) -> str:
         tr = _training(e) or {}
         row += [tr.get("env_steps"), tr.get("wall_time_s")]
         row += [tr.get("violations", {}).get(c.name, {}).get("rate") if tr else None for c in cons]
-        row.append(e.source)
+        alg = e.result["algorithm"]
+        row += [e.source, str(alg.get("description") or ""),
+                "; ".join(str(a) for a in alg.get("authors") or []), str(alg.get("url") or "")]
         rows.append(row)
     return _csv(header, rows)
 

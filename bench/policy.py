@@ -49,19 +49,52 @@ class PolicySource:
     factory: Callable[[Any], Policy]
     info: PolicyInfo
     ref: str
+    declared: bool = True  # False when ``info`` was guessed (no PolicyInfo on the object)
 
     def build(self, env: Any) -> Policy:
+        try:
+            inspect.signature(self.factory).bind(env)
+        except TypeError:
+            raise PolicyError(f"policy {self.ref}: {_name(self.factory)} cannot be called as "
+                              f"factory(env); give it one parameter for the env (e.g. "
+                              "def __init__(self, env)), or point --policy at a ready instance") from None
+        except ValueError:
+            pass  # no signature to inspect (a builtin): just call it
         policy = self.factory(env)
         if not isinstance(policy, Policy):
-            raise TypeError(f"{self.ref} built {type(policy).__name__}, which lacks "
-                            "reset(seed) and act(observations)")
+            missing = [m for m in ("reset", "act") if not callable(getattr(policy, m, None))]
+            raise PolicyError(f"policy {self.ref}: factory(env) returned a {type(policy).__name__}, "
+                              f"not a policy (it has no {' or '.join(missing)} method). The factory "
+                              "must return an object with reset(seed) and act(observations) -> "
+                              "{agent: action}")
         return policy
+
+
+class PolicyError(ValueError):
+    """A policy that cannot be loaded or built as the harness needs (a short, clear message)."""
+
+
+class PolicyInfoWarning(UserWarning):
+    """A policy declares no ``info``: the result's algorithm block is then guessed."""
+
+
+def _name(obj: Any) -> str:
+    return getattr(obj, "__qualname__", None) or type(obj).__name__
 
 
 def _info_from(obj: Any, ref: str) -> PolicyInfo:
     meta = getattr(obj, "info", None)
     if isinstance(meta, PolicyInfo):
         return meta
+    import warnings
+
+    warnings.warn(
+        f"policy {ref} declares no `info`, so its result would say version '0' and paradigm "
+        "'DTDE' (a learner), which is probably wrong. Declare it on the class or function, e.g. "
+        "info = PolicyInfo(name='my-policy', version='1.0', paradigm='heuristic', "
+        "description='one line', authors=('Your Name',), url='https://...') with paradigm one of "
+        f"{', '.join(PARADIGMS)} (from bench.policy import PolicyInfo). `rao-bench evaluate --out` "
+        "refuses to write a result without it.", PolicyInfoWarning, stacklevel=3)
     name = getattr(obj, "name", None) or ref.rpartition(":")[2]
     return PolicyInfo(name=str(name), version=str(getattr(obj, "version", "0")),
                       paradigm=str(getattr(obj, "paradigm", "DTDE")),
@@ -82,18 +115,22 @@ def load_policy(ref: str) -> PolicySource:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ValueError(f"cannot import module {module_name!r} for policy {ref!r}: {exc}") from exc
+        raise PolicyError(f"cannot import module {module_name!r} for policy {ref!r}: {exc}. If it is "
+                          "your own package, make it importable: `pip install -e .` in its folder "
+                          "(with a pyproject.toml), or run with PYTHONPATH=<folder holding it> "
+                          "(docs/worked-example.md)") from exc
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise ValueError(f"policy {ref!r}: {obj!r} has no attribute {part!r}")
+            raise PolicyError(f"policy {ref!r}: {obj!r} has no attribute {part!r}")
         obj = getattr(obj, part)
     info = _info_from(obj, ref)
     if inspect.isclass(obj) or (callable(obj) and not isinstance(obj, Policy)):
         factory = obj
     else:
         factory = lambda env, _p=obj: _p  # noqa: E731 - a ready-made policy instance
-    return PolicySource(factory=factory, info=info, ref=ref)
+    return PolicySource(factory=factory, info=info, ref=ref, declared=isinstance(getattr(obj, "info", None),
+                                                                              PolicyInfo))
 
 
 def from_checkpoints(source: PolicySource, checkpoint_dir: Path) -> PolicySource:
@@ -117,7 +154,8 @@ def from_checkpoints(source: PolicySource, checkpoint_dir: Path) -> PolicySource
         except ValueError:
             pass  # no signature to check (a builtin): the call will say
         factory = _FromCheckpoints(source.factory, checkpoint_dir)
-    return PolicySource(factory=factory, info=source.info, ref=f"{source.ref}@{checkpoint_dir}")
+    return PolicySource(factory=factory, info=source.info, ref=f"{source.ref}@{checkpoint_dir}",
+                        declared=source.declared)
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,16 @@ idle, which on two cores wasted most of the second one on the small evaluations.
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from bench.episode import run_episode
+from bench.episode import EpisodeError, episode_error, run_episode
 from bench.journal import Journal, episode_key
-from bench.policy import PolicySource, load_policy
+from bench.policy import PolicyError, PolicyInfoWarning, PolicySource, load_policy
+from bench.progress import Progress
 from bench.registry import get_spec, make
 from bench.results import build_result
 from bench.spec import TaskSpec
@@ -37,13 +39,65 @@ def run_job(job: Job) -> dict[str, Any]:
     policy forgets to reset can make results depend on which worker ran which seeds first."""
     task_id, ref, scale, scenario, seed = job
     key = (task_id, scale, scenario)
-    if key not in _ENVS:
-        _ENVS.clear()  # keep one env alive per worker: large scales are memory-hungry
-        _ENVS[key] = make(task_id, scale=scale, scenario=scenario)
-    env = _ENVS[key]
-    env.reset(seed=seed)
-    policy = load_policy(ref).build(env)
-    return run_episode(env, policy, seed, get_spec(task_id))
+    where = "make (building the env)"
+    try:
+        if key not in _ENVS:
+            _ENVS.clear()  # keep one env alive per worker: large scales are memory-hungry
+            _ENVS[key] = make(task_id, scale=scale, scenario=scenario)
+        env = _ENVS[key]
+        where = "env.reset"
+        env.reset(seed=seed)
+        where = "the policy factory"
+        with warnings.catch_warnings():  # the main process has shown it once already
+            warnings.simplefilter("ignore", PolicyInfoWarning)
+            source = load_policy(ref)
+        policy = source.build(env)
+        where = "harness"
+        return run_episode(env, policy, seed, get_spec(task_id))
+    except Exception as exc:
+        err = episode_error(exc, where, task=task_id, scale=scale, scenario=scenario, seed=seed,
+                            step=None)
+        err.context["policy"] = ref
+        err.context["short"] = isinstance(exc, PolicyError)  # the message says it all
+        if err is exc:
+            raise  # run_episode wrapped it already, chained to the original
+        raise err from exc
+
+
+def rerun_command(context: Mapping[str, Any]) -> str:
+    """The command that re-runs exactly the episode an :class:`EpisodeError` describes, in the
+    foreground with the full traceback (``rao-bench episode``)."""
+    import shlex
+
+    args = ["rao-bench", "episode", str(context.get("task"))]
+    for key in ("policy", "scale", "scenario", "seed"):
+        if context.get(key) is not None:
+            args += [f"--{key}", str(context[key])]
+    return " ".join(shlex.quote(a) for a in args)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run: ``done`` of ``total`` episodes finished, ``journaled`` of them are
+    in journals (a re-run of the same command resumes from those)."""
+
+    def __init__(self, done: int, total: int, journaled: int) -> None:
+        super().__init__(done, total, journaled)
+        self.done, self.total, self.journaled = done, total, journaled
+
+
+def _interrupted(runs: Sequence["Run"]) -> Interrupted:
+    """Counts what is on disk (re-read: Ctrl-C may land between a journal write and its
+    bookkeeping), which is exactly what a re-run resumes from."""
+    journaled = sum(len(Journal(r.store.path, r.store.header).records) for r in runs if r.store is not None)
+    return Interrupted(max(journaled, sum(len(r.done) for r in runs)), sum(len(r.jobs) for r in runs),
+                       journaled)
+
+
+def _ignore_sigint() -> None:
+    """Pool workers ignore Ctrl-C: the parent stops them, so no worker prints a traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def jobs_for(task_id: str, ref: str, protocol: str) -> list[Job]:
@@ -85,7 +139,8 @@ def _run_local(jobs: Sequence[Job], workers: int, on_done: OnDone,
         return
     import multiprocessing as mp
 
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                               initializer=_ignore_sigint)
     try:
         # submitted in order: the pool hands jobs to idle workers first-in first-out
         pending = {pool.submit(run_job, j): j for j in jobs}
@@ -103,9 +158,12 @@ def _run_local(jobs: Sequence[Job], workers: int, on_done: OnDone,
                     for f, j in list(pending.items()):   # skip what the error makes pointless
                         if dropped(j) and f.cancel():
                             del pending[f]
-    except BaseException:
+    except BaseException as exc:
         # a failed episode or Ctrl-C: stop now, not after every queued job has run (the journal
-        # keeps what finished)
+        # keeps what finished); on Ctrl-C the running episodes are abandoned too
+        if isinstance(exc, KeyboardInterrupt):
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
@@ -174,14 +232,6 @@ class Run:
                             command=self.command, training=training_block(self.source, self.spec.id))
 
 
-def _progress_bar(total: int, initial: int, desc: str, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, unit="ep", desc=desc, leave=False, dynamic_ncols=True)
-
-
 def evaluate(task_id: str, policy: str | PolicySource, protocol: str = "full", *,
              workers: int = 1, executor: str = "local", journal: Path | None = None,
              progress: bool = True, command: str = "", address: str | None = None) -> dict[str, Any]:
@@ -189,19 +239,19 @@ def evaluate(task_id: str, policy: str | PolicySource, protocol: str = "full", *
     run = Run(task_id, policy, protocol, journal)
     spec, source = run.spec, run.source
     todo = run.todo()
-    bar = _progress_bar(len(run.jobs), len(run.jobs) - len(todo), f"{spec.id} {source.info.name}",
-                        progress)
+    bar = Progress(todo, len(run.jobs), f"{spec.id} {source.info.name}", cost=job_cost,
+                   workers=workers, cost_in_seconds=False, enabled=progress)
 
     def on_done(job: Job, record: dict[str, Any]) -> None:
         run.record(record)
-        if bar is not None:
-            bar.update(1)
+        bar.update(job, record)
 
     try:
         run_jobs(longest_first(todo), on_done, workers=workers, executor=executor, address=address)
+    except KeyboardInterrupt:
+        raise _interrupted([run]) from None
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return build_result(spec, source.info, protocol, run.episodes(), command=command,
                         training=training_block(source, spec.id))
 
@@ -220,7 +270,8 @@ def sweep(runs: Sequence[Run], on_result: Callable[[Run, dict[str, Any]], None],
     episode of a run finishes (or at once, if its journal already holds them all), its result
     document is assembled and passed to ``on_result(run, result)``. Each run keeps its own
     journal, so an interrupted sweep resumes every unfinished run where it stopped. ``cost``
-    estimates a job's run time for the ordering (see ``cost_from_previous``).
+    estimates a job's run time for the ordering and, in seconds (as ``cost_from_previous``
+    gives), the progress bar's ETA from its first update (``bench.progress``).
 
     An episode that raises fails its run only: the run's remaining jobs are skipped, the other
     runs go on. Returns ``{run.key: error message}`` of the failed runs (empty if none)."""
@@ -235,29 +286,35 @@ def sweep(runs: Sequence[Run], on_result: Callable[[Run, dict[str, Any]], None],
             on_result(run, run.result())
     todo = [j for run in runs for j in run.todo()]
     total = sum(len(run.jobs) for run in runs)
-    bar = _progress_bar(total, total - len(todo), f"{len(runs)} evaluations", progress)
+    bar = Progress(todo, total, f"{len(runs)} evaluations", cost=cost, workers=workers,
+                   cost_in_seconds=cost is not job_cost, enabled=progress)
     failed: dict[tuple[str, str], str] = {}
 
     def on_done(job: Job, record: dict[str, Any]) -> None:
         run = by_key[(job[0], job[1])]
         run.record(record)
         left[run.key] -= 1
-        if bar is not None:
-            bar.update(1)
+        bar.update(job, record)
         if left[run.key] == 0 and run.key not in failed:
             on_result(run, run.result())
 
     def on_error(job: Job, exc: Exception) -> Callable[[Job], bool]:
         key = (job[0], job[1])
-        failed.setdefault(key, f"{type(exc).__name__}: {exc} (episode {job[2]}/{job[3]}/seed {job[4]})")
+        if isinstance(exc, EpisodeError):
+            message = f"{exc}; re-run that episode alone: {rerun_command(exc.context)}"
+        else:
+            message = f"{type(exc).__name__}: {exc} (episode {job[2]}/{job[3]}/seed {job[4]})"
+        failed.setdefault(key, message)
+        bar.drop(lambda j: (j[0], j[1]) in failed)
         return lambda j: (j[0], j[1]) in failed
 
     try:
         run_jobs(longest_first(todo, cost), on_done, workers=workers, executor=executor,
                  address=address, on_error=on_error)
+    except KeyboardInterrupt:
+        raise _interrupted(runs) from None
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return failed
 
 

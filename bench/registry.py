@@ -84,6 +84,18 @@ def _close(word: str, options: list[str]) -> str:
     return f" Did you mean {hits[0]!r}?" if hits else ""
 
 
+def _suggest(task_id: str, version: int | None) -> str:
+    """' Did you mean ...?' with a full versioned id (the asked version if that name has it,
+    else the newest), so that the suggestion runs as it reads; '' when nothing is close."""
+    bare = sorted({re.sub(r"-v\d+$", "", t) for t in _specs()})
+    hits = difflib.get_close_matches(re.sub(r"-v[0-9]+$", "", task_id), bare, n=1, cutoff=0.5)
+    if not hits:
+        return ""
+    ns, _, name = hits[0].rpartition("/")
+    have = _versions(ns or None, name)
+    return f" Did you mean {hits[0] + '-v' + str(version if version in have else have[-1])!r}?"
+
+
 def _versions(namespace: str | None, name: str) -> list[int]:
     out = []
     for tid in _specs():
@@ -98,8 +110,7 @@ def get_spec(task_id: str, *, warn_old: bool = True) -> TaskSpec:
     ns, name, version = parse_id(task_id)
     versions = _versions(ns, name)
     if not versions:
-        bare = sorted({re.sub(r"-v\d+$", "", t) for t in _specs()})
-        raise NameNotFound(f"no task named {task_id!r}.{_close(re.sub(r'-v[0-9]+$', '', task_id), bare)}"
+        raise NameNotFound(f"no task named {task_id!r}.{_suggest(task_id, version)}"
                            " Run `rao-bench tasks` to list them.")
     stem = f"{ns}/{name}" if ns else name
     if version is None:

@@ -835,10 +835,11 @@ _STAGES: tuple[tuple[str, Callable[[_Run], None]], ...] = (
 def format_report(report: Report) -> str:
     """``OK path`` or ``FAIL path`` followed by a numbered list of every problem."""
     head = "OK" if report.ok else "FAIL"
-    n_err = len(report.errors)
-    extra = "" if report.ok else f": {n_err} error{'s' if n_err != 1 else ''}"
+    counts = [(sum(p.severity == sev for p in report.problems), sev) for sev in (ERROR, WARNING, SKIPPED)]
+    tally = ", ".join(f"{n} {sev}{'s' if n != 1 and sev != SKIPPED else ''}" for n, sev in counts if n)
+    extra = f": {tally}" if tally else ""  # counts every item listed below
     if report.ok and not report.eligible:
-        extra = " (valid, not eligible to rank)"
+        extra += " (valid, not eligible to rank)"
     lines = [f"{head} {report.source}{extra}"]
     lines += [f"  {k}. {p}" for k, p in enumerate(report.problems, 1)]
     return "\n".join(lines)

@@ -30,9 +30,15 @@ def test_parse_id_grammar():
         reg.parse_id("bad id with spaces")
 
 
-def test_unknown_name_suggests_closest(toy_registry):
-    with pytest.raises(reg.NameNotFound, match="Did you mean 'toy/Coin'"):
+def test_unknown_name_suggests_closest_versioned_id(toy_registry):
+    """The suggestion is a full id that runs as it reads: the asked version if the name has it,
+    else the newest (an unversioned suggestion would run whatever is newest, silently)."""
+    with pytest.raises(reg.NameNotFound, match="Did you mean 'toy/Coin-v1'"):
         reg.get_spec("toy/Coni-v1")
+    with pytest.raises(reg.NameNotFound, match="Did you mean 'toy/Coin-v2'"):
+        reg.get_spec("toy/Coni")
+    with pytest.raises(reg.NameNotFound, match="Did you mean 'toy/Coin-v2'"):
+        reg.get_spec("toy/Coni-v9")
 
 
 def test_unknown_version_lists_released(toy_registry):

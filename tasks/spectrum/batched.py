@@ -37,7 +37,7 @@ import numpy as np
 
 from bench.spec import EnvConfig
 from tasks.spectrum import channel as ch
-from tasks.spectrum.interference import InterferenceEnv, measurements_db
+from tasks.spectrum.interference import RULES, InterferenceEnv, measurements_db
 
 
 class BatchedInterferenceEnv:
@@ -54,6 +54,11 @@ class BatchedInterferenceEnv:
         self.n_envs = B = int(n_envs)
         self.envs = [InterferenceEnv(config) for _ in range(B)]
         e = self.envs[0]
+        v2 = [name for name, choices in RULES.items() if name != "fading_correlation" and getattr(e, name) != choices[0]]
+        v2 += ["pu_fading"] if e.pu_fading else []
+        if v2:
+            raise ValueError(f"BatchedInterferenceEnv implements Interference-v1's rules only; this config "
+                             f"sets {v2} (Interference-v2). Use InterferenceEnv (bench.make) for v2.")
         self.possible_agents = list(e.possible_agents)
         self.n_links, self.n_bands, self.n_levels = e.n_links, e.n_bands, e.n_levels
         self.n_actions, self.obs_dim, self.horizon = e.n_actions, e.obs_dim, e.horizon

@@ -267,8 +267,12 @@ class BatchedInterferenceEnv:
         """``_advance_channel`` for the episodes ``rows`` (elementwise per episode, so any split of
         the rows gives the same bits)."""
         z = self._z[rows]
+        draw = ch.draw_normals
         for rng, row in zip(self._rngs[rows], z):
-            rng.standard_normal(out=row)
+            if draw is not None:
+                draw(rng, row)                       # compiled, the same stream (channel.py)
+            else:
+                rng.standard_normal(out=row)
         z *= ch._SQRT_HALF
         z *= scale
         h_real = self._h_real[rows]

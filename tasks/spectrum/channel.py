@@ -96,6 +96,33 @@ SPEED_OF_LIGHT_M_PER_S = 299_792_458.0
 _SQRT_HALF = math.sqrt(0.5)
 
 
+def _gauss_markov_step(rng, h, rho, scale):  # pragma: no cover - compiled below
+    """In place on the real and imaginary parts ``h`` of every fading process: draw one standard
+    normal per entry from ``rng`` (the stream ``rng.standard_normal(out=z)`` gives) and set
+    ``h = h ρ + (z sqrt(1/2)) sqrt(1 − ρ²)`` — the numpy path's operations in its order, one
+    element at a time (no fused multiply-add), so the state is the same bits."""
+    for i in range(h.size):
+        z = rng.standard_normal()
+        z = z * _SQRT_HALF
+        z = z * scale
+        h[i] = h[i] * rho + z
+
+
+def _draw_normals(rng, out):  # pragma: no cover - compiled below
+    """``rng.standard_normal(out=out)`` (same stream), for 1-D ``out``."""
+    for i in range(out.size):
+        out[i] = rng.standard_normal()
+
+
+try:        # numba draws numpy's Generator streams bit for bit, faster than its bulk C path here
+    import numba as _numba
+
+    gauss_markov_step = _numba.njit(cache=True, nogil=True)(_gauss_markov_step)
+    draw_normals = _numba.njit(cache=True, nogil=True)(_draw_normals)
+except ImportError:                    # pragma: no cover - numba is a declared dependency
+    gauss_markov_step = draw_normals = None
+
+
 # -- unit conversions -----------------------------------------------------------------------------
 def db_to_linear(x_db: np.ndarray | float) -> np.ndarray | float:
     """``10^(x/10)``: a power ratio in dB to linear (dBm to mW likewise)."""
@@ -337,13 +364,17 @@ class InterferenceChannel:
         exactly), without temporaries."""
         if not -1.0 <= rho <= 1.0:
             raise ValueError(f"fading correlation rho must lie in [-1, 1], got {rho}")
-        z = self._innovation
-        rng.standard_normal(out=z)                       # = complex_normal's draw, 2 * size
-        z *= _SQRT_HALF
-        z *= math.sqrt(max(1.0 - rho * rho, 0.0))
+        scale = math.sqrt(max(1.0 - rho * rho, 0.0))
         h = self.fading.h.view(np.float64)
-        h *= rho
-        h += z
+        if gauss_markov_step is not None and type(rng.bit_generator) is np.random.PCG64:
+            gauss_markov_step(rng, h, rho, scale)        # compiled: the same draws and bits
+        else:
+            z = self._innovation
+            rng.standard_normal(out=z)                   # = complex_normal's draw, 2 * size
+            z *= _SQRT_HALF
+            z *= scale
+            h *= rho
+            h += z
         self._refresh()
 
     def _refresh(self) -> None:

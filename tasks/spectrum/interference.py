@@ -1,4 +1,4 @@
-"""``spectrum/Interference-v1``: interference-limited sub-band and power allocation among
+"""``spectrum/Interference-v1`` and ``-v2``: interference-limited sub-band and power allocation among
 device-to-device links that share spectrum with protected primary users.
 
 System (radio model and equations: ``tasks/spectrum/channel.py``). ``K`` links (a transmitter and
@@ -80,6 +80,22 @@ of ``power_dbm``, default 30 dBm, appears near the centre on a random band), ``p
 ``subband_outage`` (``bands`` random sub-bands, default 1, become unavailable: masked).
 
 ORACLES ONLY: ``oracle_view()`` returns the current slot's true channel and incumbent state.
+``delayed_csi()`` returns the previous slot's link gains (what a central controller holds with
+the agents' one-slot feedback delay; nothing realised later): a ``CTCE`` policy may read it.
+
+Interference-v2's rules (spec parameters, ``RULES``; absent = v1's behaviour, bit for bit):
+``protection_rule: suspend`` — a transmission on a band whose active incumbent is above ``I_th``
+is suspended for the slot: its rate is not counted in the ``safe_rate`` counter (the v2
+objective), the team reward is the mean safe rate minus the penalty on the mean blamed excess;
+``blame: proportional`` — incumbent ``u``'s excess ``10 log10(I_u / I_th)`` dB is split among the
+transmitters on its band in proportion to their share of ``I_u`` (``pu_interference`` counter);
+``power_budget_rule: mask`` — levels above a device's budget are masked (per-agent masks) and,
+if played anyway, executed at the highest level within budget (``blocked`` = 1);
+``reward: per_agent`` — every agent gets its own safe rate minus the rate its interference costs
+the co-band links (Nasir & Guo 2019's interference price) minus the penalty on its own blamed
+excess (training only; KPIs and V do not change); ``pu_fading``, ``shadowing_corr_m`` and
+``fading_correlation`` change the radio model (``channel.py``). ``perturb_future(t0, seed)``
+redraws the fading innovations after slot ``t0`` (the no-foresight check).
 """
 
 from __future__ import annotations

@@ -274,3 +274,20 @@ def test_batched_env_refuses_v2_rules() -> None:
 
     with pytest.raises(ValueError, match="Interference-v1's rules only"):
         BatchedInterferenceEnv(make("k4").config, 2)
+
+
+def test_constant_midpoint_policy_scores_at_the_floor() -> None:
+    """validity.md's floor: the midpoint of every action space, played every slot, scores 0."""
+    env = make("k50")
+    mid = (env.n_actions - 1) // 2
+
+    class Constant:
+        def reset(self, seed: int) -> None:
+            pass
+
+        def act(self, observations):
+            return dict.fromkeys(env.possible_agents, mid)
+
+    recs = [run_episode(env, Constant(), s, SPEC) for s in SPEC.seeds.eval[:3]]
+    assert all(r["V"] == 0.0 for r in recs)
+    assert all(r["kpis"]["safe_sum_rate"] < SPEC.kpi("safe_sum_rate").anchors[0] for r in recs)

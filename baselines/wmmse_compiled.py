@@ -32,6 +32,32 @@ except ImportError:              # pragma: no cover - numba is a declared depend
 _TINY = 1e-300
 
 
+def _objective(w, a, weighted):  # pragma: no cover - compiled
+    """``Σ α_i log2 w_i``. Unweighted, as the log2 of running products (one logarithm per block
+    of factors instead of one per link: the logarithms cost as much as the K² products); a block
+    closes before its product could overflow or underflow, and a NaN or infinite factor falls
+    back to the per-link sum so that it propagates as in numpy."""
+    if weighted:
+        acc = 0.0
+        for i in range(w.size):
+            acc += a[i] * math.log2(w[i])
+        return acc
+    acc = 0.0
+    prod = 1.0
+    for i in range(w.size):
+        x = w[i]
+        if not (1e-100 < x < 1e100):
+            acc = 0.0
+            for j in range(w.size):
+                acc += math.log2(w[j])
+            return acc
+        prod *= x
+        if not (1e-100 < prod < 1e100):
+            acc += math.log2(prod)
+            prod = 1.0
+    return acc + math.log2(prod)
+
+
 def _kernel(G, P, N, A, weighted, max_iter, tol, out_p, out_it, out_obj):  # pragma: no cover - compiled
     B, K = P.shape
     v = np.empty(K)
@@ -52,7 +78,6 @@ def _kernel(G, P, N, A, weighted, max_iter, tol, out_p, out_it, out_obj):  # pra
             if weighted:
                 a[i] = A[b, i]
         # u, w at full power and the objective
-        obj = 0.0
         for i in range(K):
             s = 0.0
             for j in range(K):
@@ -61,7 +86,7 @@ def _kernel(G, P, N, A, weighted, max_iter, tol, out_p, out_it, out_obj):  # pra
             hv = h[i] * v[i]
             u[i] = hv / r
             w[i] = r / (r - hv * hv)
-            obj += a[i] * math.log2(w[i])
+        obj = _objective(w, a, weighted)
         it = 0
         while it < max_iter:
             it += 1
@@ -76,7 +101,6 @@ def _kernel(G, P, N, A, weighted, max_iter, tol, out_p, out_it, out_obj):  # pra
                 x = a[i] * w[i] * u[i] * h[i] / max(den[i], _TINY)
                 v[i] = x if x < sp[i] else sp[i]
                 vv[i] = v[i] * v[i]
-            new = 0.0
             for i in range(K):
                 s = 0.0
                 for j in range(K):
@@ -85,7 +109,7 @@ def _kernel(G, P, N, A, weighted, max_iter, tol, out_p, out_it, out_obj):  # pra
                 hv = h[i] * v[i]
                 u[i] = hv / r
                 w[i] = r / (r - hv * hv)
-                new += a[i] * math.log2(w[i])
+            new = _objective(w, a, weighted)
             if not new - obj > tol:               # a NaN objective stops too
                 obj = new
                 break
@@ -99,7 +123,11 @@ def _kernel(G, P, N, A, weighted, max_iter, tol, out_p, out_it, out_obj):  # pra
 # reassociation lets the compiler vectorise the sums (a different summation order: agreement
 # within tolerance, see the module docstring); no 'nnan'/'ninf', so NaN still stops a sample
 _FLAGS = {"reassoc", "contract", "nsz", "arcp"}
-_compiled = numba.njit(cache=True, nogil=True, fastmath=_FLAGS)(_kernel) if numba is not None else None
+if numba is not None:
+    _objective = numba.njit(cache=True, nogil=True, fastmath=_FLAGS)(_objective)
+    _compiled = numba.njit(cache=True, nogil=True, fastmath=_FLAGS)(_kernel)
+else:                            # pragma: no cover
+    _compiled = None
 
 
 def available() -> bool:

@@ -123,10 +123,11 @@ def test_env_steps_per_second(benchmark, scale: str) -> None:
     assert sps > FLOOR[scale]
 
 
-@pytest.mark.parametrize("scale, n_envs, n_threads", [("k4", 32, 1), (NOMINAL, 8, 1), (NOMINAL, 32, 1),
-                                                      (NOMINAL, 32, 2), ("k200", 8, 1)])
-def test_batched_env_steps_per_second(benchmark, scale: str, n_envs: int, n_threads: int) -> None:
-    benv = BatchedInterferenceEnv.make(n_envs, scale=scale, n_threads=n_threads)
+@pytest.mark.parametrize("scale, n_envs, n_threads, task", [
+    ("k4", 32, 1, TASK), (NOMINAL, 8, 1, TASK), (NOMINAL, 32, 1, TASK), (NOMINAL, 32, 2, TASK), ("k200", 8, 1, TASK),
+    (NOMINAL, 32, 1, "spectrum/Interference-v2")])
+def test_batched_env_steps_per_second(benchmark, scale: str, n_envs: int, n_threads: int, task: str) -> None:
+    benv = BatchedInterferenceEnv.make(n_envs, task, scale=scale, n_threads=n_threads)
     T, K = benv.horizon, benv.n_links
     acts = np.random.default_rng(0).integers(0, benv.n_actions, size=(T, n_envs, K))
     seeds = iter(range(0, 10**6, n_envs))
@@ -137,7 +138,7 @@ def test_batched_env_steps_per_second(benchmark, scale: str, n_envs: int, n_thre
         for a in acts:
             benv.step(a)
 
-    singles = [bench.make(TASK, scale=scale) for _ in range(n_envs)]
+    singles = [bench.make(task, scale=scale) for _ in range(n_envs)]
     agents = singles[0].possible_agents
     dict_acts = [[dict(zip(agents, a[b].tolist())) for b in range(n_envs)] for a in acts]
 
@@ -155,7 +156,7 @@ def test_batched_env_steps_per_second(benchmark, scale: str, n_envs: int, n_thre
     t_separate = _best_cpu_seconds(separate_episodes, 2)
     benv.close()
     sps, wall_sps = T * n_envs / t_batched, T * n_envs / t_wall
-    print(f"\n{scale} x {n_envs}, {n_threads} thread(s): batched {wall_sps:,.0f} env steps/s wall-clock, "
+    print(f"\n{task[-2:]} {scale} x {n_envs}, {n_threads} thread(s): batched {wall_sps:,.0f} env steps/s wall-clock, "
           f"{sps:,.0f} per CPU-second; separate envs {T * n_envs / t_separate:,.0f} -> "
           f"{t_separate / t_batched:.2f}x per CPU-second, load {_load():.1f}")
     if benchmark.stats is not None:

@@ -94,6 +94,7 @@ BUDGETS: dict[str, Budget] = {
     "supply_chain/ThreeTier-v1": Budget(env_steps=5_000, wall_time_s=600.0),     # all 4 scales
     "power_grid/IEEE33-v1": Budget(env_steps=50_000, wall_time_s=600.0),         # f1
     "spectrum/Interference-v1": Budget(env_steps=30_000, wall_time_s=600.0),     # k50, k4
+    "spectrum/Interference-v2": Budget(env_steps=30_000, wall_time_s=600.0),     # as v1 (same scales, same step cost)
     "compute/EdgeCluster-v1": Budget(env_steps=40_000, wall_time_s=600.0),       # n10
 }
 

@@ -7,7 +7,7 @@ name (proposed)        class                                       paradigm     
 ``greedy_channel``     ``greedy:GreedyChannelPolicy``              heuristic      observations
 ``wmmse``              ``wmmse_policy:WmmsePolicy``                oracle         true CSI
 ``joint_oracle``       ``milp_oracle:JointOptimumOracle``          oracle         true CSI
-``safe_random`` (v2)   ``safe_random:SafeRandomBandPolicy``        heuristic      observations
+``safe_random`` (v2)   ``safe_random:SafeRandomBandPolicy``        random         observations
 ``wmmse_delayed`` (v2) ``wmmse_delayed:DelayedWmmsePolicy``        CTCE           1-slot-old CSI
 =====================  ==========================================  =============  ===============
 

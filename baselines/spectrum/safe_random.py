@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from baselines.spectrum import TASKS, band_available, constants, highest_level_within, stack, to_actions
+from baselines.spectrum import TASK_V2, band_available, constants, highest_level_within, stack, to_actions
 from bench.policy import PolicyInfo
 
 
@@ -25,7 +25,7 @@ class SafeRandomBandPolicy:
                       description="Every slot each link picks a random available sub-band without "
                                   "an active incumbent and transmits at its budget power (the v2 "
                                   "score's zero anchor).")
-    tasks = TASKS
+    tasks = (TASK_V2,)
 
     def __init__(self, env: Any) -> None:
         self.c = constants(env)

@@ -266,7 +266,7 @@ def test_learners_without_v2_checkpoints_do_not_claim_v2() -> None:
         assert not registry.applies_to(name, TASK), name
     for name in ("random", "safe_random", "full_power", "greedy_channel", "wmmse", "joint_oracle", "wmmse_delayed"):
         assert registry.applies_to(name, TASK), name
-    assert not registry.applies_to("wmmse_delayed", V1)
+    assert not registry.applies_to("wmmse_delayed", V1) and not registry.applies_to("safe_random", V1)
 
 
 def test_batched_env_refuses_the_per_agent_reward() -> None:

@@ -95,6 +95,7 @@ BUDGETS: dict[str, Budget] = {
     "power_grid/IEEE33-v1": Budget(env_steps=50_000, wall_time_s=600.0),         # f1
     "power_grid/IEEE33-v2": Budget(env_steps=50_000, wall_time_s=600.0),         # f1 (as v1)
     "spectrum/Interference-v1": Budget(env_steps=30_000, wall_time_s=600.0),     # k50, k4
+    "spectrum/Interference-v2": Budget(env_steps=30_000, wall_time_s=600.0),     # as v1 (same scales, same step cost)
     "compute/EdgeCluster-v1": Budget(env_steps=40_000, wall_time_s=600.0),       # n10
     "compute/EdgeCluster-v2": Budget(env_steps=40_000, wall_time_s=600.0),       # n10 (v1's; same step cost)
 }

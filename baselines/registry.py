@@ -24,6 +24,9 @@ BASELINES: dict[str, str] = {
     "greedy_channel": "baselines.spectrum.greedy:GreedyChannelPolicy",
     "wmmse": "baselines.spectrum.wmmse_policy:WmmsePolicy",
     "joint_oracle": "baselines.spectrum.milp_oracle:JointOptimumOracle",
+    # spectrum/Interference-v2: its score's zero and one anchors
+    "safe_random": "baselines.spectrum.safe_random:SafeRandomBandPolicy",
+    "wmmse_delayed": "baselines.spectrum.wmmse_delayed:DelayedWmmsePolicy",
     # compute/EdgeCluster-v1
     "round_robin": "baselines.compute.round_robin:RoundRobinPolicy",
     "jsq": "baselines.compute.jsq:JSQPolicy",

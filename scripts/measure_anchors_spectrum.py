@@ -1,6 +1,13 @@
-"""Measure the KPI anchors of ``spectrum/Interference-v1`` (reproducible; re-run at release).
+"""Measure the KPI anchors of ``spectrum/Interference-v1`` and ``-v2`` (reproducible; re-run at release).
 
-    .venv/bin/python scripts/measure_anchors_spectrum.py [--workers 2]      # prints JSON
+    .venv/bin/python scripts/measure_anchors_spectrum.py [--task spectrum/Interference-v2] [--workers 2]
+
+On v2 (its score is the safe sum rate): ``safe_sum_rate`` and ``sum_rate``: zero = the
+``safe_random`` baseline's mean (random incumbent-free band at budget power), one = the
+``wmmse_delayed`` baseline's mean (WMMSE on one-slot-old CSI, off active incumbents' bands);
+``energy_efficiency``: zero = ``safe_random``'s mean, one = the best reference mean; ``rate_p5`` and
+``jain_fairness`` as on v1. The perfect-CSI ``wmmse`` and ``joint_oracle`` are measured as
+reported bounds. On v1:
 
 Every reference baseline is run on the spec's eval seeds, nominal scenario, at every scale,
 through the harness's own ``bench.protocol.run_job`` (so KPIs are aggregated exactly as in
@@ -40,10 +47,15 @@ BASELINES = {
 }
 
 
-def run_all(workers: int = 1) -> dict[str, dict[str, dict[str, float]]]:
+BASELINES_V2 = {**BASELINES, "safe_random": "baselines.spectrum.safe_random:SafeRandomBandPolicy",
+                "wmmse_delayed": "baselines.spectrum.wmmse_delayed:DelayedWmmsePolicy"}
+
+
+def run_all(workers: int = 1, task: str = TASK) -> dict[str, dict[str, dict[str, float]]]:
     """Mean KPIs ``[baseline][scale][kpi]`` over the eval seeds (nominal scenario)."""
-    spec = bench.get_spec(TASK)
-    jobs = [(TASK, ref, s.name, "nominal", seed) for ref in BASELINES.values()
+    spec = bench.get_spec(task)
+    refs = BASELINES if task == TASK else BASELINES_V2
+    jobs = [(task, ref, s.name, "nominal", seed) for ref in refs.values()
             for s in spec.scales for seed in spec.seeds.eval]
     if workers > 1:
         import multiprocessing as mp
@@ -53,7 +65,7 @@ def run_all(workers: int = 1) -> dict[str, dict[str, dict[str, float]]]:
     else:
         records = [run_job(j) for j in jobs]
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for name, ref in BASELINES.items():
+    for name, ref in refs.items():
         out[name] = {}
         for s in spec.scales:
             recs = [r for j, r in zip(jobs, records) if j[1] == ref and j[2] == s.name]
@@ -61,10 +73,10 @@ def run_all(workers: int = 1) -> dict[str, dict[str, dict[str, float]]]:
     return out
 
 
-def measure(workers: int = 1) -> dict[str, dict]:
+def measure(workers: int = 1, task: str = TASK) -> dict[str, dict]:
     """The KPIs' (zero, one) anchors, per scale, as described in the module docstring."""
-    spec = bench.get_spec(TASK)
-    means = run_all(workers)
+    spec = bench.get_spec(task)
+    means = run_all(workers, task)
     nominal = spec.nominal_scale.name
 
     def best(kpi: str, scale: str) -> float:
@@ -76,6 +88,16 @@ def measure(workers: int = 1) -> dict[str, dict]:
         "rate_p5": lambda s: (0.0, best("rate_p5", s)),
         "energy_efficiency": lambda s: (means["random"][s]["energy_efficiency"], best("energy_efficiency", s)),
     }
+    if task != TASK:
+        pairs = {
+            "safe_sum_rate": lambda s: (means["safe_random"][s]["safe_sum_rate"],
+                                        means["wmmse_delayed"][s]["safe_sum_rate"]),
+            "sum_rate": lambda s: (means["safe_random"][s]["sum_rate"], means["wmmse_delayed"][s]["sum_rate"]),
+            "jain_fairness": lambda s: (0.0, 1.0),
+            "rate_p5": lambda s: (0.0, best("rate_p5", s)),
+            "energy_efficiency": lambda s: (means["safe_random"][s]["energy_efficiency"],
+                                            best("energy_efficiency", s)),
+        }
     result: dict[str, dict] = {}
     for kpi, pair in pairs.items():
         zero, one = pair(nominal)
@@ -91,5 +113,6 @@ def measure(workers: int = 1) -> dict[str, dict]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--task", default=TASK, choices=(TASK, "spectrum/Interference-v2"))
     args = parser.parse_args()
-    print(json.dumps(measure(args.workers), indent=2))
+    print(json.dumps(measure(args.workers, args.task), indent=2))

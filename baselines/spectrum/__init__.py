@@ -1,4 +1,4 @@
-"""Reference baselines for ``spectrum/Interference-v1`` and the helpers they share.
+"""Reference baselines for ``spectrum/Interference-v1`` and ``-v2`` and the helpers they share.
 
 =====================  ==========================================  =============  ===============
 name (proposed)        class                                       paradigm       information
@@ -7,7 +7,13 @@ name (proposed)        class                                       paradigm     
 ``greedy_channel``     ``greedy:GreedyChannelPolicy``              heuristic      observations
 ``wmmse``              ``wmmse_policy:WmmsePolicy``                oracle         true CSI
 ``joint_oracle``       ``milp_oracle:JointOptimumOracle``          oracle         true CSI
+``safe_random`` (v2)   ``safe_random:SafeRandomBandPolicy``        random         observations
+``wmmse_delayed`` (v2) ``wmmse_delayed:DelayedWmmsePolicy``        CTCE           1-slot-old CSI
 =====================  ==========================================  =============  ===============
+
+On v2, ``safe_random`` is the zero anchor of the score and ``wmmse_delayed`` its one anchor (what a
+central controller reaches with the CSI the agents have, one slot old); ``wmmse`` and
+``joint_oracle`` stay reported perfect-CSI bounds.
 
 Only ``env.params``, the spaces and the observations are read by the heuristics; the two
 ``oracle`` policies read the current slot's true channel through ``env.oracle_view()`` (WMMSE is
@@ -25,6 +31,8 @@ import numpy as np
 from tasks.spectrum.interference import encode_actions, observation_layout
 
 TASK = "spectrum/Interference-v1"
+TASK_V2 = "spectrum/Interference-v2"
+TASKS = (TASK, TASK_V2)
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,12 @@ def stack(observations: Mapping[str, Any], agents: tuple[str, ...]) -> tuple[np.
     obs = np.stack([observations[a]["observation"] for a in agents]).astype(np.float64)
     mask = np.stack([observations[a]["action_mask"] for a in agents]).astype(bool)
     return obs, mask
+
+
+def band_available(mask: np.ndarray, n_bands: int, n_levels: int) -> np.ndarray:
+    """(K, M) bool: bands on which some level is allowed by each agent's mask (on v2 the levels
+    above a device's budget are masked, so the top level alone does not tell)."""
+    return mask[:, 1:].reshape(len(mask), n_bands, n_levels).any(axis=2)
 
 
 def highest_level_within(levels_rel_db: np.ndarray, cap_rel_db: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from baselines.spectrum import TASK, constants, highest_level_within, stack, to_actions
+from baselines.spectrum import TASKS, band_available, constants, highest_level_within, stack, to_actions
 from bench.policy import PolicyInfo
 
 
@@ -22,7 +22,7 @@ class FullPowerRandomBandPolicy:
     info = PolicyInfo(name="full_power", version="1", paradigm="heuristic",
                       description="Every link transmits at its full budget power on a sub-band "
                                   "drawn at random per episode (redrawn if masked).")
-    tasks = (TASK,)
+    tasks = TASKS
 
     def __init__(self, env: Any) -> None:
         self.c = constants(env)
@@ -36,7 +36,7 @@ class FullPowerRandomBandPolicy:
     def act(self, observations: Mapping[str, Any]) -> dict[str, int]:
         c = self.c
         obs, mask = stack(observations, c.agents)
-        available = mask[:, 1::c.n_levels]                           # (K, M) band available
+        available = band_available(mask, c.n_bands, c.n_levels)           # (K, M)
         bad = ~available[np.arange(c.n_links), self._band]
         for k in np.flatnonzero(bad):
             self._band[k] = self._rng.choice(np.flatnonzero(available[k]))

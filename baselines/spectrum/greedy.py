@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from baselines.spectrum import TASK, constants, highest_level_within, stack, to_actions
+from baselines.spectrum import TASKS, band_available, constants, highest_level_within, stack, to_actions
 from bench.policy import PolicyInfo
 
 
@@ -34,7 +34,7 @@ class GreedyChannelPolicy:
                                   "from its last measurements, at the highest power within its "
                                   "budget and an incumbent-protection margin (hysteresis 3 dB, "
                                   "random activation 1/2).")
-    tasks = (TASK,)
+    tasks = TASKS
     shadow_margin_db = 12.0          # ~1.5 sigma of the 8 dB shadowing the prediction leaves out
     hysteresis_db = 3.0
     p_reconsider = 0.5
@@ -56,7 +56,7 @@ class GreedyChannelPolicy:
         (dB) at that level; and the available-band matrix. Shapes (K, M)."""
         c, lay = self.c, self.c.layout
         K, M = c.n_links, c.n_bands
-        available = mask[:, 1::c.n_levels]
+        available = band_available(mask, c.n_bands, c.n_levels)
         budget = obs[:, lay["budget_db"]]                                   # (K, 1)
         cap = np.broadcast_to(budget, (K, M)).copy()
         pu_on = obs[:, lay["pu_active"]] > 0.5

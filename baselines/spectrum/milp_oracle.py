@@ -33,7 +33,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from baselines.spectrum import TASK, constants, to_actions
+from baselines.spectrum import TASKS, constants, to_actions
 from baselines.spectrum.wmmse_policy import wmmse_allocation
 from bench.policy import PolicyInfo
 from tasks.spectrum.interference import OracleView, allocation_outcome, decode_actions
@@ -201,7 +201,7 @@ class JointOptimumOracle:
                                   "constraints with perfect CSI: exact by exhaustive enumeration "
                                   "at k4; coordinate ascent from WMMSE (a local optimum) at larger "
                                   "scales.")
-    tasks = (TASK,)
+    tasks = TASKS
 
     def __init__(self, env: Any, max_joint: int = MAX_JOINT, sweeps: int = 1) -> None:
         self.env = env

@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from baselines.spectrum import TASK, constants, quantize_powers, to_actions
+from baselines.spectrum import TASKS, constants, quantize_powers, to_actions
 from baselines.wmmse import wmmse
 from bench.policy import PolicyInfo
 from tasks.spectrum.interference import OracleView
@@ -136,7 +136,7 @@ class WmmsePolicy:
                       description="Greedy sub-band assignment, then WMMSE power control (Shi et al. "
                                   "2011) per sub-band on perfect current CSI, quantised to the "
                                   "power levels; incumbent thresholds enforced.")
-    tasks = (TASK,)
+    tasks = TASKS
 
     def __init__(self, env: Any) -> None:
         self.env = env

@@ -1,6 +1,8 @@
-"""``BatchedInterferenceEnv``: ``B`` independent episodes of ``spectrum/Interference-v1`` (one scale,
-one scenario) stepped together, with array actions and array outputs, for learners that want
-throughput rather than PettingZoo's per-agent dictionaries.
+"""``BatchedInterferenceEnv``: ``B`` independent episodes of ``spectrum/Interference-v1`` or ``-v2`` (one
+scale, one scenario) stepped together, with array actions and array outputs, for learners that
+want throughput rather than PettingZoo's per-agent dictionaries. Under v2's rules the masks are
+per agent, (B, K, A), ``info["kpi"]`` adds ``safe_rate`` (B, K), and the reward is the team's (the
+per-agent reward is refused: use the single env).
 
 Every episode is exactly the episode of a separate ``InterferenceEnv`` reset with the same seed
 and given the same actions, bit for bit (``tests/spectrum/test_batched.py``): episode ``b`` owns
@@ -38,7 +40,7 @@ import numpy as np
 from bench.env_base import restore_views, state_with_views
 from bench.spec import EnvConfig
 from tasks.spectrum import channel as ch
-from tasks.spectrum.interference import InterferenceEnv, measurements_db
+from tasks.spectrum.interference import RULES, InterferenceEnv, measurements_db
 
 
 class BatchedInterferenceEnv:
@@ -58,6 +60,14 @@ class BatchedInterferenceEnv:
         self.n_envs = B = int(n_envs)
         self.envs = [InterferenceEnv(config) for _ in range(B)]
         e = self.envs[0]
+        if e.reward != "team":
+            raise ValueError(f"BatchedInterferenceEnv gives the team reward only; this config sets "
+                             f"reward={e.reward!r}. Use InterferenceEnv (bench.make) for per-agent rewards.")
+        # Interference-v2's rules (interference.py, RULES): the same arithmetic per episode
+        self._suspend = e.protection_rule == "suspend"
+        self._proportional = e.blame == "proportional"
+        self._capped = e.power_budget_rule == "mask"
+        self._pu_fading = e.pu_fading
         self.possible_agents = list(e.possible_agents)
         self.n_links, self.n_bands, self.n_levels = e.n_links, e.n_bands, e.n_levels
         self.n_actions, self.obs_dim, self.horizon = e.n_actions, e.obs_dim, e.horizon
@@ -141,6 +151,8 @@ class BatchedInterferenceEnv:
         self._direct = stack([c.direct for c in chans])
         self._cross_dev = stack([c._cross_dev for c in chans])
         self._external = stack([c.external for c in chans])
+        self._primary_fade = stack([c.primary_fade for c in chans])      # (B, U+1, K) or (B, 0, K)
+        self._cap = np.concatenate([e._cap_of for e in envs]) if self._capped else None   # (B*K*A,)
         # incumbents, budgets, observation constants and the scenario's schedules
         self._pu_gain = stack([e.pu_gain for e in envs])                  # (B, U+1, K)
         self._pu_band = e0.pu_band
@@ -158,7 +170,7 @@ class BatchedInterferenceEnv:
                 if uniq[id(sl)] == len(slots):
                     slots.append(sl)
         self._static_all = stack([sl.static for sl in slots])              # (S, K, 2M+1) float32
-        self._mask_all = stack([sl.mask for sl in slots])                  # (S, A) int8
+        self._mask_all = stack([sl.mask for sl in slots])                  # (S, A) or (S, K, A) int8
         self._available = stack([e._available for e in envs])            # (B, T+1, M)
         self._outage = (~self._available.all(axis=2)).any(axis=0).tolist()  # per slot
         self._ext_band = np.array([e.ext_band for e in envs])
@@ -193,13 +205,17 @@ class BatchedInterferenceEnv:
         t = self.t
         e0 = self.envs[0]
         blocked = None
+        if self._cap is not None:
+            executed = self._cap.take(self._bk_a + a)
+            if (executed != a).any():
+                blocked = executed != a
+                a = executed
         if self._outage[t]:
             avail = self._available[:, t]                                  # (B, M)
-            blocked = (a > 0) & ~np.take_along_axis(avail, e0._band0_of[a], axis=1)
-            if blocked.any():
-                a = np.where(blocked, 0, a)
-            else:
-                blocked = None
+            off = (a > 0) & ~np.take_along_axis(avail, e0._band0_of[a], axis=1)
+            if off.any():
+                a = np.where(off, 0, a)
+                blocked = off if blocked is None else blocked | off
         b0 = e0._band0_of.take(a)
         power = e0._power_of.take(a)
         p = e0._pband_of.take(a, axis=0)                                  # (B, K, M)
@@ -213,10 +229,13 @@ class BatchedInterferenceEnv:
         sinr = self._direct.take(own) * power / (e0.noise_mw + received.take(own))
         rate = np.log2(1.0 + sinr)                                        # (B, K)
 
-        # incumbents (path loss and shadowing, no fast fading)
+        # incumbents (path loss and shadowing; fast fading too with pu_fading)
         pu_excess = np.zeros((B, K))
+        suspended = np.zeros((B, K), dtype=bool)
         active = self._pu_active[:, t]                                    # (B, U+1)
-        if active.any():
+        if active.any() and self._proportional:
+            self._blame(p, active, pu_excess, suspended)
+        elif active.any():
             pT = np.ascontiguousarray(p.transpose(0, 2, 1).take(self._pu_band, axis=1))
             at_pu = np.einsum("buk,buk->bu", self._pu_gain, pT)           # (B, U+1) mW
             th = e0.pu_threshold_mw
@@ -231,6 +250,8 @@ class BatchedInterferenceEnv:
                                           np.take_along_axis(per_band[hit], b0[hit], axis=1), 0.0)
         budget_excess = self._budget_excess.take(self._bk_a + a)         # (B, K) dB
 
+        if self._suspend:
+            return self._finish_v2(t, a, rate, received, pu_excess, suspended, budget_excess, blocked)
         # counters and long-run statistics (the single env's arithmetic, per episode)
         self._cum_rate += rate
         avg = self._cum_rate * (1.0 / (t + 1))
@@ -261,6 +282,56 @@ class BatchedInterferenceEnv:
             self._ready = False
         return self._obs(), self._mask(), reward, done, info
 
+    def _blame(self, p: np.ndarray, active: np.ndarray, pu_excess: np.ndarray, suspended: np.ndarray) -> None:
+        """``InterferenceEnv._blame`` for every episode with an active incumbent over its threshold:
+        fills ``pu_excess`` and ``suspended`` (B, K) in place (the same operations per episode)."""
+        e0 = self.envs[0]
+        th = e0.pu_threshold_mw
+        on_band = np.ascontiguousarray(p.transpose(0, 2, 1).take(self._pu_band, axis=1))  # (B, U+1, K)
+        gain = self._pu_gain * self._primary_fade if self._pu_fading else self._pu_gain
+        contrib = gain * on_band
+        for b in np.flatnonzero(active.any(axis=1)).tolist():
+            act = active[b]
+            c = contrib[b, act]
+            at_pu = c.sum(axis=1)
+            over = at_pu > th
+            if not over.any():
+                continue
+            excess = 10.0 * np.log10(at_pu[over] / th)
+            pu_excess[b] = (excess / at_pu[over]) @ c[over]
+            suspended[b] = (on_band[b, act][over] > 0).any(axis=0)
+
+    def _finish_v2(self, t, a, rate, received, pu_excess, suspended, budget_excess, blocked):
+        """The rest of ``step`` under ``protection_rule: suspend`` (``InterferenceEnv._finish_v2``'s
+        arithmetic per episode, team reward)."""
+        B, K, M = self.n_envs, self.n_links, self.n_bands
+        e0 = self.envs[0]
+        safe = np.where(suspended, 0.0, rate)
+        exceed_k = budget_excess + pu_excess
+        self._cum_rate += rate
+        avg = self._cum_rate * (1.0 / (t + 1))
+        jain, p5 = _jain_rows(avg), _percentile5_rows(avg)
+        d_jain, d_p5 = jain - self._jain_prev, p5 - self._p5_prev
+        self._jain_prev, self._p5_prev = jain, p5
+        reward = np.array([(float(safe[b].sum()) - e0.penalty * float(exceed_k[b].sum())) / K for b in range(B)])
+        info = {"kpi": {"rate": rate, "safe_rate": safe, "mbits": rate * e0._mbit_per_rate,
+                        "energy_j": e0._energy_of.take(a),
+                        "blocked": blocked.astype(float) if blocked is not None else np.zeros((B, K)),
+                        "jain": d_jain, "rate_p5": d_p5},
+                "violations": {"pu_interference": pu_excess, "power_budget": budget_excess}}
+        fb = e0._onehot_of.take(a, axis=0)
+        fb[:, :, M] = rate
+        self._feedback = fb
+        self._last_power_db = e0._rel_db_of.take(a)
+        self._si_db = measurements_db(self._direct, received, e0._meas_floor, e0._meas_scale,
+                                      e0._meas_offset)
+        self._advance_channel(self._rho[t + 1])
+        self.t = t + 1
+        done = self.t >= self.horizon
+        if done:
+            self._ready = False
+        return self._obs(), self._mask(), reward, done, info
+
     # -- internals ----------------------------------------------------------------------------------
     def _advance_channel(self, rho: float) -> None:
         """Every episode's fading one slot on: its own draws, then ``InterferenceChannel.advance``'s
@@ -276,8 +347,12 @@ class BatchedInterferenceEnv:
         """``_advance_channel`` for the episodes ``rows`` (elementwise per episode, so any split of
         the rows gives the same bits)."""
         z = self._z[rows]
+        draw = ch.draw_normals
         for rng, row in zip(self._rngs[rows], z):
-            rng.standard_normal(out=row)
+            if draw is not None:
+                draw(rng, row)                       # compiled, the same stream (channel.py)
+            else:
+                rng.standard_normal(out=row)
         z *= ch._SQRT_HALF
         z *= scale
         h_real = self._h_real[rows]
@@ -293,10 +368,13 @@ class BatchedInterferenceEnv:
         np.multiply(power[:, :nd].reshape(n, K, M), self._direct_mean[rows], out=self._direct[rows])
         dev = np.subtract(power[:, nd:nd + nc].reshape(n, K, F, M), 1.0, out=self._cross_dev[rows])
         dev *= self._nbr_mean[rows]
-        np.multiply(power[:, nd + nc:], self._ext_mean[rows], out=self._external[rows])
+        np.multiply(power[:, nd + nc:nd + nc + K], self._ext_mean[rows], out=self._external[rows])
+        if self._pu_fading:
+            self._primary_fade[rows] = power[:, nd + nc + K:].reshape(n, -1, K)
 
     def _mask(self) -> np.ndarray:
-        """(B, A) int8 action masks of slot ``t`` (a fresh array)."""
+        """(B, A) int8 action masks of slot ``t`` (a fresh array); (B, K, A) when the power budget
+        is masked per agent (v2)."""
         return self._mask_all.take(self._slot_idx[:, self.t], axis=0)
 
     def _static(self) -> np.ndarray:

@@ -49,7 +49,35 @@ measures the retained variance.
 
 Links into primary receivers carry path loss and shadowing but no fast fading, as in the
 database-driven protection calculations of spectrum sharing (TV white space, the CBRS SAS), which
-assess aggregate interference from propagation-model path loss.
+assess aggregate interference from propagation-model path loss (Interference-v1).
+
+Interference-v2 changes three parts of the model (each selected by a spec parameter; v1's
+defaults keep its episodes bit for bit):
+
+* **Spatially correlated shadowing** (``shadowing_corr_m`` = ``d_c`` > 0,
+  :func:`correlated_shadowing_db`): Gudmundson's exponential model (Gudmundson 1991,
+  *Electronics Letters* 27(23)), ``E[X(x) X(x')] = σ² exp(−|x − x'| / d_c)``: for each receiver,
+  the shadowing of the paths from transmitters ``j`` and ``j'`` is correlated by the distance
+  between the transmitters. Two devices standing close together are shadowed alike towards an
+  incumbent, so their interference there adds up instead of averaging out — the aggregate's tail
+  is heavier than with i.i.d. shadowing. ``d_c`` = 13 m is 3GPP TR 38.901 Table 7.5-6's
+  shadow-fading decorrelation distance for UMi street canyon, NLOS.
+* **Fading into incumbents** (``pu_fading: true``): the links from every transmitter to every
+  incumbent fade like the others (Rayleigh, same Doppler), and the protection criterion is
+  checked on the slot's actual aggregate power; the database's prediction the agents observe
+  stays path loss only. The interference an incumbent receiver suffers within a 20 ms slot is
+  the faded power — shorter than the coherence time at pedestrian speed, so no averaging
+  happens inside a slot.
+* **CSI ageing monotone in speed** (``fading_correlation: ar1_clarke_half``,
+  :func:`ar1_clarke_correlation`): v1's lag-one correlation ``J0(2π f_d T)`` oscillates with
+  ``f_d T`` (0.65 at 3 km/h, −0.39 at 10 km/h, 0.13 at 30 km/h), so a faster device is not
+  always a staler one. v2 uses the AR(1) process's own exponential correlation
+  ``ρ(τ) = exp(−τ / τ_c)`` with ``τ_c`` set so that it falls to 1/2 where Clarke's ``J0(2π f_d τ)``
+  does (``2π f_d τ_½ = 1.52114``, the 50 % coherence time, cf. Rappaport eq. 5.40.a):
+  ``ρ = 2^(−2π f_d T / 1.5212)``, strictly decreasing in speed (0.57 at 3 km/h, 0.15 at
+  10 km/h, 0.0035 at 30 km/h). Baddour & Beaulieu (2005, IEEE Trans. Wireless Commun. 4(4))
+  discuss why a first-order AR cannot follow J0's oscillations; we keep the first order (the
+  state must stay small) and match its decay.
 """
 
 from __future__ import annotations
@@ -66,6 +94,33 @@ SPEED_OF_LIGHT_M_PER_S = 299_792_458.0
 
 
 _SQRT_HALF = math.sqrt(0.5)
+
+
+def _gauss_markov_step(rng, h, rho, scale):  # pragma: no cover - compiled below
+    """In place on the real and imaginary parts ``h`` of every fading process: draw one standard
+    normal per entry from ``rng`` (the stream ``rng.standard_normal(out=z)`` gives) and set
+    ``h = h ρ + (z sqrt(1/2)) sqrt(1 − ρ²)`` — the numpy path's operations in its order, one
+    element at a time (no fused multiply-add), so the state is the same bits."""
+    for i in range(h.size):
+        z = rng.standard_normal()
+        z = z * _SQRT_HALF
+        z = z * scale
+        h[i] = h[i] * rho + z
+
+
+def _draw_normals(rng, out):  # pragma: no cover - compiled below
+    """``rng.standard_normal(out=out)`` (same stream), for 1-D ``out``."""
+    for i in range(out.size):
+        out[i] = rng.standard_normal()
+
+
+try:        # numba draws numpy's Generator streams bit for bit, faster than its bulk C path here
+    import numba as _numba
+
+    gauss_markov_step = _numba.njit(cache=True, nogil=True)(_gauss_markov_step)
+    draw_normals = _numba.njit(cache=True, nogil=True)(_draw_normals)
+except ImportError:                    # pragma: no cover - numba is a declared dependency
+    gauss_markov_step = draw_normals = None
 
 
 # -- unit conversions -----------------------------------------------------------------------------
@@ -110,6 +165,35 @@ def doppler_hz(speed_mps: float, carrier_hz: float) -> float:
 def jakes_correlation(doppler: float, slot_s: float) -> float:
     """Lag-one correlation ``J0(2 π f_d T)`` of Clarke/Jakes fading sampled every ``T`` s."""
     return float(j0(2.0 * math.pi * doppler * slot_s))
+
+
+#: ``x`` with ``J0(x) = 1/2`` (first crossing): Clarke's autocorrelation falls to one half at
+#: ``τ_½ = x / (2π f_d)``. Pinned by ``tests/spectrum/test_v2_model.py`` against scipy's ``j0``.
+J0_HALF_ARG = 1.5211440576687654
+
+def ar1_clarke_correlation(doppler: float, slot_s: float) -> float:
+    """Lag-one correlation ``2^(−2π f_d T / x_½)`` of an AR(1) fading process whose exponential
+    autocorrelation crosses 1/2 where Clarke's ``J0(2π f_d τ)`` does (module docstring);
+    decreasing in ``f_d T``, 1 at standstill."""
+    if doppler < 0 or slot_s < 0:
+        raise ValueError(f"doppler and slot length must be >= 0, got {doppler}, {slot_s}")
+    return float(2.0 ** (-2.0 * math.pi * doppler * slot_s / J0_HALF_ARG))
+
+
+def correlated_shadowing_db(rng: np.random.Generator, sigma_db: float, tx: np.ndarray, n_receivers: int,
+                            corr_m: float) -> np.ndarray:
+    """Shadowing ``X[r, j]`` dB (``n_receivers`` × len(tx)) of the paths from transmitters at ``tx``
+    (K, 2) to each receiver: per receiver a zero-mean Gaussian vector with Gudmundson's covariance
+    ``σ² exp(−|tx_j − tx_j'| / d_c)`` (module docstring), independent across receivers. Drawn as
+    ``Z Lᵀ`` with ``L`` the Cholesky factor of the correlation matrix (a tiny diagonal jitter keeps
+    coincident transmitters factorable)."""
+    if not corr_m > 0:
+        raise ValueError(f"shadowing_corr_m must be > 0 m for correlated shadowing, got {corr_m!r}")
+    K = len(tx)
+    z = rng.standard_normal((n_receivers, K))
+    corr = np.exp(-distances(tx, tx) / corr_m)
+    chol = np.linalg.cholesky(corr + 1e-10 * np.eye(K))
+    return sigma_db * (z @ chol.T)
 
 
 def complex_normal(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -235,14 +319,19 @@ class InterferenceChannel:
     ``interference(p)`` gives the cross part, ``gains()`` the full tensor.
     """
 
-    def __init__(self, n_links: int, n_bands: int, faded_interferers: int) -> None:
+    def __init__(self, n_links: int, n_bands: int, faded_interferers: int, n_primary_faded: int = 0) -> None:
         if n_links < 1 or n_bands < 1:
             raise ValueError(f"need n_links >= 1 and n_bands >= 1, got {n_links}, {n_bands}")
+        if n_primary_faded < 0:
+            raise ValueError(f"n_primary_faded must be >= 0, got {n_primary_faded}")
         self.K, self.M = int(n_links), int(n_bands)
         self.F = max(0, min(int(faded_interferers), self.K - 1))
+        self.U = int(n_primary_faded)
         K, M, F = self.K, self.M, self.F
         self._n_direct, self._n_cross = K * M, K * F * M
-        self.fading = GaussMarkovFading((self._n_direct + self._n_cross + K,))
+        # the links into primary receivers (Interference-v2) come last, so v1's layout is unchanged
+        self.fading = GaussMarkovFading((self._n_direct + self._n_cross + K + self.U * K,))
+        self.primary_fade = np.ones((self.U, K))                 # |h|² of the links into incumbents
         self._innovation = np.empty(2 * self.fading.size)       # real and imaginary parts, reused
 
     def reset(self, rng: np.random.Generator, large_scale: np.ndarray, external_gain: np.ndarray) -> None:
@@ -275,13 +364,17 @@ class InterferenceChannel:
         exactly), without temporaries."""
         if not -1.0 <= rho <= 1.0:
             raise ValueError(f"fading correlation rho must lie in [-1, 1], got {rho}")
-        z = self._innovation
-        rng.standard_normal(out=z)                       # = complex_normal's draw, 2 * size
-        z *= _SQRT_HALF
-        z *= math.sqrt(max(1.0 - rho * rho, 0.0))
+        scale = math.sqrt(max(1.0 - rho * rho, 0.0))
         h = self.fading.h.view(np.float64)
-        h *= rho
-        h += z
+        if gauss_markov_step is not None and type(rng.bit_generator) is np.random.PCG64:
+            gauss_markov_step(rng, h, rho, scale)        # compiled: the same draws and bits
+        else:
+            z = self._innovation
+            rng.standard_normal(out=z)                   # = complex_normal's draw, 2 * size
+            z *= _SQRT_HALF
+            z *= scale
+            h *= rho
+            h += z
         self._refresh()
 
     def _refresh(self) -> None:
@@ -294,7 +387,9 @@ class InterferenceChannel:
         dev = np.subtract(power[nd:nd + nc].reshape(K, F, M), 1.0)
         dev *= self._neighbour_mean3
         self._cross_dev = dev                                                      # (K, F, M)
-        self.external = power[nd + nc:] * self.external_mean                         # (K,)
+        self.external = power[nd + nc:nd + nc + K] * self.external_mean             # (K,)
+        if self.U:
+            self.primary_fade = power[nd + nc + K:].reshape(self.U, K)
 
     def interference(self, p: np.ndarray) -> np.ndarray:
         """Received power from the other links, ``R[i, m] = Σ_{j≠i} G_m[i, j] p[j, m]`` (mW), for
@@ -304,14 +399,20 @@ class InterferenceChannel:
             out += np.einsum("kfm,kfm->km", self._cross_dev, p.take(self.neighbours, axis=0))
         return out
 
-    def gains(self) -> np.ndarray:
-        """The effective gain tensor ``G[m, i, j]`` (M, K, K) of the current slot, direct gains on
-        the diagonal (what an oracle with perfect CSI sees)."""
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The current slot's gains as ``(direct, cross deviation, external)`` (references: every
+        slot's refresh makes fresh arrays, so a snapshot stays valid after ``advance``)."""
+        return self.direct, self._cross_dev, self.external
+
+    def gains(self, snapshot: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """The effective gain tensor ``G[m, i, j]`` (M, K, K) of the current slot (or of an earlier
+        ``snapshot()``), direct gains on the diagonal (what an oracle with perfect CSI sees)."""
         M, K = self.M, self.K
+        direct, dev, _ = snapshot if snapshot is not None else self.snapshot()
         G = np.broadcast_to(self.cross_mean, (M, K, K)).copy()
         if self.F:
             rows = np.arange(K)[:, None]
-            G[:, rows, self.neighbours] += np.moveaxis(self._cross_dev, 2, 0)
+            G[:, rows, self.neighbours] += np.moveaxis(dev, 2, 0)
         idx = np.arange(K)
-        G[:, idx, idx] = self.direct.T
+        G[:, idx, idx] = direct.T
         return G

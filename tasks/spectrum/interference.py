@@ -1,4 +1,4 @@
-"""``spectrum/Interference-v1``: interference-limited sub-band and power allocation among
+"""``spectrum/Interference-v1`` and ``-v2``: interference-limited sub-band and power allocation among
 device-to-device links that share spectrum with protected primary users.
 
 System (radio model and equations: ``tasks/spectrum/channel.py``). ``K`` links (a transmitter and
@@ -80,6 +80,22 @@ of ``power_dbm``, default 30 dBm, appears near the centre on a random band), ``p
 ``subband_outage`` (``bands`` random sub-bands, default 1, become unavailable: masked).
 
 ORACLES ONLY: ``oracle_view()`` returns the current slot's true channel and incumbent state.
+``delayed_csi()`` returns the previous slot's link gains (what a central controller holds with
+the agents' one-slot feedback delay; nothing realised later): a ``CTCE`` policy may read it.
+
+Interference-v2's rules (spec parameters, ``RULES``; absent = v1's behaviour, bit for bit):
+``protection_rule: suspend`` — a transmission on a band whose active incumbent is above ``I_th``
+is suspended for the slot: its rate is not counted in the ``safe_rate`` counter (the v2
+objective), the team reward is the mean safe rate minus the penalty on the mean blamed excess;
+``blame: proportional`` — incumbent ``u``'s excess ``10 log10(I_u / I_th)`` dB is split among the
+transmitters on its band in proportion to their share of ``I_u`` (``pu_interference`` counter);
+``power_budget_rule: mask`` — levels above a device's budget are masked (per-agent masks) and,
+if played anyway, executed at the highest level within budget (``blocked`` = 1);
+``reward: per_agent`` — every agent gets its own safe rate minus the rate its interference costs
+the co-band links (Nasir & Guo 2019's interference price) minus the penalty on its own blamed
+excess (training only; KPIs and V do not change); ``pu_fading``, ``shadowing_corr_m`` and
+``fading_correlation`` change the radio model (``channel.py``). ``perturb_future(t0, seed)``
+redraws the fading innovations after slot ``t0`` (the no-foresight check).
 """
 
 from __future__ import annotations
@@ -96,6 +112,10 @@ from bench.spec import EnvConfig
 from tasks.spectrum import channel as ch
 
 SHIFT_KINDS = ("faster_mobility", "new_interferer", "primary_user_on", "subband_outage")
+# The rule parameters Interference-v2 introduced, with the value that reproduces v1 first.
+RULES = {"protection_rule": ("penalty", "suspend"), "blame": ("full", "proportional"),
+         "power_budget_rule": ("violation", "mask"), "fading_correlation": ("jakes_lag1", "ar1_clarke_half"),
+         "reward": ("team", "per_agent")}
 SILENT_POWER_DB = -30.0        # last_power_db of a silent link (below the lowest level)
 MARGIN_CLIP_DB = 60.0          # pu_margin_db is clipped to [-60, 60]
 MIN_GAIN = 1e-30                # floor under gains before taking dB (keeps the state finite)
@@ -145,11 +165,11 @@ def observation_layout(n_bands: int, n_neighbours: int) -> dict[str, slice]:
 class _Slot:
     """What stepping and observing slot ``t`` need from the episode's schedules."""
 
-    pu: tuple[np.ndarray, np.ndarray] | None    # (gains (U', K), bands (U',)) of the active incumbents
+    pu: tuple[np.ndarray, np.ndarray, np.ndarray] | None   # (gains (U', K), bands (U',), indices (U',)) of the active incumbents
     outage: bool                                # some band is unavailable
     external: bool                              # the external transmitter is on
     static: np.ndarray                          # (K, 2M + 1) float32 [pu_active | pu_margin_db | budget_db]
-    mask: np.ndarray                            # the action mask (read-only)
+    mask: np.ndarray                            # the action mask (read-only), (A,) or per agent (K, A)
 
 
 @dataclass(frozen=True)
@@ -269,11 +289,12 @@ class InterferenceEnv(RaoParallelEnv):
         self.pa_efficiency = _number(p, "pa_efficiency", low=0.0, strict_low=True, high=1.0)
         self.circuit_mw = _number(p, "circuit_power_mw", low=0.0)
         self.penalty = _number(p, "violation_penalty", low=0.0)
+        self._read_rules(p)
 
-        self.rho_nominal = ch.jakes_correlation(
-            ch.doppler_hz(self.speed_kmh / 3.6, self.carrier_hz), self.slot_s)
+        self.rho_nominal = self._correlation(self.speed_kmh)
         self._read_shift(config)
-        self.channel = ch.InterferenceChannel(K, M, self.n_faded)
+        self.channel = ch.InterferenceChannel(K, M, self.n_faded,
+                                              self.n_primary + 1 if self.pu_fading else 0)
         # the incumbents' bands: 0 .. M-2 in turn; the last entry is the primary_user_on shift's
         # incumbent on band M-1 (always simulated, active only in that scenario)
         self.pu_band = np.array([u % (M - 1) if M > 1 else 0 for u in range(self.n_primary)]
@@ -334,7 +355,7 @@ class InterferenceEnv(RaoParallelEnv):
         self.onset = int(shift["onset"])
         if kind == "faster_mobility":
             speed = _number(shift, "speed_kmh", low=0.0) if "speed_kmh" in shift else 30.0
-            self.rho_shift = ch.jakes_correlation(ch.doppler_hz(speed / 3.6, self.carrier_hz), self.slot_s)
+            self.rho_shift = self._correlation(speed)
         elif kind == "new_interferer":
             self.interferer_dbm = _number(shift, "power_dbm") if "power_dbm" in shift else 30.0
         elif kind == "subband_outage":
@@ -343,6 +364,37 @@ class InterferenceEnv(RaoParallelEnv):
                 raise ValueError(f"scenario {config.scenario.name!r}: shift.bands must be an "
                                  f"integer in [1, n_bands - 1] = [1, {self.n_bands - 1}], got {n!r}")
             self.n_outage = n
+
+    def _read_rules(self, p: Mapping[str, Any]) -> None:
+        """The model and scoring rules Interference-v2 made selectable (``RULES``; absent = v1)."""
+        for name, choices in RULES.items():
+            v = p.get(name, choices[0])
+            if v not in choices:
+                raise ValueError(f"parameter {name} must be one of {choices}, got {v!r}")
+            setattr(self, name, v)
+        pf = p.get("pu_fading", False)
+        if not isinstance(pf, bool):
+            raise ValueError(f"parameter pu_fading must be true or false, got {pf!r}")
+        self.pu_fading = pf
+        self.shadow_corr_m = _number(p, "shadowing_corr_m", low=0.0) if "shadowing_corr_m" in p else 0.0
+
+    def _correlation(self, speed_kmh: float) -> float:
+        """Lag-one fading correlation at ``speed_kmh`` under the spec's ``fading_correlation``."""
+        fd = ch.doppler_hz(speed_kmh / 3.6, self.carrier_hz)
+        if self.fading_correlation == "ar1_clarke_half":
+            return ch.ar1_clarke_correlation(fd, self.slot_s)
+        return ch.jakes_correlation(fd, self.slot_s)
+
+    def perturb_future(self, t0: int, seed: int) -> None:
+        """Redraw the randomness realised after step ``t0`` (the no-foresight check,
+        ``bench.checks.check_no_foresight``): the fading innovations of the transitions into slots
+        ``t0 + 1, t0 + 2, …`` come from ``Generator(PCG64(seed))`` instead of the episode's stream.
+        Everything else random (geometry, shadowing, device classes, incumbent schedules, the
+        scenario's draws) is drawn at reset: known from the database or fixed for the episode.
+        Call right after ``reset``."""
+        if not self._ready or self.t != 0:
+            raise RuntimeError("perturb_future(t0, seed) must be called right after reset()")
+        self._future = (int(t0), np.random.Generator(np.random.PCG64(int(seed))))
 
     def shift_active(self, t: int) -> bool:
         """Whether the scenario's shift is in force in slot ``t``."""
@@ -355,13 +407,23 @@ class InterferenceEnv(RaoParallelEnv):
         # Every draw below happens in this order in every scenario (paired episodes).
         tx, rx = ch.place_links(rng, K, self.side_m, self.d_min, self.d_max)
         low_power = rng.random(K) < self.low_share
-        shadow = rng.normal(0.0, self.shadow_db, size=(K, K))
+        corr = self.shadow_corr_m
+        if corr > 0:     # Gudmundson: correlated over the transmitters' positions, per receiver
+            shadow = ch.correlated_shadowing_db(rng, self.shadow_db, tx, K, corr)
+        else:
+            shadow = rng.normal(0.0, self.shadow_db, size=(K, K))
         pu_pos = ch.points_on_perimeter(rng, U + 1, self.side_m, self.pu_offset_m)
-        pu_shadow = rng.normal(0.0, self.shadow_db, size=(U + 1, K))
+        if corr > 0:
+            pu_shadow = ch.correlated_shadowing_db(rng, self.shadow_db, tx, U + 1, corr)
+        else:
+            pu_shadow = rng.normal(0.0, self.shadow_db, size=(U + 1, K))
         pu_phase = rng.integers(0, self.pu_period, size=U)
         ext_pos = rng.uniform(0.25 * self.side_m, 0.75 * self.side_m, size=2)
         ext_band = int(rng.integers(0, M))
-        ext_shadow = rng.normal(0.0, self.shadow_db, size=K)
+        if corr > 0:     # one transmitter, correlated over the receivers' positions
+            ext_shadow = ch.correlated_shadowing_db(rng, self.shadow_db, rx, 1, corr)[0]
+        else:
+            ext_shadow = rng.normal(0.0, self.shadow_db, size=K)
         outage_order = rng.permutation(M)
 
         def path_gain_db(rx_pos: np.ndarray, tx_pos: np.ndarray) -> np.ndarray:
@@ -382,6 +444,18 @@ class InterferenceEnv(RaoParallelEnv):
         # [k, action]: power above device k's budget, dB (flat; index k * n_actions + action)
         self._budget_excess_of = np.maximum(self._dbm_of[None, :] - self.budget_dbm_k[:, None],
                                             0.0).ravel()
+        self._future = None
+        self._cap_of = None
+        if self.power_budget_rule == "mask":
+            # a level above the device's budget is masked; if played anyway the radio caps it
+            # (hardware limit): executed as the highest level within budget on the same band
+            ok = self._dbm_of[None, :] <= self.budget_dbm_k[:, None] + 1e-9            # (K, A)
+            self._level_ok = ok
+            band, level = decode_actions(np.arange(self.n_actions), self.n_levels)
+            top_ok = ok[:, 1:1 + self.n_levels].argmax(axis=1)                        # (K,)
+            capped = encode_actions(np.broadcast_to(band, ok.shape),
+                                    np.maximum(level[None, :], top_ok[:, None]), self.n_levels)
+            self._cap_of = np.where(ok, np.arange(self.n_actions)[None, :], capped).ravel()
         self.pu_phase = pu_phase
         self.ext_band = ext_band
         self.ext_mw = float(ch.db_to_linear(self.interferer_dbm))
@@ -441,10 +515,14 @@ class InterferenceEnv(RaoParallelEnv):
                 act = active[t]
                 static = np.concatenate((np.broadcast_to(band_active[t], (K, M)),
                                          registry_cols[bool(registered[t])]), axis=1)
+                mask = self.action_mask(t)
+                if self._cap_of is not None:
+                    mask = (mask[None, :] & self._level_ok).astype(np.int8)
+                    mask.setflags(write=False)
                 states[code] = _Slot(
-                    pu=(self.pu_gain[act], self.pu_band[act]) if act.any() else None,
+                    pu=(self.pu_gain[act], self.pu_band[act], np.flatnonzero(act)) if act.any() else None,
                     outage=bool(self._outage_now[t]), external=bool(self._ext_on[t]),
-                    static=static.astype(np.float32), mask=self.action_mask(t))
+                    static=static.astype(np.float32), mask=mask)
         self._slots = [states[c] for c in codes]
 
         # running statistics
@@ -456,6 +534,7 @@ class InterferenceEnv(RaoParallelEnv):
         self.last_power_db = np.full(K, SILENT_POWER_DB)
         self.last_outcome = None
         self._measure(np.zeros((K, M)))
+        self._prev_csi = self.channel.snapshot()
         self.channel.advance(rng, self._rho(0))
         self._ready = True
 
@@ -498,10 +577,30 @@ class InterferenceEnv(RaoParallelEnv):
         policy that calls this must declare paradigm ``oracle``."""
         t = self.t
         active = self._pu_active[t]
+        primary = self.pu_gain[active]
+        if self.pu_fading:
+            primary = primary * self.channel.primary_fade[active]
         return OracleView(gains=self.channel.gains(), noise_mw=self.noise_mw,
                           external_mw=self._external(t),
-                          primary_gain=self.pu_gain[active].copy(),
+                          primary_gain=primary.copy(),
                           primary_band=self.pu_band[active].copy(),
+                          threshold_mw=self.pu_threshold_mw, levels_mw=self.levels_mw.copy(),
+                          budget_mw=self.budget_mw_k.copy(), available=self._available[t].copy())
+
+    def delayed_csi(self) -> OracleView:
+        """The channel state information a central controller holds with one slot of feedback
+        delay (the agents' own delay): the previous slot's link gains and external interference,
+        this slot's public data (levels, budgets, available bands); no incumbent gains (the
+        incumbents do not report CSI: ``primary_*`` are empty). Nothing here is realised after the
+        previous slot, so a policy reading it needs no ``oracle`` paradigm (a centralised one:
+        ``CTCE``)."""
+        t = self.t
+        prev = self._prev_csi
+        ext = np.zeros((self.n_bands, self.n_links))
+        if t >= 1 and self._ext_on[t - 1]:
+            ext[self.ext_band] = self.ext_mw * prev[2]
+        return OracleView(gains=self.channel.gains(prev), noise_mw=self.noise_mw, external_mw=ext,
+                          primary_gain=np.zeros((0, self.n_links)), primary_band=np.zeros(0, dtype=np.int64),
                           threshold_mw=self.pu_threshold_mw, levels_mw=self.levels_mw.copy(),
                           budget_mw=self.budget_mw_k.copy(), available=self._available[t].copy())
 
@@ -535,7 +634,7 @@ class InterferenceEnv(RaoParallelEnv):
         obs = self._observe()
         agents = self.possible_agents
         done = self.t >= self.horizon
-        rewards = dict.fromkeys(agents, reward)
+        rewards = dict(zip(agents, reward)) if isinstance(reward, list) else dict.fromkeys(agents, reward)
         terminations = dict.fromkeys(agents, False)
         truncations = dict.fromkeys(agents, done)
         if done:
@@ -546,23 +645,28 @@ class InterferenceEnv(RaoParallelEnv):
         """The base class's hook, for callers that use it directly: (rewards, kpi, violations)."""
         reward, infos = self._advance(self._actions_to_array(actions))
         agents = self.possible_agents
-        return (dict.fromkeys(agents, reward), {x: infos[x]["kpi"] for x in agents},
+        rewards = dict(zip(agents, reward)) if isinstance(reward, list) else dict.fromkeys(agents, reward)
+        return (rewards, {x: infos[x]["kpi"] for x in agents},
                 {x: infos[x]["violations"] for x in agents})
 
-    def _advance(self, a: np.ndarray) -> tuple[float, dict[str, dict[str, dict[str, float]]]]:
+    def _advance(self, a: np.ndarray) -> tuple[float | list[float], dict[str, dict[str, dict[str, float]]]]:
         """Play slot ``t`` with the joint action ``a`` (K,) and move the channel on; returns the
         team reward and every agent's infos (see the module docstring)."""
         t = self.t
         K, M = self.n_links, self.n_bands
         slot = self._slots[t]
         blocked = None
+        if self._cap_of is not None:
+            executed = self._cap_of.take(self._action_offset + a)
+            if (executed != a).any():
+                blocked = executed != a
+                a = executed
         if slot.outage:
             avail = self._available[t]
-            blocked = (a > 0) & ~avail[self._band0_of[a]]
-            if blocked.any():
-                a = np.where(blocked, 0, a)          # a masked action is not executed: silent
-            else:
-                blocked = None
+            off = (a > 0) & ~avail[self._band0_of[a]]
+            if off.any():
+                a = np.where(off, 0, a)              # a masked action is not executed: silent
+                blocked = off if blocked is None else blocked | off
         b0 = self._band0_of.take(a)
         power = self._power_of.take(a)
         p = self._pband_of.take(a, axis=0)                                   # (K, M)
@@ -576,9 +680,12 @@ class InterferenceEnv(RaoParallelEnv):
 
         # incumbents: interference from path loss and shadowing (no fast fading)
         pu_excess = None
+        suspended = None
         pu = slot.pu
-        if pu is not None:
-            gain, pb = pu
+        if pu is not None and self.blame == "proportional":
+            pu_excess, suspended = self._blame(pu, p)
+        elif pu is not None:
+            gain, pb, _ = pu
             # p[:, pb] laid out as numpy's fancy indexing does (F order): the einsum's summation
             # order, hence its rounding, depends on it
             at_pu = np.einsum("uk,ku->u", gain, p.T.take(pb, axis=0).T).tolist()   # (U',) mW
@@ -589,6 +696,8 @@ class InterferenceEnv(RaoParallelEnv):
                         per_band[b] = max(per_band[b], 10.0 * math.log10(x / self.pu_threshold_mw))
                 pu_excess = np.where(power > 0, per_band[b0], 0.0)
         budget_excess = self._budget_excess_of.take(self._action_offset + a)     # (K,) dB
+        if self.protection_rule == "suspend":
+            return self._finish_v2(t, a, power, rate, received, b0, pu_excess, suspended, budget_excess, blocked)
 
         # KPI counters and long-run statistics
         self._cum_rate += rate
@@ -625,8 +734,103 @@ class InterferenceEnv(RaoParallelEnv):
         self._measure(received)
         self.last_outcome = {"action": a, "power_mw": power, "rate": rate,
                              "blocked": blocked if blocked is not None else self._no_block}
-        chan.advance(self.np_random, self._rho(t + 1))
+        self._advance_channel(t)
         return reward, infos
+
+    def _blame(self, pu: tuple[np.ndarray, np.ndarray, np.ndarray], p: np.ndarray
+               ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Proportional blame (Interference-v2): each active incumbent ``u`` above ``I_th`` has an
+        excess ``E_u = 10 log10(I_u / I_th)`` dB, split among the transmitters on its band in
+        proportion to their share ``p_k g_uk / I_u`` of the aggregate ``I_u``; returns every link's
+        blamed excess (K,) (the shares of one incumbent sum to ``E_u``) and which links transmit
+        on a band whose incumbent is above threshold (their transmissions are suspended), or
+        ``(None, None)`` when every incumbent is protected."""
+        gain, pb, idx = pu
+        if self.pu_fading:
+            gain = gain * self.channel.primary_fade[idx]
+        on_band = p.T.take(pb, axis=0)                                       # (U', K) mW
+        contrib = gain * on_band
+        at_pu = contrib.sum(axis=1)                                          # (U',) mW
+        over = at_pu > self.pu_threshold_mw
+        if not over.any():
+            return None, None
+        excess = 10.0 * np.log10(at_pu[over] / self.pu_threshold_mw)
+        blamed = (excess / at_pu[over]) @ contrib[over]                      # (K,)
+        suspended = (on_band[over] > 0).any(axis=0)
+        return blamed, suspended
+
+    def _finish_v2(self, t: int, a: np.ndarray, power: np.ndarray, rate: np.ndarray, received: np.ndarray,
+                   b0: np.ndarray, pu_excess: np.ndarray | None, suspended: np.ndarray | None,
+                   budget_excess: np.ndarray, blocked: np.ndarray | None):
+        """The rest of ``_advance`` under ``protection_rule: suspend`` (Interference-v2): a link
+        transmitting on a band whose active incumbent is above threshold has its transmission
+        suspended (its rate is not counted: counter ``safe_rate``); rewards are the team's mean
+        safe rate minus the penalty on the mean blamed excess, or per agent (``reward:
+        per_agent``, Nasir & Guo 2019): own safe rate minus the rate its interference costs the
+        other links minus the penalty on its own blamed excess."""
+        K, M = self.n_links, self.n_bands
+        safe = rate if suspended is None else np.where(suspended, 0.0, rate)
+        exceed_k = budget_excess if pu_excess is None else budget_excess + pu_excess
+        self._cum_rate += rate
+        avg = self._cum_rate * (1.0 / (t + 1))
+        jain, p5 = _jain(avg), _percentile5(avg)
+        d_jain, d_p5 = jain - self._jain_prev, p5 - self._p5_prev
+        self._jain_prev, self._p5_prev = jain, p5
+        if self.reward == "per_agent":
+            reward = (safe - self._interference_price(power, rate, received, b0)
+                      - self.penalty * exceed_k).tolist()
+        else:
+            reward = (float(safe.sum()) - self.penalty * float(exceed_k.sum())) / K
+        zeros = self._zeros_k
+        pu_l = pu_excess.tolist() if pu_excess is not None else zeros
+        blocked_l = blocked.astype(float).tolist() if blocked is not None else zeros
+        infos = {x: {"kpi": {"rate": r, "safe_rate": s_, "mbits": b, "energy_j": e, "blocked": bl},
+                     "violations": {"pu_interference": u, "power_budget": v}}
+                 for x, r, s_, b, e, bl, u, v in zip(self.possible_agents, rate.tolist(), safe.tolist(),
+                                                     (rate * self._mbit_per_rate).tolist(),
+                                                     self._energy_of.take(a).tolist(), blocked_l, pu_l,
+                                                     budget_excess.tolist())}
+        k0 = infos[self.possible_agents[0]]["kpi"]
+        k0["jain"] = d_jain
+        k0["rate_p5"] = d_p5
+        fb = self._onehot_of.take(a, axis=0)
+        fb[:, M] = rate
+        self._feedback = fb
+        self.last_power_db = self._rel_db_of.take(a)
+        self._measure(received)
+        self.last_outcome = {"action": a, "power_mw": power, "rate": rate, "safe_rate": safe,
+                             "suspended": suspended if suspended is not None else self._no_block,
+                             "blocked": blocked if blocked is not None else self._no_block}
+        self._advance_channel(t)
+        return reward, infos
+
+    def _interference_price(self, power: np.ndarray, rate: np.ndarray, received: np.ndarray,
+                            b0: np.ndarray) -> np.ndarray:
+        """(K,) the rate each link's interference costs the others this slot, ``Σ_j π_jk`` with
+        ``π_jk = log2(1 + S_j / (N + I_j − p_k G_jk)) − C_j`` over the links ``j`` on ``k``'s band
+        (Nasir & Guo 2019's interference price, with every co-band receiver)."""
+        K = self.n_links
+        on = power > 0
+        own = self._row_offset + b0
+        G = self.channel.gains()[b0, self._idx, :]                           # (K, K): into receiver j on its band
+        co = (b0[:, None] == b0[None, :]) & on[:, None] & on[None, :]
+        np.fill_diagonal(co, False)
+        if not co.any():
+            return np.zeros(K)
+        interference = self.noise_mw + received.take(own)                    # (K,) N + I_j
+        signal = self.channel.direct.take(own) * power                      # (K,) S_j
+        without = np.maximum(interference[:, None] - G * power[None, :], self.noise_mw)
+        gain = np.log2(1.0 + signal[:, None] / without) - rate[:, None]
+        return np.where(co, gain, 0.0).sum(axis=0)
+
+    def _advance_channel(self, t: int) -> None:
+        """Move the channel on to slot ``t + 1`` (from the perturbed stream after ``perturb_future``'s
+        ``t0``)."""
+        rng = self.np_random
+        if self._future is not None and t + 1 > self._future[0]:
+            rng = self._future[1]
+        self._prev_csi = self.channel.snapshot()
+        self.channel.advance(rng, self._rho(t + 1))
 
     def _measure(self, received: np.ndarray) -> None:
         """Store the slot's per-band measurements at every receiver, as the first ``2M`` columns
@@ -659,6 +863,9 @@ class InterferenceEnv(RaoParallelEnv):
 
     def _observe(self) -> dict[str, dict[str, np.ndarray]]:
         mask = self._slots[self.t].mask
+        if mask.ndim == 2:                   # per-agent masks (power budget masked, v2)
+            return {a: {"observation": row, "action_mask": m}
+                    for a, row, m in zip(self.possible_agents, self._obs_matrix(), mask)}
         return {a: {"observation": row, "action_mask": mask}
                 for a, row in zip(self.possible_agents, self._obs_matrix())}
 

@@ -1,4 +1,4 @@
-"""Speed of spectrum/Interference-v1, of its batched env and of the batched WMMSE.
+"""Speed of spectrum/Interference-v1 and -v2, of the batched env and of the batched and compiled WMMSE.
 
 Issue 5's targets, reported in ``extra_info`` (``target_*`` and ``meets_target``; the asserts are
 loose regression floors, the figures are the measure; the machine load is in ``loadavg``):
@@ -27,6 +27,13 @@ loose regression floors, the figures are the measure; the machine load is in ``l
   sample at a time (the comparator of an earlier version of this benchmark, about 2x slower than
   the plain loop).
 
+* ``test_compiled_wmmse_vs_loop`` (issue 17): the numba kernel (``baselines.wmmse_compiled``, what
+  ``wmmse()`` runs when numba is installed) against ``wmmse_loop`` on the same 1,000 Gaussian-IC
+  channels per K = 10, 20, 30; agreement within ``bench.reproduce``'s tolerance with identical
+  iteration counts; ``speedup`` (target: >= 20 at K = 20 and 30).
+* ``test_v2_env_steps_per_second``: the single PettingZoo env of Interference-v2 at k50 (its
+  per-slot work adds the faded links into incumbents and the safe-rate bookkeeping).
+
 Run with ``pytest -m benchmark_suite --benchmark-enable tests/benchmarks/test_spectrum_speed.py``
 (``-s`` prints a summary line per case).
 """
@@ -45,6 +52,9 @@ import pytest
 import bench
 from baselines.random_policy import RandomPolicy
 from baselines.wmmse import wmmse, wmmse_loop, wmmse_solve
+from baselines.wmmse_compiled import available as compiled_available
+from baselines.wmmse_compiled import wmmse_solve_compiled
+from bench.reproduce import differences
 from tasks.spectrum.batched import BatchedInterferenceEnv
 
 pytestmark = pytest.mark.benchmark_suite
@@ -80,10 +90,10 @@ def _best_cpu_seconds(f, repeats: int, clock=time.process_time) -> float:
     return best
 
 
-def _episode_runner(scale: str):
+def _episode_runner(scale: str, task: str = TASK):
     """``(env, episode)``: ``episode()`` resets the env with a fresh seed and plays a whole episode
     of pre-drawn random actions (the same actions every time); returns the steps played."""
-    env = bench.make(TASK, scale=scale)
+    env = bench.make(task, scale=scale)
     env.reset(seed=0)
     acts = _actions(env, env.horizon)
     seeds = iter(range(10_000))
@@ -113,10 +123,11 @@ def test_env_steps_per_second(benchmark, scale: str) -> None:
     assert sps > FLOOR[scale]
 
 
-@pytest.mark.parametrize("scale, n_envs, n_threads", [("k4", 32, 1), (NOMINAL, 8, 1), (NOMINAL, 32, 1),
-                                                      (NOMINAL, 32, 2), ("k200", 8, 1)])
-def test_batched_env_steps_per_second(benchmark, scale: str, n_envs: int, n_threads: int) -> None:
-    benv = BatchedInterferenceEnv.make(n_envs, scale=scale, n_threads=n_threads)
+@pytest.mark.parametrize("scale, n_envs, n_threads, task", [
+    ("k4", 32, 1, TASK), (NOMINAL, 8, 1, TASK), (NOMINAL, 32, 1, TASK), (NOMINAL, 32, 2, TASK), ("k200", 8, 1, TASK),
+    (NOMINAL, 32, 1, "spectrum/Interference-v2")])
+def test_batched_env_steps_per_second(benchmark, scale: str, n_envs: int, n_threads: int, task: str) -> None:
+    benv = BatchedInterferenceEnv.make(n_envs, task, scale=scale, n_threads=n_threads)
     T, K = benv.horizon, benv.n_links
     acts = np.random.default_rng(0).integers(0, benv.n_actions, size=(T, n_envs, K))
     seeds = iter(range(0, 10**6, n_envs))
@@ -127,7 +138,7 @@ def test_batched_env_steps_per_second(benchmark, scale: str, n_envs: int, n_thre
         for a in acts:
             benv.step(a)
 
-    singles = [bench.make(TASK, scale=scale) for _ in range(n_envs)]
+    singles = [bench.make(task, scale=scale) for _ in range(n_envs)]
     agents = singles[0].possible_agents
     dict_acts = [[dict(zip(agents, a[b].tolist())) for b in range(n_envs)] for a in acts]
 
@@ -145,7 +156,7 @@ def test_batched_env_steps_per_second(benchmark, scale: str, n_envs: int, n_thre
     t_separate = _best_cpu_seconds(separate_episodes, 2)
     benv.close()
     sps, wall_sps = T * n_envs / t_batched, T * n_envs / t_wall
-    print(f"\n{scale} x {n_envs}, {n_threads} thread(s): batched {wall_sps:,.0f} env steps/s wall-clock, "
+    print(f"\n{task[-2:]} {scale} x {n_envs}, {n_threads} thread(s): batched {wall_sps:,.0f} env steps/s wall-clock, "
           f"{sps:,.0f} per CPU-second; separate envs {T * n_envs / t_separate:,.0f} -> "
           f"{t_separate / t_batched:.2f}x per CPU-second, load {_load():.1f}")
     if benchmark.stats is not None:
@@ -220,10 +231,10 @@ def test_episode_seconds(benchmark, scale: str) -> None:
 def test_batched_wmmse_vs_loop(benchmark, K: int) -> None:
     rng = np.random.default_rng(K)
     G = rng.exponential(1.0, size=(1000, K, K))
-    batched = benchmark.pedantic(lambda: wmmse(G, 1.0, 1.0), rounds=5, iterations=1, warmup_rounds=1)
-    np.testing.assert_array_equal(batched, wmmse_loop(G, 1.0, 1.0))      # the same, bit for bit
+    benchmark.pedantic(lambda: wmmse(G, 1.0, 1.0, compiled=False), rounds=5, iterations=1, warmup_rounds=1)
+    np.testing.assert_array_equal(wmmse(G, 1.0, 1.0, compiled=False), wmmse_loop(G, 1.0, 1.0))  # bit for bit
     # best of several runs each: the ratio of the two implementations, not of the machine's load
-    t_batch = _best_cpu_seconds(lambda: wmmse(G, 1.0, 1.0), 7)
+    t_batch = _best_cpu_seconds(lambda: wmmse(G, 1.0, 1.0, compiled=False), 7)
     t_loop = _best_cpu_seconds(lambda: wmmse_loop(G, 1.0, 1.0), 2)
     t_calls = _best_cpu_seconds(lambda: [wmmse_solve(G[b:b + 1], 1.0, 1.0) for b in range(len(G))], 1)
     speedup = t_loop / t_batch
@@ -240,3 +251,38 @@ def test_batched_wmmse_vs_loop(benchmark, K: int) -> None:
     # regression floors (the target is reported above): the batch's gain is numpy's per-call
     # overhead amortised; what remains per sample is one BLAS dgemv per half-iteration
     assert speedup >= {10: 10.0, 20: 6.0, 30: 4.0}[K]
+
+
+@pytest.mark.skipif(not compiled_available(), reason="numba is not installed")
+@pytest.mark.parametrize("K", [10, 20, 30])
+def test_compiled_wmmse_vs_loop(benchmark, K: int) -> None:
+    rng = np.random.default_rng(K)
+    G = rng.exponential(1.0, size=(1000, K, K))
+    res = benchmark.pedantic(lambda: wmmse_solve_compiled(G, 1.0, 1.0), rounds=5, iterations=1, warmup_rounds=1)
+    ref = wmmse_solve(G, 1.0, 1.0)
+    assert differences(res.powers.tolist(), wmmse_loop(G, 1.0, 1.0).tolist()) == []   # within tolerance
+    assert res.iterations.tolist() == ref.iterations.tolist()                           # identical counts
+    # interleaved best-of runs: the ratio of the two implementations, not of the machine's load
+    t_comp, t_loop = float("inf"), float("inf")
+    for _ in range(3):
+        t_comp = min(t_comp, _best_cpu_seconds(lambda: wmmse_solve_compiled(G, 1.0, 1.0), 3))
+        t_loop = min(t_loop, _best_cpu_seconds(lambda: wmmse_loop(G, 1.0, 1.0), 1))
+    speedup = t_loop / t_comp
+    print(f"\ncompiled WMMSE K={K}, 1000 channels ({int(ref.iterations.sum())} sample-iterations): "
+          f"{t_comp * 1e3:.1f} ms, loop {t_loop * 1e3:.0f} ms -> {speedup:.1f}x, load {_load():.1f}")
+    if benchmark.stats is not None:
+        benchmark.extra_info.update(compiled_seconds=t_comp, loop_seconds=t_loop, speedup=speedup,
+                                    loadavg=_load(), target_speedup=WMMSE_TARGET,
+                                    meets_target=speedup >= WMMSE_TARGET)
+    assert speedup >= 8.0                                   # regression floor; the target is reported
+
+
+def test_v2_env_steps_per_second(benchmark) -> None:
+    env, episode = _episode_runner(NOMINAL, "spectrum/Interference-v2")
+    assert benchmark.pedantic(episode, rounds=5, iterations=1, warmup_rounds=1) == env.horizon
+    sps = env.horizon / _best_cpu_seconds(episode, 10)
+    print(f"\nInterference-v2 {NOMINAL}: {sps:,.0f} env steps/s, load {_load():.1f}")
+    if benchmark.stats is not None:
+        benchmark.extra_info.update(steps_per_second=sps, loadavg=_load(), target_steps_per_second=ENV_TARGET,
+                                    meets_target=sps >= ENV_TARGET)
+    assert sps > FLOOR[NOMINAL]

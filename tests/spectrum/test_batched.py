@@ -20,12 +20,13 @@ LARGE = [(s.name, c.name) for s in SPEC.scales if s.agents > 50 for c in SPEC.sc
 
 
 def run_both(scale: str, scenario: str, seeds: list[int], n_steps: int | None = None,
-             action_seed: int = 1, n_threads: int = 1) -> int:
+             action_seed: int = 1, n_threads: int = 1, task: str = TASK) -> int:
     """Step a batched env and one single env per seed with the same random actions, asserting
     equality of everything after the reset and after every step; returns the steps played."""
     B = len(seeds)
-    benv = BatchedInterferenceEnv.make(B, scale=scale, scenario=scenario, n_threads=n_threads)
-    singles = [bench.make(TASK, scale=scale, scenario=scenario) for _ in seeds]
+    benv = BatchedInterferenceEnv.make(B, task, scale=scale, scenario=scenario, n_threads=n_threads)
+    singles = [bench.make(task, scale=scale, scenario=scenario) for _ in seeds]
+    v2 = task != TASK
     agents = singles[0].possible_agents
     obs, mask = benv.reset(seeds)
     single_obs = [env.reset(seed=s)[0] for env, s in zip(singles, seeds)]
@@ -35,8 +36,8 @@ def run_both(scale: str, scenario: str, seeds: list[int], n_steps: int | None = 
         for b, env in enumerate(singles):
             o = single_obs[b]
             np.testing.assert_array_equal(np.stack([o[a]["observation"] for a in agents]), obs[b])
-            for a in agents:
-                np.testing.assert_array_equal(o[a]["action_mask"], mask[b])
+            for k, a in enumerate(agents):
+                np.testing.assert_array_equal(o[a]["action_mask"], mask[b, k] if v2 else mask[b])
             if with_state:
                 np.testing.assert_array_equal(env.state(), state[b])
 
@@ -51,7 +52,7 @@ def run_both(scale: str, scenario: str, seeds: list[int], n_steps: int | None = 
             single_obs[b] = o
             assert [r[a] for a in agents] == [reward[b]] * len(agents)
             assert not any(term.values()) and all(v == done for v in trunc.values())
-            for name in ("rate", "mbits", "energy_j", "blocked"):
+            for name in ("rate", "mbits", "energy_j", "blocked") + (("safe_rate",) if v2 else ()):
                 assert [inf[a]["kpi"][name] for a in agents] == info["kpi"][name][b].tolist(), name
             for name in ("jain", "rate_p5"):
                 assert inf[agents[0]]["kpi"][name] == info["kpi"][name][b], name
@@ -89,6 +90,22 @@ def test_batched_equals_separate_envs_large_scales_start(scale: str) -> None:
 @pytest.mark.parametrize("scale, scenario", LARGE)
 def test_batched_equals_separate_envs_large_scales(scale: str, scenario: str) -> None:
     assert run_both(scale, scenario, [5, 77, 123456]) == SPEC.horizon
+
+
+V2 = "spectrum/Interference-v2"
+V2_CASES = [(s, c.name) for s in ("k4", "k20") for c in get_spec(V2).scenarios]
+
+
+@pytest.mark.parametrize("scale, scenario", V2_CASES)
+def test_batched_equals_separate_envs_v2(scale: str, scenario: str) -> None:
+    """Interference-v2's rules (suspension, proportional blame, capped budget, faded links into
+    incumbents) give the same bits batched as in separate envs."""
+    assert run_both(scale, scenario, [5, 123456], task=V2) == SPEC.horizon
+
+
+def test_batched_v2_k50_and_threads() -> None:
+    assert run_both("k50", "nominal", [5, 123456], n_steps=60, task=V2) == 60
+    assert run_both("k20", "primary_user_on", [5, 6, 7], n_threads=2, task=V2) == SPEC.horizon
 
 
 def test_episodes_really_differ_and_violations_fire() -> None:

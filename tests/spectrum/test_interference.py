@@ -540,7 +540,8 @@ def test_spec_declares_what_the_harness_needs() -> None:
 
 
 @pytest.mark.slow
-def test_spec_anchors_match_the_measuring_script() -> None:
+@pytest.mark.parametrize("task", [TASK, "spectrum/Interference-v2"])
+def test_spec_anchors_match_the_measuring_script(task: str) -> None:
     """Re-run scripts/measure_anchors_spectrum.py; the YAML's anchors must agree."""
     import importlib.util
     from pathlib import Path
@@ -549,8 +550,9 @@ def test_spec_anchors_match_the_measuring_script() -> None:
     module_spec = importlib.util.spec_from_file_location("measure_anchors_spectrum", path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
-    measured = module.measure()
-    for kpi in SPEC.kpis:
+    measured = module.measure(task=task)
+    spec = get_spec(task)
+    for kpi in spec.kpis:
         m = measured[kpi.name]
         assert kpi.anchors == pytest.approx((m["zero"], m["one"]), rel=2e-3, abs=1e-9), kpi.name
         for scale, pair in m.get("scales", {}).items():

@@ -188,4 +188,4 @@ def test_policies_declare_the_task_and_paradigms() -> None:
     assert {cls.info.paradigm for cls in (FullPowerRandomBandPolicy, GreedyChannelPolicy)} == {"heuristic"}
     assert WmmsePolicy.info.paradigm == JointOptimumOracle.info.paradigm == "oracle"
     for cls in (FullPowerRandomBandPolicy, GreedyChannelPolicy, WmmsePolicy, JointOptimumOracle):
-        assert cls.tasks == (TASK,)
+        assert cls.tasks == (TASK, "spectrum/Interference-v2")

@@ -1,0 +1,72 @@
+"""supply_chain/ThreeTier-v2: ThreeTier-v1's network without foresight, with one demand process.
+
+The physics, timing of events, actions and observations are ThreeTier-v1's
+(``tasks/supply_chain/three_tier.py``). What v2 changes, and why (issue 15):
+
+* **No foresight.** v1 measured every quantity action and observation, the capacities and the
+  storage in units of mu = the mean of the episode's whole mean-demand path, future seasonality
+  included. v2's mu is the mean of the warm-up demand history (``history_days`` of realised
+  sales before day 0), the information a real controller has; ``perturb_future`` plus
+  ``bench.checks.check_no_foresight`` show that nothing observed up to t depends on what is
+  realised after t (``tests/supply_chain/test_three_tier_v2.py``).
+* **One demand process.** v1 drew the history and the episode as two independent stationary
+  stretches, so the latent AR(1) intensity noise restarted at day 0. v2 draws the history and
+  the episode in one call: eta[0] continues eta[-1].
+* **Pipeline stock is costed** (``transit_holding_cost`` in the spec, charged to the receiver),
+  and capacity utilisation covers suppliers as well as manufacturers (it carries no weight in V;
+  producing above demand is never rewarded).
+
+The score side (V = total cost alone, the service level a constraint) lives in the spec.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.spec import thaw
+from tasks.supply_chain.demand import DemandModel, latent_noise
+from tasks.supply_chain.three_tier import ThreeTierEnv, _per_retailer
+
+#: units/day; mu is floored here so that a product unseen in the history keeps finite units
+MIN_UNIT_DEMAND = 0.1
+
+
+class ThreeTierV2Env(ThreeTierEnv):
+    """ThreeTier-v1 with units from history, one continuous demand process and pipeline holding
+    costs (module docstring). Actions, observations and layouts are v1's."""
+
+    utilisation_tiers = ("supplier", "manufacturer")
+
+    def _draw_demand(self) -> None:
+        """Draw the demand model, then the history and the episode as ONE Poisson-log-normal
+        AR(1) path over ``history_days + horizon`` days (history: multiplier 1; episode: the
+        scenario's shift multiplier), so scenarios still share every draw before the onset."""
+        p, R, P, T, H = self.p, self.net.n_retailers, self.net.n_products, self.horizon, self.p.history_days
+        if H < 1:
+            raise ValueError("ThreeTier-v2 needs parameters.history_days >= 1: the units of every "
+                             "action and observation come from the demand history")
+        product = DemandModel.draw(P, self._rng_model, **thaw(p.demand))
+        size = np.exp(p.retailer_size_sd * self._rng_model.standard_normal(R)
+                      - 0.5 * p.retailer_size_sd ** 2)
+        model = _per_retailer(product, size)
+        self._demand_model, self._product, self._size = model, product, size
+        self._nominal_mean = model.mean(T, p.start_day)                        # (T, R*P)
+        self._mult = self._shift_multiplier(product, size, self._nominal_mean)
+        mean = self._nominal_mean if self._mult is None else self._nominal_mean * self._mult
+        self._demand_mean = mean.reshape(T, R, P)
+        full_mean = np.concatenate([model.mean(H, p.start_day - H), mean])
+        self._eta = latent_noise(self._rng_demand.standard_normal((H + T, R * P)), model.ar1)
+        counts = model.realise(full_mean, self._eta, self._rng_demand)
+        self._history = counts[:H].reshape(H, R, P)
+        self.demand = counts[H:].reshape(T, R, P)
+
+    def _unit_demand(self) -> np.ndarray:
+        """mu (R, P), units/day: the mean of the realised demand history (no foresight)."""
+        return np.maximum(self._history.mean(axis=0), MIN_UNIT_DEMAND)
+
+    def _redraw_demand(self, t0: int, mean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Days ``>= t0`` redrawn with the latent noise continuing from day t0 - 1 (one process)."""
+        H = self.p.history_days
+        model = self._demand_model
+        eta = latent_noise(rng.standard_normal(mean.shape), model.ar1, eta_prev=self._eta[H + t0 - 1])
+        return model.realise(mean, eta, rng)

@@ -727,8 +727,7 @@ class ThreeTierEnv(RaoParallelEnv):
         if not lanes:
             return
         n = len(lanes)
-        rng_lead, rng_defect = self._shipment_rngs()
-        z = self._lead_z.sample(rng_lead, n)
+        z = self._lead_noise(kind, lanes)
         base_mean = np.array([routes[r].lead_time_mean for r, _ in lanes])
         base_sd = np.array([routes[r].lead_time_sd for r, _ in lanes])
         if kind == SUPPLY:
@@ -738,12 +737,9 @@ class ThreeTierEnv(RaoParallelEnv):
             mean = base_mean * (1.0 - p.negotiation_lead_mean_cut * nu)
             sd = base_sd * (1.0 - p.negotiation_lead_sd_cut * nu)
             cut = 1.0 - p.negotiation_defect_cut * nu
-            rates = np.clip(cut * (p.defect_mean + p.defect_sd * self._defect_z.sample(rng_defect, n)),
-                            0.0, 1.0)
+            rates = np.clip(cut * (p.defect_mean + p.defect_sd * self._defect_noise(lanes)), 0.0, 1.0)
             qs = [parts[r][links[k].products] for r, k in lanes]
-            sizes = np.array([len(q) for q in qs])
-            defects = np.split(rng_defect.binomial(np.concatenate(qs), np.repeat(rates, sizes)),
-                               np.cumsum(sizes)[:-1])
+            defects = self._defects(lanes, qs, rates)
             shipped = np.array([units[r, k] for r, k in lanes], dtype=np.float64)
             d["prod_cost_s"] += np.bincount(up, p.negotiation_premium * p.unit_value["raw"] * nu * shipped,
                                             minlength=net.n_suppliers)
@@ -761,6 +757,21 @@ class ThreeTierEnv(RaoParallelEnv):
             q, dj = qs[j], defects[j]
             log.append((kind, k, r, now, float(lead[j]), int(q.sum()), 0 if dj is None else int(dj.sum())))
             timeout(float(lead[j])).callbacks.append(_Arrival(self, kind, links[k], q, dj, bool(on_time[j])))
+
+    def _lead_noise(self, kind: int, lanes: list[tuple[int, int]]) -> np.ndarray:
+        """Standardised lead-time draws (one per shipping lane and route, in ``lanes`` order)."""
+        return self._lead_z.sample(self._shipment_rngs()[0], len(lanes))
+
+    def _defect_noise(self, lanes: list[tuple[int, int]]) -> np.ndarray:
+        """Standardised defect-rate draws, one per supply lane and route."""
+        return self._defect_z.sample(self._shipment_rngs()[1], len(lanes))
+
+    def _defects(self, lanes: list[tuple[int, int]], qs: list[np.ndarray],
+                 rates: np.ndarray) -> list[np.ndarray]:
+        """Defective units per product of each supply shipment: Binomial(q, rate of its lane)."""
+        sizes = np.array([len(q) for q in qs])
+        return np.split(self._shipment_rngs()[1].binomial(np.concatenate(qs), np.repeat(rates, sizes)),
+                        np.cumsum(sizes)[:-1])
 
     def _arrive(self, sh: "_Arrival") -> None:
         """A shipment arrives: defective raw units are discarded, the rest joins the receiver's

@@ -12,6 +12,13 @@ The physics, timing of events, actions and observations are ThreeTier-v1's
 * **One demand process.** v1 drew the history and the episode as two independent stationary
   stretches, so the latent AR(1) intensity noise restarted at day 0. v2 draws the history and
   the episode in one call: eta[0] continues eta[-1].
+* **Shipment noise drawn at reset.** Every lead-time and defect-rate draw of the episode is one
+  array drawn at reset (per day, route and lane), and defective units are Binomial(q, rate) by
+  inversion of one pre-drawn uniform per day, route and product. v1 drew them as shipments left,
+  so the stream position depended on the policy's past shipments; here day t's noise is fixed
+  by the seed, which lets ``perturb_future`` redraw exactly days >= t0 and lets the vectorised
+  engine (``tasks/supply_chain/three_tier_batch.py``) step many episodes without per-episode
+  generator calls.
 * **Pipeline stock is costed** (``transit_holding_cost`` in the spec, charged to the receiver),
   and capacity utilisation covers suppliers as well as manufacturers (it carries no weight in V;
   producing above demand is never rewarded).
@@ -22,6 +29,7 @@ The score side (V = total cost alone, the service level a constraint) lives in t
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import binom
 
 from bench.spec import thaw
 from tasks.supply_chain.demand import DemandModel, latent_noise
@@ -36,6 +44,49 @@ class ThreeTierV2Env(ThreeTierEnv):
     costs (module docstring). Actions, observations and layouts are v1's."""
 
     utilisation_tiers = ("supplier", "manufacturer")
+
+    def _reset_sim(self) -> None:
+        super()._reset_sim()
+        self._draw_shipment_noise(0, self._rng_lead, self._rng_defect)
+
+    def _draw_shipment_noise(self, t0: int, rng_lead: np.random.Generator,
+                             rng_defect: np.random.Generator) -> None:
+        """Draw (or, from day ``t0``, redraw) the episode's shipment noise: standardised lead
+        times ``lead_supply`` (T, K, supply lanes) and ``lead_distribution`` (T, K, M*R),
+        standardised defect rates ``defect`` (T, K, supply lanes) and the uniforms ``defect_u``
+        (T, K, P) behind each product's defective count."""
+        T, K, P = self.horizon, self.n_routes, self.net.n_products
+        Ls, Ld = len(self.net.supply_links), len(self.net.distribution_links)
+        n = T - t0
+        fresh = {"lead_supply": self._lead_z.sample(rng_lead, (n, K, Ls)),
+                 "lead_distribution": self._lead_z.sample(rng_lead, (n, K, Ld)),
+                 "defect": self._defect_z.sample(rng_defect, (n, K, Ls)),
+                 "defect_u": rng_defect.random((n, K, P))}
+        if t0 == 0:
+            self.noise = fresh
+        else:
+            for key, arr in fresh.items():
+                self.noise[key] = self.noise[key].copy()
+                self.noise[key][t0:] = arr
+
+    def perturb_future(self, t0: int, seed: int) -> None:
+        super().perturb_future(t0, seed)
+        self._draw_shipment_noise(t0, self._rng_lead_future, self._rng_defect_future)
+
+    def _lead_noise(self, kind: int, lanes: list[tuple[int, int]]) -> np.ndarray:
+        r, k = np.array(lanes, dtype=np.int64).T
+        return self.noise["lead_supply" if kind == 0 else "lead_distribution"][self.t, r, k]
+
+    def _defect_noise(self, lanes: list[tuple[int, int]]) -> np.ndarray:
+        r, k = np.array(lanes, dtype=np.int64).T
+        return self.noise["defect"][self.t, r, k]
+
+    def _defects(self, lanes: list[tuple[int, int]], qs: list[np.ndarray],
+                 rates: np.ndarray) -> list[np.ndarray]:
+        u = self.noise["defect_u"][self.t]
+        links = self.net.supply_links
+        return [binomial_by_inversion(u[r, links[k].products], q, rates[j])
+                for j, ((r, k), q) in enumerate(zip(lanes, qs))]
 
     def _draw_demand(self) -> None:
         """Draw the demand model, then the history and the episode as ONE Poisson-log-normal
@@ -70,3 +121,13 @@ class ThreeTierV2Env(ThreeTierEnv):
         model = self._demand_model
         eta = latent_noise(rng.standard_normal(mean.shape), model.ar1, eta_prev=self._eta[H + t0 - 1])
         return model.realise(mean, eta, rng)
+
+
+def binomial_by_inversion(u: np.ndarray, n: np.ndarray, p: np.ndarray | float) -> np.ndarray:
+    """Binomial(n, p) counts as the inverse CDF at uniforms ``u`` (the smallest k with
+    F(k) >= u): one uniform per count, so the draw is a pure function of (u, n, p) that the
+    SimPy env and the vectorised engine share. int64, same shape as ``n``."""
+    n = np.asarray(n, dtype=np.int64)
+    k = binom.ppf(u, n, p)
+    k = np.where(np.isfinite(k), k, 0.0)
+    return np.clip(k, 0, n).astype(np.int64)

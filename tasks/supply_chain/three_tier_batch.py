@@ -15,9 +15,9 @@ How it stays faithful rather than re-derived:
   accounting (t + 1); shipments arrive at their continuous arrival time, i.e. in the window
   between the operations that precede and follow it, in time order (which matters only for the
   reliability EWMAs; stock changes are integer and commute).
-* **Same noise.** ThreeTier-v2 draws every lead time, defect rate and defect uniform at reset
-  (``ThreeTierV2Env.noise``), so the engine reads them by (day, route, lane) instead of calling
-  per-episode generators, and defective units come from the shared ``binomial_by_inversion``.
+* **Same noise.** ThreeTier-v2 draws every lead time and defect rate at reset
+  (``ThreeTierV2Env.noise``), so the engine reads them by (day, route, lane); defective units are
+  the same one Binomial call per day on each episode's own generator (the only per-episode loop).
 
 Float sums over nodes use matrix products where the SimPy env uses ``np.bincount``; the order of
 additions may differ in the last bit, which the tolerance covers (integer stock is exact). Tested
@@ -34,7 +34,7 @@ import numpy as np
 
 from tasks.supply_chain.forecast import Forecaster
 from tasks.supply_chain.three_tier import COST_PARTS, KPI_COUNTERS, N_TIME_FEATURES
-from tasks.supply_chain.three_tier_v2 import ThreeTierV2Env, binomial_by_inversion
+from tasks.supply_chain.three_tier_v2 import ThreeTierV2Env
 
 TASK = "supply_chain/ThreeTier-v2"
 SUPPLY, DISTRIBUTION = 0, 1
@@ -129,7 +129,7 @@ class ThreeTierBatch:
         self.fc_retail = _batched_forecaster([e.fc_retail for e in E])
         self.fc_mfr = _batched_forecaster([e.fc_mfr for e in E])
         self.fc_sup = _batched_forecaster([e.fc_sup for e in E])
-        self.pending: list[dict[str, np.ndarray]] = []
+        self.pending: list[list] = []            # [chunk sorted by arrival time, next index]
         self.t = 0
         self.agents = list(self.possible_agents)
         return self._observe()
@@ -284,15 +284,21 @@ class ThreeTierBatch:
         sd = self.sup_sd[r] * (1.0 - p.negotiation_lead_sd_cut * nu)
         cut = 1.0 - p.negotiation_defect_cut * nu
         rates = np.clip(cut * (p.defect_mean + p.defect_sd * self.noise["defect"][b, t, r, k]), 0.0, 1.0)
+        # one Binomial call per episode on its (route, product) arrays, as the SimPy env makes it
+        rate_full = np.zeros(parts.shape)
+        np.add.at(rate_full, (b, r), rates[:, None] * self.lane_mask[k])   # lanes are disjoint
+        defects_full = np.zeros_like(parts)
+        for j in np.unique(b):
+            defects_full[j] = self.envs[j]._shipment_rngs()[1].binomial(parts[j], rate_full[j])
         q = parts[b, r] * self.lane_mask[k]                                        # (n, P)
-        defects = binomial_by_inversion(self.noise["defect_u"][b, t, r], q, rates[:, None])
+        defects = defects_full[b, r] * self.lane_mask[k]
         shipped = units[b, r, k].astype(np.float64)
         np.add.at(d["prod_cost_s"], (b, up), p.negotiation_premium * p.unit_value["raw"] * nu * shipped)
         lead = self._lead(mean, sd, self.noise["lead_supply"][b, t, r, k])
-        self.pending.append({"kind": np.full(len(b), SUPPLY), "b": b, "up": up, "down": down, "q": q,
-                             "defects": defects, "time": (t + 0.25) + lead,
-                             "on_time": (lead <= base_mean).astype(np.float64),
-                             "defect_rate": defects.sum(axis=1) / np.maximum(q.sum(axis=1), 1.0)})
+        self._schedule({"kind": np.full(len(b), SUPPLY), "b": b, "up": up, "down": down,
+                        "q": q, "net": q - defects, "time": (t + 0.25) + lead,
+                        "on_time": (lead <= base_mean).astype(np.float64),
+                        "defect_rate": defects.sum(axis=1) / np.maximum(q.sum(axis=1), 1.0)})
 
     def _dispatch_distribution(self, ship: np.ndarray, d: dict) -> None:
         t, R = self.t, self.R
@@ -309,32 +315,42 @@ class ThreeTierBatch:
         base_mean = self.dist_mean[r]
         lead = self._lead(base_mean, self.dist_sd[r], self.noise["lead_distribution"][b, t, r, m * R + i])
         q = parts[b, r, i] * self.mfr_mask[m]
-        self.pending.append({"kind": np.full(len(b), DISTRIBUTION), "b": b, "up": m, "down": i, "q": q,
-                             "defects": np.zeros_like(q), "time": (t + 0.5) + lead,
-                             "on_time": (lead <= base_mean).astype(np.float64),
-                             "defect_rate": np.zeros(len(b))})
+        self._schedule({"kind": np.full(len(b), DISTRIBUTION), "b": b, "up": m, "down": i, "q": q,
+                        "net": q, "time": (t + 0.5) + lead,
+                        "on_time": (lead <= base_mean).astype(np.float64),
+                        "defect_rate": np.zeros(len(b))})
+
+    def _schedule(self, chunk: dict[str, np.ndarray]) -> None:
+        """Queue one dispatch's shipments, sorted by arrival time (a due set is then a prefix)."""
+        order = np.argsort(chunk["time"], kind="stable")
+        self.pending.append([{k: v[order] for k, v in chunk.items()}, 0])
 
     def _arrivals_before(self, cutoff: float) -> None:
         """Deliver every pending shipment due before ``cutoff``, in time order per episode."""
-        if not self.pending:
+        due_parts, keep = [], []
+        for entry in self.pending:
+            chunk, start = entry
+            stop = int(np.searchsorted(chunk["time"], cutoff, side="left"))
+            if stop > start:
+                due_parts.append({k: v[start:stop] for k, v in chunk.items()})
+                entry[1] = stop
+            if entry[1] < len(chunk["time"]):
+                keep.append(entry)
+        self.pending = keep
+        if not due_parts:
             return
-        pend = {k: np.concatenate([x[k] for x in self.pending]) for k in self.pending[0]}
-        due = pend["time"] < cutoff
-        if not due.any():
-            self.pending = [pend]
-            return
-        self.pending = [{k: v[~due] for k, v in pend.items()}] if not due.all() else []
-        a = {k: v[due] for k, v in pend.items()}
+        a = due_parts[0] if len(due_parts) == 1 else \
+            {k: np.concatenate([x[k] for x in due_parts]) for k in due_parts[0]}
         sup = a["kind"] == SUPPLY
         if sup.any():
-            b, q = a["b"][sup], a["q"][sup]
-            np.subtract.at(self.raw_transit, b, q)
-            np.add.at(self.mfr_raw, b, q - a["defects"][sup])
+            rows, q, net = _sum_rows(a["b"][sup], a["q"][sup], a["net"][sup])
+            self.raw_transit[rows] -= q
+            self.mfr_raw[rows] += net
         dist = ~sup
         if dist.any():
-            b, i, q = a["b"][dist], a["down"][dist], a["q"][dist]
-            np.subtract.at(self.fin_transit, (b, i), q)
-            np.add.at(self.ret_inv, (b, i), q)
+            rows, q, _ = _sum_rows(a["b"][dist] * self.R + a["down"][dist], a["q"][dist])
+            self.fin_transit.reshape(-1, self.P)[rows] -= q
+            self.ret_inv.reshape(-1, self.P)[rows] += q
         # reliability EWMAs: order matters per (episode, buyer, seller), so apply rank by rank
         alpha = self.p.reliability_smoothing
         key = ((a["b"] * 2 + a["kind"]) * 1_000_003 + a["down"]) * 1_000_003 + a["up"]
@@ -459,6 +475,15 @@ class ThreeTierBatch:
                                    self.rolling_rate[:, i]], axis=1), tf]
             out[a] = np.concatenate([np.asarray(x, dtype=np.float64) for x in parts], axis=1).astype(np.float32)
         return out
+
+
+def _sum_rows(index: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Sum the rows of each (n, P) integer array per distinct ``index``: (unique index, sums...)."""
+    order = np.argsort(index, kind="stable")
+    idx = index[order]
+    start = np.r_[0, np.flatnonzero(idx[1:] != idx[:-1]) + 1]
+    sums = tuple(np.add.reduceat(x[order], start, axis=0) for x in arrays)
+    return (idx[start],) + sums + ((None,) if len(arrays) == 1 else ())
 
 
 def _shares(w: np.ndarray) -> np.ndarray:

@@ -13,12 +13,12 @@ The physics, timing of events, actions and observations are ThreeTier-v1's
   stretches, so the latent AR(1) intensity noise restarted at day 0. v2 draws the history and
   the episode in one call: eta[0] continues eta[-1].
 * **Shipment noise drawn at reset.** Every lead-time and defect-rate draw of the episode is one
-  array drawn at reset (per day, route and lane), and defective units are Binomial(q, rate) by
-  inversion of one pre-drawn uniform per day, route and product. v1 drew them as shipments left,
-  so the stream position depended on the policy's past shipments; here day t's noise is fixed
-  by the seed, which lets ``perturb_future`` redraw exactly days >= t0 and lets the vectorised
-  engine (``tasks/supply_chain/three_tier_batch.py``) step many episodes without per-episode
-  generator calls.
+  array drawn at reset (per day, route and lane). v1 drew them as shipments left, so the stream
+  position depended on the policy's past shipments; here day t's lead times and defect rates
+  are fixed by the seed, which lets ``perturb_future`` redraw exactly days >= t0 and lets the
+  vectorised engine (``tasks/supply_chain/three_tier_batch.py``) read them instead of calling
+  per-episode samplers. Defective units are one Binomial(q, rate) call per day over the whole
+  (route, product) array, so the engine makes the same call on the same generator.
 * **Pipeline stock is costed** (``transit_holding_cost`` in the spec, charged to the receiver),
   and capacity utilisation covers suppliers as well as manufacturers (it carries no weight in V;
   producing above demand is never rewarded).
@@ -29,7 +29,6 @@ The score side (V = total cost alone, the service level a constraint) lives in t
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import binom
 
 from bench.spec import thaw
 from tasks.supply_chain.demand import DemandModel, latent_noise
@@ -53,15 +52,13 @@ class ThreeTierV2Env(ThreeTierEnv):
                              rng_defect: np.random.Generator) -> None:
         """Draw (or, from day ``t0``, redraw) the episode's shipment noise: standardised lead
         times ``lead_supply`` (T, K, supply lanes) and ``lead_distribution`` (T, K, M*R),
-        standardised defect rates ``defect`` (T, K, supply lanes) and the uniforms ``defect_u``
-        (T, K, P) behind each product's defective count."""
-        T, K, P = self.horizon, self.n_routes, self.net.n_products
+        and standardised defect rates ``defect`` (T, K, supply lanes)."""
+        T, K = self.horizon, self.n_routes
         Ls, Ld = len(self.net.supply_links), len(self.net.distribution_links)
         n = T - t0
         fresh = {"lead_supply": self._lead_z.sample(rng_lead, (n, K, Ls)),
                  "lead_distribution": self._lead_z.sample(rng_lead, (n, K, Ld)),
-                 "defect": self._defect_z.sample(rng_defect, (n, K, Ls)),
-                 "defect_u": rng_defect.random((n, K, P))}
+                 "defect": self._defect_z.sample(rng_defect, (n, K, Ls))}
         if t0 == 0:
             self.noise = fresh
         else:
@@ -83,51 +80,13 @@ class ThreeTierV2Env(ThreeTierEnv):
 
     def _defects(self, lanes: list[tuple[int, int]], qs: list[np.ndarray],
                  rates: np.ndarray) -> list[np.ndarray]:
-        u = self.noise["defect_u"][self.t]
+        """One Binomial call per day on the (route, product) arrays: q = units shipped (0 where
+        nothing shipped), p = the rate of the product's lane (0 off today's lanes)."""
+        K, P = self.n_routes, self.net.n_products
         links = self.net.supply_links
-        return [binomial_by_inversion(u[r, links[k].products], q, rates[j])
-                for j, ((r, k), q) in enumerate(zip(lanes, qs))]
-
-    def _draw_demand(self) -> None:
-        """Draw the demand model, then the history and the episode as ONE Poisson-log-normal
-        AR(1) path over ``history_days + horizon`` days (history: multiplier 1; episode: the
-        scenario's shift multiplier), so scenarios still share every draw before the onset."""
-        p, R, P, T, H = self.p, self.net.n_retailers, self.net.n_products, self.horizon, self.p.history_days
-        if H < 1:
-            raise ValueError("ThreeTier-v2 needs parameters.history_days >= 1: the units of every "
-                             "action and observation come from the demand history")
-        product = DemandModel.draw(P, self._rng_model, **thaw(p.demand))
-        size = np.exp(p.retailer_size_sd * self._rng_model.standard_normal(R)
-                      - 0.5 * p.retailer_size_sd ** 2)
-        model = _per_retailer(product, size)
-        self._demand_model, self._product, self._size = model, product, size
-        self._nominal_mean = model.mean(T, p.start_day)                        # (T, R*P)
-        self._mult = self._shift_multiplier(product, size, self._nominal_mean)
-        mean = self._nominal_mean if self._mult is None else self._nominal_mean * self._mult
-        self._demand_mean = mean.reshape(T, R, P)
-        full_mean = np.concatenate([model.mean(H, p.start_day - H), mean])
-        self._eta = latent_noise(self._rng_demand.standard_normal((H + T, R * P)), model.ar1)
-        counts = model.realise(full_mean, self._eta, self._rng_demand)
-        self._history = counts[:H].reshape(H, R, P)
-        self.demand = counts[H:].reshape(T, R, P)
-
-    def _unit_demand(self) -> np.ndarray:
-        """mu (R, P), units/day: the mean of the realised demand history (no foresight)."""
-        return np.maximum(self._history.mean(axis=0), MIN_UNIT_DEMAND)
-
-    def _redraw_demand(self, t0: int, mean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Days ``>= t0`` redrawn with the latent noise continuing from day t0 - 1 (one process)."""
-        H = self.p.history_days
-        model = self._demand_model
-        eta = latent_noise(rng.standard_normal(mean.shape), model.ar1, eta_prev=self._eta[H + t0 - 1])
-        return model.realise(mean, eta, rng)
-
-
-def binomial_by_inversion(u: np.ndarray, n: np.ndarray, p: np.ndarray | float) -> np.ndarray:
-    """Binomial(n, p) counts as the inverse CDF at uniforms ``u`` (the smallest k with
-    F(k) >= u): one uniform per count, so the draw is a pure function of (u, n, p) that the
-    SimPy env and the vectorised engine share. int64, same shape as ``n``."""
-    n = np.asarray(n, dtype=np.int64)
-    k = binom.ppf(u, n, p)
-    k = np.where(np.isfinite(k), k, 0.0)
-    return np.clip(k, 0, n).astype(np.int64)
+        q_full, p_full = np.zeros((K, P), np.int64), np.zeros((K, P))
+        for (r, k), q, rate in zip(lanes, qs, rates):
+            q_full[r, links[k].products] = q
+            p_full[r, links[k].products] = rate
+        defects = self._shipment_rngs()[1].binomial(q_full, p_full)
+        return [defects[r, links[k].products] for r, k in lanes]

@@ -15,9 +15,9 @@ How it stays faithful rather than re-derived:
   accounting (t + 1); shipments arrive at their continuous arrival time, i.e. in the window
   between the operations that precede and follow it, in time order (which matters only for the
   reliability EWMAs; stock changes are integer and commute).
-* **Same noise.** ThreeTier-v2 draws every lead time and defect rate at reset
-  (``ThreeTierV2Env.noise``), so the engine reads them by (day, route, lane); defective units are
-  the same one Binomial call per day on each episode's own generator (the only per-episode loop).
+* **Same noise.** ThreeTier-v2 draws every lead time, defect rate and defect uniform at reset
+  (``ThreeTierV2Env.noise``), so the engine reads them by (day, route, lane) instead of calling
+  per-episode generators; defective units come from the shared ``binomial_by_inversion``.
 
 Float sums over nodes use matrix products where the SimPy env uses ``np.bincount``; the order of
 additions may differ in the last bit, which the tolerance covers (integer stock is exact). Tested
@@ -34,10 +34,11 @@ import numpy as np
 
 from tasks.supply_chain.forecast import Forecaster
 from tasks.supply_chain.three_tier import COST_PARTS, KPI_COUNTERS, N_TIME_FEATURES
-from tasks.supply_chain.three_tier_v2 import ThreeTierV2Env
+from tasks.supply_chain.three_tier_v2 import ThreeTierV2Env, binomial_by_inversion
 
 TASK = "supply_chain/ThreeTier-v2"
 SUPPLY, DISTRIBUTION = 0, 1
+RING = 64          # quarter-day slots (16 days) of booked arrivals; later ones go to a dict
 
 
 def _onehot(index: np.ndarray, n: int) -> np.ndarray:
@@ -97,6 +98,9 @@ class ThreeTierBatch:
         self.lane_up = np.array([l.upstream for l in net.supply_links])
         self.lane_down = np.array([l.downstream for l in net.supply_links])
         self.lane_mask = self.oh_lane.T.astype(bool)                               # (Ls, P)
+        self.lane_of_p = e._lane_of_p
+        B_, R_, P_ = np.arange(batch_size), np.arange(self.R), np.arange(self.P)
+        self.grid = ((B_[:, None], P_[None, :]), (B_[:, None, None], R_[None, :, None], P_[None, None, :]))
         self.mfr_mask = self.oh_pm.T.astype(bool)                                  # (M, P)
         rs, rd = p.routes_supply, p.routes_distribution
         self.sup_mean = np.array([r.lead_time_mean for r in rs])
@@ -130,6 +134,10 @@ class ThreeTierBatch:
         self.fc_mfr = _batched_forecaster([e.fc_mfr for e in E])
         self.fc_sup = _batched_forecaster([e.fc_sup for e in E])
         self.pending: list[list] = []            # [chunk sorted by arrival time, next index]
+        self.stock_due: tuple[dict, dict] = ({}, {})   # per kind: slot -> [(row, units, net)] beyond the ring
+        sup_q = np.zeros((RING, self.B, self.P), np.int64)
+        dist_q = np.zeros((RING, self.B, self.R, self.P), np.int64)
+        self.ring = ((sup_q, np.zeros_like(sup_q)), (dist_q, dist_q))   # (units, units net of defects)
         self.t = 0
         self.agents = list(self.possible_agents)
         return self._observe()
@@ -284,19 +292,21 @@ class ThreeTierBatch:
         sd = self.sup_sd[r] * (1.0 - p.negotiation_lead_sd_cut * nu)
         cut = 1.0 - p.negotiation_defect_cut * nu
         rates = np.clip(cut * (p.defect_mean + p.defect_sd * self.noise["defect"][b, t, r, k]), 0.0, 1.0)
-        # one Binomial call per episode on its (route, product) arrays, as the SimPy env makes it
-        rate_full = np.zeros(parts.shape)
-        np.add.at(rate_full, (b, r), rates[:, None] * self.lane_mask[k])   # lanes are disjoint
-        defects_full = np.zeros_like(parts)
-        for j in np.unique(b):
-            defects_full[j] = self.envs[j]._shipment_rngs()[1].binomial(parts[j], rate_full[j])
         q = parts[b, r] * self.lane_mask[k]                                        # (n, P)
-        defects = defects_full[b, r] * self.lane_mask[k]
+        row, col = np.nonzero(q)                 # the binomial only where units were shipped
+        bad = binomial_by_inversion(self.noise["defect_u"][b[row], t, r[row], col], q[row, col], rates[row])
+        defects = np.zeros_like(q)
+        defects[row, col] = bad
+        defects_full = np.zeros_like(parts)
+        defects_full[b[row], r[row], col] = bad
         shipped = units[b, r, k].astype(np.float64)
         np.add.at(d["prod_cost_s"], (b, up), p.negotiation_premium * p.unit_value["raw"] * nu * shipped)
         lead = self._lead(mean, sd, self.noise["lead_supply"][b, t, r, k])
-        self._schedule({"kind": np.full(len(b), SUPPLY), "b": b, "up": up, "down": down,
-                        "q": q, "net": q - defects, "time": (t + 0.25) + lead,
+        time = (t + 0.25) + lead
+        slot = np.zeros(units.shape, np.int64)
+        slot[b, r, k] = np.floor(time * 4.0).astype(np.int64)
+        self._book(SUPPLY, slot[:, :, self.lane_of_p], parts, parts - defects_full)
+        self._schedule({"kind": np.full(len(b), SUPPLY), "b": b, "up": up, "down": down, "time": time,
                         "on_time": (lead <= base_mean).astype(np.float64),
                         "defect_rate": defects.sum(axis=1) / np.maximum(q.sum(axis=1), 1.0)})
 
@@ -314,19 +324,60 @@ class ThreeTierBatch:
             return
         base_mean = self.dist_mean[r]
         lead = self._lead(base_mean, self.dist_sd[r], self.noise["lead_distribution"][b, t, r, m * R + i])
-        q = parts[b, r, i] * self.mfr_mask[m]
-        self._schedule({"kind": np.full(len(b), DISTRIBUTION), "b": b, "up": m, "down": i, "q": q,
-                        "net": q, "time": (t + 0.5) + lead,
+        time = (t + 0.5) + lead
+        slot = np.zeros(units.shape, np.int64)
+        slot[b, r, i, m] = np.floor(time * 4.0).astype(np.int64)
+        self._book(DISTRIBUTION, slot[..., self.net.product_manufacturer], parts, parts)
+        self._schedule({"kind": np.full(len(b), DISTRIBUTION), "b": b, "up": m, "down": i, "time": time,
                         "on_time": (lead <= base_mean).astype(np.float64),
                         "defect_rate": np.zeros(len(b))})
 
+    def _book(self, kind: int, slot: np.ndarray, q: np.ndarray, net: np.ndarray) -> None:
+        """Book the stock every shipment moves into the quarter-day slot floor(4 x arrival time)
+        in which it lands (x4 is exact in binary): integer changes within a window commute, so
+        they are summed at dispatch into a ring of RING slots (a dict holds the rare arrival
+        beyond it). ``slot``, ``q``, ``net`` are (B, K, P) (supply) or (B, K, R, P)
+        (distribution): per episode, route and product; ``net`` = units net of defects."""
+        ring_q, ring_net = self.ring[kind]
+        far = (slot >= 4 * self.t + RING) & (q > 0)
+        if far.any():
+            for idx in zip(*np.nonzero(far)):
+                where = (idx[0],) + idx[2:]                    # drop the route
+                self.stock_due[kind].setdefault(int(slot[idx]), []).append((where, q[idx], net[idx]))
+            q, net = np.where(far, 0, q), np.where(far, 0, net)
+        grid = self.grid[kind]
+        for r in range(self.K):
+            at = (slot[:, r] % RING,) + grid
+            ring_q[at] += q[:, r]
+            if ring_net is not ring_q:
+                ring_net[at] += net[:, r]
+
     def _schedule(self, chunk: dict[str, np.ndarray]) -> None:
-        """Queue one dispatch's shipments, sorted by arrival time (a due set is then a prefix)."""
+        """Queue one dispatch's shipments for the reliability scores, sorted by arrival time
+        (a due set is then a prefix)."""
         order = np.argsort(chunk["time"], kind="stable")
         self.pending.append([{k: v[order] for k, v in chunk.items()}, 0])
 
     def _arrivals_before(self, cutoff: float) -> None:
-        """Deliver every pending shipment due before ``cutoff``, in time order per episode."""
+        """Deliver the stock of every shipment due before ``cutoff`` (the ring slot of the
+        quarter-day window that just ended); at the end of the day, also update the
+        reliability scores with the day's arrivals in time order (they are only observed
+        then, and the order per buyer and seller is the same)."""
+        slot = int(round(cutoff * 4.0)) - 1
+        for kind, (transit, stock) in ((SUPPLY, (self.raw_transit, self.mfr_raw)),
+                                       (DISTRIBUTION, (self.fin_transit, self.ret_inv))):
+            ring_q, ring_net = self.ring[kind]
+            transit -= ring_q[slot % RING]
+            stock += ring_net[slot % RING]
+            ring_q[slot % RING] = 0
+            ring_net[slot % RING] = 0
+            for where, q_, n_ in self.stock_due[kind].pop(slot, []):
+                transit[where] -= q_
+                stock[where] += n_
+        if slot % 4 == 3:
+            self._reliability_before(cutoff)
+
+    def _reliability_before(self, cutoff: float) -> None:
         due_parts, keep = [], []
         for entry in self.pending:
             chunk, start = entry
@@ -341,16 +392,6 @@ class ThreeTierBatch:
             return
         a = due_parts[0] if len(due_parts) == 1 else \
             {k: np.concatenate([x[k] for x in due_parts]) for k in due_parts[0]}
-        sup = a["kind"] == SUPPLY
-        if sup.any():
-            rows, q, net = _sum_rows(a["b"][sup], a["q"][sup], a["net"][sup])
-            self.raw_transit[rows] -= q
-            self.mfr_raw[rows] += net
-        dist = ~sup
-        if dist.any():
-            rows, q, _ = _sum_rows(a["b"][dist] * self.R + a["down"][dist], a["q"][dist])
-            self.fin_transit.reshape(-1, self.P)[rows] -= q
-            self.ret_inv.reshape(-1, self.P)[rows] += q
         # reliability EWMAs: order matters per (episode, buyer, seller), so apply rank by rank
         alpha = self.p.reliability_smoothing
         key = ((a["b"] * 2 + a["kind"]) * 1_000_003 + a["down"]) * 1_000_003 + a["up"]
@@ -430,7 +471,8 @@ class ThreeTierBatch:
                 cost = cost + c[k]
             c["total_cost"] = cost
             total = total + cost
-            kpi[a] = {k: np.asarray(x, dtype=np.float64) * np.ones(B) for k, x in c.items()}
+            kpi[a] = {k: (x if isinstance(x, np.ndarray) and x.dtype == np.float64 else
+                          np.broadcast_to(np.asarray(x, dtype=np.float64), (B,))) for k, x in c.items()}
             viol[a] = v
         dem, fil = d["demand_r"].sum(axis=1), d["filled_r"].sum(axis=1)
         service = np.where(dem > 0, fil / np.where(dem > 0, dem, 1.0), 1.0)
@@ -482,7 +524,7 @@ def _sum_rows(index: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     order = np.argsort(index, kind="stable")
     idx = index[order]
     start = np.r_[0, np.flatnonzero(idx[1:] != idx[:-1]) + 1]
-    sums = tuple(np.add.reduceat(x[order], start, axis=0) for x in arrays)
+    sums = tuple(np.add.reduceat(x[order], start, axis=0) if len(idx) else x[:0] for x in arrays)
     return (idx[start],) + sums + ((None,) if len(arrays) == 1 else ())
 
 

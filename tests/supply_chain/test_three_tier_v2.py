@@ -134,8 +134,22 @@ def test_utilisation_counts_suppliers_and_has_no_weight() -> None:
     env.reset(seed=70005)
     _, _, _, _, infos = env.step({a: np.full(env.action_space(a).shape, 0.5, np.float32) for a in env.agents})
     assert infos["supplier_0"]["kpi"]["available_capacity"] > 0
-    assert dict(SPEC.weights) == {"total_cost": 1.0}
+    assert dict(SPEC.weights) == {"cost_per_demand": 1.0}
     assert "service_level_floor" in {c.name for c in SPEC.constraints}
+
+
+def test_v_kpi_orders_as_total_cost_within_an_episode() -> None:
+    """V's KPI is total cost per unit demanded; demand is exogenous (the same for every policy
+    on a seed), so on one episode it orders policies exactly as total cost does."""
+    recs = {}
+    for name, factory in (("naive", LotForLotPolicy), ("midpoint", Midpoint)):
+        env = bench.make(TASK, scale="small")
+        env.reset(seed=SEEDS[0])
+        recs[name] = run_episode(env, factory(env), SEEDS[0], SPEC)["kpis"]
+    demand = [r["total_cost"] / r["cost_per_demand"] for r in recs.values()]
+    assert demand[0] == pytest.approx(demand[1], rel=1e-12)
+    assert (recs["naive"]["total_cost"] < recs["midpoint"]["total_cost"]) == \
+        (recs["naive"]["cost_per_demand"] < recs["midpoint"]["cost_per_demand"])
 
 
 def _mean_v(factory, scale: str = "nominal") -> tuple[float, float]:

@@ -171,7 +171,7 @@ def test_floors_score_low() -> None:
     assert v_mid <= 0.05 and v_naive <= 0.15
     for cls in (OrderUpToPolicy, BaseStockPolicy):
         v, c = _mean_v(cls)
-        assert c < c_mid and v > v_mid + 0.3, cls.__name__
+        assert c < c_mid and v >= v_mid + 0.1, cls.__name__
 
 
 def _entries() -> dict[str, dict]:

@@ -35,6 +35,10 @@ THREE_TIER = "supply_chain/ThreeTier-v1"
 SERIAL = "supply_chain/Serial-v1"
 
 
+SERIAL_V2 = "supply_chain/Serial-v2"
+THREE_TIER_V2 = "supply_chain/ThreeTier-v2"
+
+
 class _SerialBaseStock:
     """Serial-v1: installation base-stock levels from the Chen-Zheng echelon optimum."""
 
@@ -70,8 +74,9 @@ class BaseStockPolicy:
     info = PolicyInfo(name="base_stock", version="1", paradigm="optimization",
                       description="Optimal echelon base-stock levels (Chen & Zheng 1994) run as "
                                   "the equivalent installation (local) base-stock policy.")
-    tasks = (SERIAL, THREE_TIER)
-    _variants: dict[str, Callable[[Any], Any]] = {SERIAL: _SerialBaseStock, THREE_TIER: lambda env: ThreeTierBaseStock(env)}
+    tasks = (SERIAL, THREE_TIER, SERIAL_V2, THREE_TIER_V2)
+    _variants: dict[str, Callable[[Any], Any]] = {SERIAL: _SerialBaseStock, THREE_TIER: lambda env: ThreeTierBaseStock(env),
+                                 SERIAL_V2: _SerialBaseStock, THREE_TIER_V2: lambda env: ThreeTierBaseStock(env)}
 
     def __init__(self, env: Any) -> None:
         variant = self._variants.get(env.spec_id)

@@ -24,6 +24,10 @@ from baselines.three_tier import ThreeTierHindsightLP  # ThreeTier-v1 variant (i
 THREE_TIER = "supply_chain/ThreeTier-v1"
 
 
+SERIAL_V2 = "supply_chain/Serial-v2"
+THREE_TIER_V2 = "supply_chain/ThreeTier-v2"
+
+
 class _SerialHindsightLP:
     """Serial-v1: plan from the first observation with the episode's realised demand."""
 
@@ -68,8 +72,9 @@ class HindsightLPPolicy:
                       description="Perfect-foresight LP: reads the episode's realised demand "
                                   "path from the env at reset and executes the optimal plan "
                                   "(CBC); a lower bound, not a deployable policy.")
-    tasks = (SERIAL, THREE_TIER)
-    _variants: dict[str, Callable[[Any], Any]] = {SERIAL: _SerialHindsightLP, THREE_TIER: lambda env: ThreeTierHindsightLP(env)}
+    tasks = (SERIAL, THREE_TIER, SERIAL_V2, THREE_TIER_V2)
+    _variants: dict[str, Callable[[Any], Any]] = {SERIAL: _SerialHindsightLP, THREE_TIER: lambda env: ThreeTierHindsightLP(env),
+                                 SERIAL_V2: _SerialHindsightLP, THREE_TIER_V2: lambda env: ThreeTierHindsightLP(env)}
 
     def __init__(self, env: Any) -> None:
         variant = self._variants.get(env.spec_id)

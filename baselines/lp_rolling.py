@@ -30,6 +30,10 @@ THREE_TIER = "supply_chain/ThreeTier-v1"
 DEFAULT_LOOKAHEAD = 8
 
 
+SERIAL_V2 = "supply_chain/Serial-v2"
+THREE_TIER_V2 = "supply_chain/ThreeTier-v2"
+
+
 class _SerialRollingLP:
     """Serial-v1: re-plan from every observation, apply the first period's orders."""
 
@@ -69,8 +73,9 @@ class RollingLPPolicy:
                       description="Rolling-horizon deterministic LP (MPC): re-solved every "
                                   "period from the observed state with a mean-demand forecast; "
                                   "first-period orders applied.")
-    tasks = (SERIAL, THREE_TIER)
-    _variants: dict[str, Callable[..., Any]] = {SERIAL: _SerialRollingLP, THREE_TIER: lambda env, lookahead: ThreeTierRollingLP(env)}
+    tasks = (SERIAL, THREE_TIER, SERIAL_V2, THREE_TIER_V2)
+    _variants: dict[str, Callable[..., Any]] = {SERIAL: _SerialRollingLP, THREE_TIER: lambda env, lookahead: ThreeTierRollingLP(env),
+                                 SERIAL_V2: _SerialRollingLP, THREE_TIER_V2: lambda env, lookahead: ThreeTierRollingLP(env)}
 
     def __init__(self, env: Any, lookahead: int = DEFAULT_LOOKAHEAD) -> None:
         variant = self._variants.get(env.spec_id)

@@ -245,6 +245,10 @@ def as_actions(agents: list[str], q: np.ndarray) -> dict[str, np.ndarray]:
 # the policy
 # ----------------------------------------------------------------------------------------------
 
+SERIAL_V2 = "supply_chain/Serial-v2"
+THREE_TIER_V2 = "supply_chain/ThreeTier-v2"
+
+
 class _SerialStaticLP:
     """Serial-v1: plan from the first observation with mean-demand forecast over the episode."""
 
@@ -283,8 +287,9 @@ class StaticLPPolicy:
                       description="Open-loop plan from one deterministic LP (mean-demand "
                                   "forecast) solved at reset with CBC; executed regardless of "
                                   "realised demand.")
-    tasks = (SERIAL, THREE_TIER)
-    _variants: dict[str, Callable[[Any], Any]] = {SERIAL: _SerialStaticLP, THREE_TIER: lambda env: ThreeTierStaticLP(env)}
+    tasks = (SERIAL, THREE_TIER, SERIAL_V2, THREE_TIER_V2)
+    _variants: dict[str, Callable[[Any], Any]] = {SERIAL: _SerialStaticLP, THREE_TIER: lambda env: ThreeTierStaticLP(env),
+                                 SERIAL_V2: _SerialStaticLP, THREE_TIER_V2: lambda env: ThreeTierStaticLP(env)}
 
     def __init__(self, env: Any) -> None:
         variant = self._variants.get(env.spec_id)

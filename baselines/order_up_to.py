@@ -29,6 +29,10 @@ DEFAULT_REVIEW_PERIOD = 4
 DEFAULT_SERVICE_LEVEL = 0.95
 
 
+SERIAL_V2 = "supply_chain/Serial-v2"
+THREE_TIER_V2 = "supply_chain/ThreeTier-v2"
+
+
 class _SerialOrderUpTo:
     """Serial-v1: every stage reviews every R periods and orders up to its level."""
 
@@ -69,8 +73,9 @@ class OrderUpToPolicy:
                       description="Periodic-review order-up-to heuristic (PRP): every R=4 "
                                   "periods order up to mu(L+R) + z sigma sqrt(L+R), z for 95% "
                                   "service.")
-    tasks = (SERIAL, THREE_TIER)
-    _variants: dict[str, Callable[..., Any]] = {SERIAL: _SerialOrderUpTo, THREE_TIER: ThreeTierOrderUpTo}
+    tasks = (SERIAL, THREE_TIER, SERIAL_V2, THREE_TIER_V2)
+    _variants: dict[str, Callable[..., Any]] = {SERIAL: _SerialOrderUpTo, THREE_TIER: ThreeTierOrderUpTo,
+                                 SERIAL_V2: _SerialOrderUpTo, THREE_TIER_V2: ThreeTierOrderUpTo}
 
     def __init__(self, env: Any, review_period: int = DEFAULT_REVIEW_PERIOD,
                  service_level: float = DEFAULT_SERVICE_LEVEL) -> None:

@@ -66,6 +66,7 @@ from bench.policy import PolicyInfo
 from tasks.supply_chain.network import parse_agent
 
 THREE_TIER = "supply_chain/ThreeTier-v1"
+THREE_TIER_IDS = (THREE_TIER, "supply_chain/ThreeTier-v2")   # same network, actions and observations
 PARAMS_FILE = Path(__file__).with_name("base_stock_params.json")
 SIGMA_SMOOTHING = 0.05          # EWMA weight of each new squared forecast error
 SIGMA_START_CV = 0.3            # initial sigma as a share of the forecast
@@ -98,12 +99,12 @@ class _Decentralised:
     """Shared order-up-to machinery; subclasses fix review periods and safety factors."""
 
     info: PolicyInfo
-    tasks = (THREE_TIER,)
+    tasks = THREE_TIER_IDS
 
     def __init__(self, env: Any, review: Mapping[str, int], k: Mapping[str, float],
                  negotiation: float) -> None:
-        if getattr(env, "spec_id", THREE_TIER) != THREE_TIER:
-            raise ValueError(f"{type(self).__name__} is for {THREE_TIER}, not {env.spec_id!r}")
+        if getattr(env, "spec_id", THREE_TIER) not in THREE_TIER_IDS:
+            raise ValueError(f"{type(self).__name__} is for {THREE_TIER_IDS}, not {env.spec_id!r}")
         for name, r in review.items():
             if int(r) < 1:
                 raise ValueError(f"review period {name!r} must be an integer >= 1 day, got {r!r}")
@@ -269,7 +270,7 @@ class FixedCoverPolicy:
     info = PolicyInfo(name="three_tier_fixed_cover", version="1", paradigm="heuristic",
                       description="ThreeTier: daily order-up-to with fixed covers in days of "
                                   "forecast (retail 7, finished 1, raw 8, supplier 2).")
-    tasks = (THREE_TIER,)
+    tasks = THREE_TIER_IDS
 
     def __init__(self, env: Any, retail_cover: float = 7.0, finished_cover: float = 1.0,
                  raw_cover: float = 8.0, supplier_cover: float = 2.0, negotiation: float = 0.25) -> None:

@@ -137,6 +137,7 @@ from bench.policy import PolicyInfo
 from tasks.supply_chain.network import Network, build_network, parse_agent
 
 THREE_TIER = "supply_chain/ThreeTier-v1"
+THREE_TIER_IDS = (THREE_TIER, "supply_chain/ThreeTier-v2")   # same network, actions and observations
 TIERS = ("supplier", "raw", "finished", "retail")     # stock tiers, order of tm / fl / targets
 OVERFLOW_PENALTY_FACTOR = 10.0
 ACTION_MARGIN = 0.999       # plans stay just inside action bounds and capacities
@@ -941,7 +942,7 @@ class _LPPolicy:
     """Shared plumbing: layouts, the network, timing of solves."""
 
     info: PolicyInfo
-    tasks = (THREE_TIER,)
+    tasks = THREE_TIER_IDS
 
     def __init__(self, env: Any, *, nu: float, kappa: float, solver: str) -> None:
         if solver not in SOLVERS:

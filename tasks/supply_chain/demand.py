@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["DemandModel", "DAYS_PER_WEEK", "DAYS_PER_YEAR"]
+__all__ = ["DemandModel", "latent_noise", "DAYS_PER_WEEK", "DAYS_PER_YEAR"]
 
 DAYS_PER_WEEK = 7
 DAYS_PER_YEAR = 365.0
@@ -277,17 +277,33 @@ class DemandModel:
         products; 200 products x 400 days takes about 2 ms.
         """
         mu = self.mean(n_days, start_day, multiplier)
-        n = self.n_products
+        eta = latent_noise(rng.standard_normal((n_days, self.n_products)), self.ar1)
+        return self.realise(mu, eta, rng)
+
+    def realise(self, mean: NDArray[np.float64], eta: NDArray[np.float64],
+                rng: np.random.Generator) -> NDArray[np.int64]:
+        """Poisson counts D ~ Poisson(mean * exp(sigma eta - sigma^2 / 2)) (module docstring),
+        given the mean path and the latent noise eta (both (T, n_products))."""
         sigma = np.sqrt(np.log1p(self.noise_cv ** 2))
-        xi = rng.standard_normal((n_days, n))
-        if np.any(self.ar1 != 0.0) and n_days > 1:
-            rho = self.ar1
-            innov = np.sqrt(1.0 - rho * rho)
-            eta = np.empty_like(xi)
-            eta[0] = xi[0]
-            for k in range(1, n_days):
-                eta[k] = rho * eta[k - 1] + innov * xi[k]
-        else:
-            eta = xi
-        intensity = mu * np.exp(sigma * eta - 0.5 * sigma * sigma)
+        intensity = mean * np.exp(sigma * eta - 0.5 * sigma * sigma)
         return rng.poisson(intensity).astype(np.int64, copy=False)
+
+
+def latent_noise(xi: NDArray[np.float64], rho: NDArray[np.float64],
+                 eta_prev: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+    """The latent AR(1) path eta[t] = rho eta[t-1] + sqrt(1 - rho^2) xi[t] (module docstring)
+    from standard normal innovations xi (T, n). Without ``eta_prev`` the path starts from its
+    stationary law (eta[0] = xi[0]); with it, the path continues a previous one, so that a
+    warm-up history and an episode are one process."""
+    rho = np.asarray(rho, dtype=np.float64)
+    n_days = len(xi)
+    if eta_prev is None and (not np.any(rho != 0.0) or n_days <= 1):
+        return xi
+    innov = np.sqrt(1.0 - rho * rho)
+    eta = np.empty_like(xi)
+    if n_days == 0:
+        return eta
+    eta[0] = xi[0] if eta_prev is None else rho * eta_prev + innov * xi[0]
+    for k in range(1, n_days):
+        eta[k] = rho * eta[k - 1] + innov * xi[k]
+    return eta

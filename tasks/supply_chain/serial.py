@@ -161,6 +161,16 @@ class SerialEnv(RaoParallelEnv):
         self.initial_on_hand = self._initial_inventory(p.get("initial_inventory", "base_stock"))
         if self.horizon < 1:
             raise ValueError(f"horizon must be >= 1 period, got {self.horizon}")
+        # v2: normal demand truncated at 0 with the spec's mean and sd (v1 clips N(mu, sd) at 0)
+        self.normal_truncation = str(p.get("normal_truncation", "clip"))
+        if self.normal_truncation not in ("clip", "moments"):
+            raise ValueError(f"normal_truncation must be 'clip' (v1) or 'moments' (a normal truncated "
+                             f"at 0 whose mean and sd are the spec's), got {self.normal_truncation!r}")
+        # v2: the first burn_in periods are played and rewarded but not scored (start-up transient)
+        burn = p.get("burn_in", 0)
+        if isinstance(burn, bool) or not isinstance(burn, (int, np.integer)) or not 0 <= burn < self.horizon:
+            raise ValueError(f"burn_in must be an integer in [0, horizon={self.horizon}), got {burn!r}")
+        self.burn_in = int(burn)
 
         self.shift_kind, self.onset, self.shift_factor = self._read_shift(config)
 
@@ -241,12 +251,14 @@ class SerialEnv(RaoParallelEnv):
             return self.lead_times + LEAD_TIME_SURGE
         return self.lead_times
 
-    def _draw_demand(self) -> np.ndarray:
-        rng = self.np_random
+    def _draw_demand(self, rng: np.random.Generator | None = None) -> np.ndarray:
+        rng = self.np_random if rng is None else rng
         T = self.horizon
         mean = self.demand_mean_path()
         if self.demand_dist == "normal":
             sd = self.demand_sd_path()
+            if self.normal_truncation == "moments":
+                return truncated_normal(rng, mean, sd)
             return np.maximum(mean + sd * rng.standard_normal(T), 0.0)
         if self.shift_kind == "demand_volatility":
             d = np.empty(T)
@@ -305,6 +317,16 @@ class SerialEnv(RaoParallelEnv):
         path.setflags(write=False)
         self._demand_path = path
         self._transit = self._arr.sum(axis=0)
+
+    def perturb_future(self, t0: int, seed: int) -> None:
+        """Redraw the demand of periods ``>= t0`` from a Generator seeded by ``seed``
+        (``bench.checks.check_no_foresight``); lead times are deterministic. Call after reset."""
+        if not 0 <= t0 < self.horizon:
+            raise ValueError(f"perturb_future: t0 must lie in [0, {self.horizon}), got {t0}")
+        path = self._demand_path.copy()
+        path[t0:] = self._draw_demand(np.random.Generator(np.random.PCG64(seed)))[t0:]
+        path.setflags(write=False)
+        self._demand_path = path
 
     @property
     def demand_path(self) -> np.ndarray:
@@ -379,6 +401,18 @@ class SerialEnv(RaoParallelEnv):
                       "demand": 0.0, "filled": 0.0, "orders": 0.0, "inventory": oh_l[j],
                       "shipped_to_customers": 0.0}
             violations[a] = {"storage_overflow": over_l[j]}
+        if self.burn_in:
+            # v2: scored counters, zero during the burn-in (cost_per_period and fill_rate use them)
+            scored = t >= self.burn_in
+            for j, a in enumerate(agents):
+                kpi[a]["scored_cost"] = hold_l[j] if scored else 0.0
+                kpi[a]["scored_periods"] = 0.0
+                kpi[a]["scored_demand"] = kpi[a]["scored_filled"] = 0.0
+            if scored:
+                k1 = kpi[agents[0]]
+                k1["scored_cost"] = hold_l[0] + stockout
+                k1["scored_periods"] = 1.0
+                k1["scored_demand"], k1["scored_filled"] = d, filled
         k1 = kpi[agents[0]]
         k1["stockout_cost"] = stockout
         k1["total_cost"] = hold_l[0] + stockout
@@ -413,3 +447,47 @@ class SerialEnv(RaoParallelEnv):
 
     def _state_template(self) -> np.ndarray:
         return np.zeros(self.n_stages * self.obs_dim + 1)
+
+
+def truncated_normal(rng: np.random.Generator, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """Draws of a normal truncated at 0 whose mean and sd ARE ``mean`` and ``sd`` (per period).
+
+    The parent N(m, s^2) is solved from the truncated moments (Johnson, Kotz & Balakrishnan,
+    *Continuous Univariate Distributions* vol. 1, 2nd ed., eqs. 13.134-13.135): with
+    alpha = -m/s and lambda = phi(alpha) / (1 - Phi(alpha)),
+    E = m + s lambda,  Var = s^2 (1 + alpha lambda - lambda^2).
+    Sampling is by inversion, one uniform per period: x = m + s Phi^-1(Phi(alpha) + u (1 - Phi(alpha))).
+    A truncated normal has CV < 1, so ``sd < mean`` is required.
+    """
+    from scipy.special import ndtr, ndtri
+
+    mean, sd = np.broadcast_arrays(np.asarray(mean, float), np.asarray(sd, float))
+    pairs = {(float(a), float(b)) for a, b in zip(mean.ravel(), sd.ravel())}
+    parent = {pair: _parent_normal(*pair) for pair in pairs}
+    m = np.array([parent[(float(a), float(b))][0] for a, b in zip(mean.ravel(), sd.ravel())])
+    s = np.array([parent[(float(a), float(b))][1] for a, b in zip(mean.ravel(), sd.ravel())])
+    u = rng.random(m.shape)
+    lo = ndtr(-m / np.where(s > 0, s, 1.0))
+    x = np.where(s > 0, m + s * ndtri(lo + u * (1.0 - lo)), m)
+    return np.maximum(x, 0.0).reshape(mean.shape)
+
+
+def _parent_normal(mu: float, sigma: float) -> tuple[float, float]:
+    """(m, s) of the parent normal whose truncation at 0 has mean ``mu`` and sd ``sigma``."""
+    from scipy.optimize import fsolve
+    from scipy.stats import truncnorm
+
+    if sigma == 0.0:
+        return mu, 0.0
+    if not sigma < mu:
+        raise ValueError(f"a normal truncated at 0 needs sd < mean (CV < 1); got mean {mu}, sd {sigma}. "
+                         "Lower demand_sd (or the demand_volatility factor) or use demand_dist: poisson")
+
+    def moments(x: np.ndarray) -> np.ndarray:
+        m, log_s = x
+        s = math.exp(log_s)
+        dist = truncnorm(-m / s, math.inf, loc=m, scale=s)
+        return np.array([dist.mean() - mu, dist.std() - sigma])
+
+    m, log_s = fsolve(moments, [mu, math.log(sigma)], xtol=1e-13)
+    return float(m), math.exp(float(log_s))

@@ -34,7 +34,7 @@ from bench.env_base import RaoParallelEnv
 from bench.params import check_integer, check_number, require
 from bench.sim_engine import Daily, SimEngine
 from bench.spec import EnvConfig, thaw
-from tasks.supply_chain.demand import DemandModel
+from tasks.supply_chain.demand import DemandModel, latent_noise
 from tasks.supply_chain.forecast import Forecaster
 from tasks.supply_chain.network import Network, build_network, parse_agent
 from tasks.supply_chain.pearson4 import PearsonIV
@@ -145,6 +145,8 @@ class Params:
     forecast_horizon: int                # days averaged in the forecast observation
     forecast_season: int                 # season length of the forecaster (days)
     service_weight: float                # reward weight of the daily delivery rate
+    # $/unit/day on stock in transit (raw to manufacturers, finished to retailers); v1 has none
+    transit_holding_cost: dict[str, float] | None = None
 
     @classmethod
     def from_mapping(cls, p: Mapping[str, Any]) -> "Params":
@@ -186,6 +188,8 @@ class Params:
             forecast_horizon=_int(p, "forecast_horizon", 1),
             forecast_season=_int(p, "forecast_season", 1),
             service_weight=_num(p, "service_weight"),
+            transit_holding_cost=(_tiered(p, "transit_holding_cost", ("raw", "finished"))
+                                  if "transit_holding_cost" in p else None),
         )
         if 0 < out.history_days < 2 * out.forecast_season:
             raise ValueError(f"history_days ({out.history_days}) must be 0 or at least 2 * "
@@ -256,6 +260,9 @@ class ThreeTierEnv(RaoParallelEnv):
 
     Route weights are normalised to shares of each inbound shipment (all zero = equal shares).
     """
+
+    #: tiers whose production counts in the capacity_utilisation KPI (v1: manufacturers only)
+    utilisation_tiers: tuple[str, ...] = ("manufacturer",)
 
     def __init__(self, config: EnvConfig) -> None:
         super().__init__(config)
@@ -355,15 +362,29 @@ class ThreeTierEnv(RaoParallelEnv):
 
     # -- reset -----------------------------------------------------------------------------------
     def _reset_sim(self) -> None:
-        p, net = self.p, self.net
-        R, P, S, M, T = net.n_retailers, net.n_products, net.n_suppliers, net.n_manufacturers, self.horizon
         # Independent sub-streams spawned from the env's Generator: a shift scenario then changes
         # only the draws it must (e.g. demand after onset), so scenarios share common random
         # numbers with the nominal run up to the onset.
         seeds = self.np_random.integers(0, 2**63 - 1, size=4)
         self._rng_demand, self._rng_lead, self._rng_defect, self._rng_model = (
             np.random.Generator(np.random.PCG64(int(s))) for s in seeds)
+        self._future_from: int | None = None      # perturb_future: day from which draws are redrawn
         self._draw_demand()
+        self._init_state()
+
+    def _unit_demand(self) -> np.ndarray:
+        """mu (R, P), units/day: the unit of every quantity action and observation, capacities
+        and storage. v1 uses the mean of the episode's whole mean-demand path, which includes the
+        future (the foresight leak ThreeTier-v2 removes; ``tests/supply_chain/test_no_foresight.py``)."""
+        R, P = self.net.n_retailers, self.net.n_products
+        return np.maximum(self._nominal_mean.mean(axis=0).reshape(R, P), 1e-6)
+
+    def _init_state(self) -> None:
+        """Everything reset derives from the drawn demand: units, capacities, initial stock,
+        forecasters and the SimPy clock. Draws no random numbers (``perturb_future`` re-runs it)."""
+        p, net = self.p, self.net
+        R, P, S, M = net.n_retailers, net.n_products, net.n_suppliers, net.n_manufacturers
+        self._mu_rp = self._unit_demand()
         mu_rp = self._mu_rp                       # (R, P) units/day
         mu_p = mu_rp.sum(axis=0)                  # (P,) units/day through the upper tiers
         self._mu_p = mu_p
@@ -443,11 +464,12 @@ class ThreeTierEnv(RaoParallelEnv):
         model = _per_retailer(product, size)                    # R * P columns, retailer-major
         self._demand_model = model
         nominal_mean = model.mean(T, p.start_day)              # (T, R*P)
-        self._mu_rp = np.maximum(nominal_mean.mean(axis=0).reshape(R, P), 1e-6)
+        self._product, self._size, self._nominal_mean = product, size, nominal_mean
         H = p.history_days
         self._history = (model.generate(H, p.start_day - H, self._rng_demand).reshape(H, R, P)
                          if H > 0 else np.zeros((0, R, P), np.int64))
         mult = self._shift_multiplier(product, size, nominal_mean)
+        self._mult = mult
         self._demand_mean = (nominal_mean if mult is None else nominal_mean * mult).reshape(T, R, P)
         self.demand = model.generate(T, p.start_day, self._rng_demand,
                                      multiplier=mult).reshape(T, R, P).astype(np.int64)
@@ -470,6 +492,53 @@ class ThreeTierEnv(RaoParallelEnv):
         ratio = np.where(nominal_mean > 0, shifted / np.maximum(nominal_mean, 1e-300), 1.0)
         mult[sh.onset:sh.end] = ratio[sh.onset:sh.end]
         return mult
+
+    def perturb_future(self, t0: int, seed: int) -> None:
+        """Redraw every exogenous random quantity realised after the observation at step ``t0``
+        (``bench.checks.check_no_foresight``); call right after ``reset``.
+
+        Redrawn from a Generator seeded by ``seed``: the annual seasonal cycle of days ``>= t0``
+        (amplitude and peak day are unknown to a controller until it lives through them), the
+        latent demand noise and the Poisson counts of days ``>= t0``, and the lead time and
+        defects of every shipment dispatched on a day ``>= t0``. Then everything reset derives
+        from the demand is derived again, as if the episode had been drawn this way.
+        """
+        T = self.horizon
+        if not 0 <= t0 < T:
+            raise ValueError(f"perturb_future: t0 must lie in [0, {T}), got {t0}")
+        if self.t != 0:
+            raise RuntimeError("perturb_future must be called right after reset()")
+        p, R, P = self.p, self.net.n_retailers, self.net.n_products
+        rng = np.random.Generator(np.random.PCG64(seed))
+        fresh = DemandModel.draw(P, rng, **thaw(p.demand))
+        future = replace(self._product, annual_amplitude=fresh.annual_amplitude,
+                         annual_peak_day=fresh.annual_peak_day)
+        nominal = self._nominal_mean.copy()
+        nominal[t0:] = _per_retailer(future, self._size).mean(T, p.start_day)[t0:]
+        self._nominal_mean = nominal
+        mean = nominal if self._mult is None else nominal * self._mult
+        self._demand_mean = mean.reshape(T, R, P)
+        demand = self.demand.copy()
+        demand[t0:] = self._redraw_demand(t0, mean[t0:], rng).reshape(T - t0, R, P)
+        self.demand = demand
+        self._rng_lead_future, self._rng_defect_future = (
+            np.random.Generator(np.random.PCG64(int(s))) for s in rng.integers(0, 2**63 - 1, size=2))
+        self._future_from = t0
+        self._init_state()
+
+    def _redraw_demand(self, t0: int, mean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Demand (T - t0, R*P) of days ``>= t0`` around ``mean``. v1 drew the episode as one
+        stationary stretch of its own, so its redraw is a fresh stationary stretch too."""
+        model = self._demand_model
+        eta = latent_noise(rng.standard_normal(mean.shape), model.ar1)
+        return model.realise(mean, eta, rng)
+
+    def _shipment_rngs(self) -> tuple[np.random.Generator, np.random.Generator]:
+        """(lead-time, defect) Generators for today's shipments: the redrawn ones from the day
+        ``perturb_future`` names on, the episode's own before."""
+        if self._future_from is not None and self.t >= self._future_from:
+            return self._rng_lead_future, self._rng_defect_future
+        return self._rng_lead, self._rng_defect
 
     def _warm_forecasters(self) -> None:
         p, net = self.p, self.net
@@ -568,7 +637,8 @@ class ThreeTierEnv(RaoParallelEnv):
         if self.shift is not None and self.shift.kind == "supplier_outage" and self.shift.active(self.t):
             down[self.shift.supplier] = True
         produced[down[net.product_supplier]] = 0
-        self._util_s = np.bincount(net.product_supplier, produced, minlength=S) / np.maximum(self.cap_s, 1e-12)
+        d["produced_s"] = np.bincount(net.product_supplier, produced, minlength=S).astype(np.float64)
+        self._util_s = d["produced_s"] / np.maximum(self.cap_s, 1e-12)
         self.sup_stock += produced
         self.ledger["raw_produced"] += produced
         d["prod_cost_s"] = p.production_cost["supplier"] * np.bincount(net.product_supplier, produced,
@@ -651,7 +721,7 @@ class ThreeTierEnv(RaoParallelEnv):
         if not lanes:
             return
         n = len(lanes)
-        z = self._lead_z.sample(self._rng_lead, n)
+        z = self._lead_noise(kind, lanes)
         base_mean = np.array([routes[r].lead_time_mean for r, _ in lanes])
         base_sd = np.array([routes[r].lead_time_sd for r, _ in lanes])
         if kind == SUPPLY:
@@ -661,12 +731,9 @@ class ThreeTierEnv(RaoParallelEnv):
             mean = base_mean * (1.0 - p.negotiation_lead_mean_cut * nu)
             sd = base_sd * (1.0 - p.negotiation_lead_sd_cut * nu)
             cut = 1.0 - p.negotiation_defect_cut * nu
-            rates = np.clip(cut * (p.defect_mean + p.defect_sd * self._defect_z.sample(self._rng_defect, n)),
-                            0.0, 1.0)
+            rates = np.clip(cut * (p.defect_mean + p.defect_sd * self._defect_noise(lanes)), 0.0, 1.0)
             qs = [parts[r][links[k].products] for r, k in lanes]
-            sizes = np.array([len(q) for q in qs])
-            defects = np.split(self._rng_defect.binomial(np.concatenate(qs), np.repeat(rates, sizes)),
-                               np.cumsum(sizes)[:-1])
+            defects = self._defects(lanes, qs, rates)
             shipped = np.array([units[r, k] for r, k in lanes], dtype=np.float64)
             d["prod_cost_s"] += np.bincount(up, p.negotiation_premium * p.unit_value["raw"] * nu * shipped,
                                             minlength=net.n_suppliers)
@@ -684,6 +751,21 @@ class ThreeTierEnv(RaoParallelEnv):
             q, dj = qs[j], defects[j]
             log.append((kind, k, r, now, float(lead[j]), int(q.sum()), 0 if dj is None else int(dj.sum())))
             timeout(float(lead[j])).callbacks.append(_Arrival(self, kind, links[k], q, dj, bool(on_time[j])))
+
+    def _lead_noise(self, kind: int, lanes: list[tuple[int, int]]) -> np.ndarray:
+        """Standardised lead-time draws (one per shipping lane and route, in ``lanes`` order)."""
+        return self._lead_z.sample(self._shipment_rngs()[0], len(lanes))
+
+    def _defect_noise(self, lanes: list[tuple[int, int]]) -> np.ndarray:
+        """Standardised defect-rate draws, one per supply lane and route."""
+        return self._defect_z.sample(self._shipment_rngs()[1], len(lanes))
+
+    def _defects(self, lanes: list[tuple[int, int]], qs: list[np.ndarray],
+                 rates: np.ndarray) -> list[np.ndarray]:
+        """Defective units per product of each supply shipment: Binomial(q, rate of its lane)."""
+        sizes = np.array([len(q) for q in qs])
+        return np.split(self._shipment_rngs()[1].binomial(np.concatenate(qs), np.repeat(rates, sizes)),
+                        np.cumsum(sizes)[:-1])
 
     def _arrive(self, sh: "_Arrival") -> None:
         """A shipment arrives: defective raw units are discarded, the rest joins the receiver's
@@ -720,6 +802,9 @@ class ThreeTierEnv(RaoParallelEnv):
         hold_m = hc["manufacturer_raw"] * raw_m + hc["manufacturer_finished"] * fin_m \
             + p.overflow_cost * over_store_m
         hold_r = hc["retailer"] * inv_r + p.overflow_cost * over_store_r
+        if p.transit_holding_cost is not None:   # pipeline stock is owned by the receiver
+            hold_m = hold_m + p.transit_holding_cost["raw"] * np.bincount(pm, self.raw_transit, minlength=M)
+            hold_r = hold_r + p.transit_holding_cost["finished"] * self.fin_transit.sum(axis=1)
         back_s = p.backlog_cost * np.bincount(ps, self.sup_backlog, minlength=S)
         back_m = p.backlog_cost * np.bincount(pm, self.mfr_backlog.sum(axis=0), minlength=M)
         back_r = p.lost_sale_cost * d["lost_r"]
@@ -745,6 +830,8 @@ class ThreeTierEnv(RaoParallelEnv):
                 c["inventory_value"] = val["raw"] * stock_s[i]
                 v["storage_overflow"] = over_store_s[i]
                 v["production_over_capacity"] = d["over_s"][i]
+                if "supplier" in self.utilisation_tiers:
+                    c["used_capacity"], c["available_capacity"] = d["produced_s"][i], self.cap_s[i]
             elif tier == "manufacturer":
                 c["holding_cost"], c["backorder_cost"] = hold_m[i], back_m[i]
                 c["ordering_cost"], c["production_cost"] = order_m[i], d["prod_cost_m"][i]

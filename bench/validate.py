@@ -7,3 +7,5 @@ from bench.submit.stages.provenance import PROVENANCE_FIELDS  # noqa: F401
 from bench.submit.stages.schema import SCHEMA_PATH  # noqa: F401
 from bench.submit.validator import (format_report, main_validate, validate_document,  # noqa: F401
                                     validate_file)
+from bench.submit.validator import load_valid  # noqa: F401,E402
+from bench.submit.text import csv_cell, name_key  # noqa: F401,E402

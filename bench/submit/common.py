@@ -16,7 +16,8 @@ MAX_BYTES = 64 * 1024 * 1024
 TOL = 1e-9  # relative and absolute tolerance of every recomputed number
 MAX_EXACT_INT = 2**53  # larger integers do not survive a round trip through a JSON double
 MAX_INT_BITS = 13_000  # ~4000 digits: below Python's str() limit, which json.loads also applies
-STAGES = ("file", "schema", "task", "coverage", "training", "numbers", "recompute", "provenance", "eligibility")
+STAGES = ("file", "schema", "text", "task", "coverage", "training", "numbers", "recompute",
+          "provenance", "eligibility")
 ERROR, WARNING, SKIPPED = "error", "warning", "skipped"
 
 PathT = tuple[Any, ...]
@@ -44,6 +45,11 @@ class Report:
 
     source: str
     problems: list[Problem] = field(default_factory=list)
+    #: the summary the harness recomputed from the episodes (None if it could not be); the
+    #: leaderboard shows this one, never the submitted one
+    summary: dict[str, Any] | None = None
+    #: the parsed document when it is valid (None otherwise)
+    document: Any = field(default=None, repr=False, compare=False)
 
     @property
     def errors(self) -> list[Problem]:
@@ -167,13 +173,16 @@ class Run:
         self.spec: TaskSpec | None = None
         self.spec_missing_reason = ""
         self.stage = "file"
+        self.summary: dict[str, Any] | None = None  # the summary recomputed from the episodes
 
     def add(self, path: PathT | str, message: str, severity: str = ERROR) -> None:
         where = path if isinstance(path, str) else json_path(path)
         self.report.problems.append(Problem(self.stage, where, message, severity))
 
-    def skip(self, message: str) -> None:
-        self.add("$", message, SKIPPED)
+    def blocked(self, path: PathT | str, message: str) -> None:
+        """A check that cannot run is an error at the field that stops it (never a silent skip:
+        whatever it would have checked must not be trusted unchecked)."""
+        self.add(path, f"cannot be checked: {message}")
 
     def episodes(self) -> Iterator[tuple[int, dict[str, Any]]]:
         eps = self.doc.get("episodes")

@@ -18,9 +18,10 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from bench.submit.common import (MAX_BYTES, MAX_INT_BITS, SKIPPED, Problem, Report, Run, is_int,
+from bench.submit.common import (MAX_BYTES, MAX_INT_BITS, Problem, Report, Run, is_int,
                                  json_path, json_type, show, walk_numbers)
-from bench.submit.stages import coverage, eligibility, numbers, provenance, recompute, schema, task, training
+from bench.submit.location import SUBMISSIONS, inside, location_problem, symlink_problem
+from bench.submit.stages import coverage, eligibility, numbers, provenance, recompute, schema, task, text, training
 
 # ----------------------------------------------------------------------------------------------
 # Stage 1: file
@@ -70,21 +71,25 @@ def _parse(data: bytes, run_add: Callable[[str, str], None]) -> Any:
 
 
 def _refuse(report: Report, where: str, message: str) -> Report:
-    """Record why the file stage refused the input, and that no later stage ran."""
-    report.problems.append(Problem("file", where, message))
-    report.problems.append(Problem("file", "$", "no later stage was run on this input",
-                                   SKIPPED))
+    """Record why the file stage refused the input (no later stage runs on it)."""
+    report.problems.append(Problem("file", where, f"{message}; no later check was run on this input"))
     return report
 
 
-def validate_file(path: str | Path, *, max_bytes: int = MAX_BYTES) -> Report:
-    """Validate the result file at ``path``; the size is checked before anything is read."""
+def validate_file(path: str | Path, *, max_bytes: int = MAX_BYTES,
+                  submissions_root: str | Path | None = None) -> Report:
+    """Validate the result file at ``path``; the size is checked before anything is read. A
+    symlink is refused. With ``submissions_root``, the file must also sit in its own task's
+    folder under it (``<root>/<domain>/<Name-vN>/<entry>.json``)."""
     report = Report(str(path))
 
     def file_problem(where: str, message: str) -> None:
         report.problems.append(Problem("file", where, message))
 
     p = Path(path)
+    root = Path(submissions_root) if submissions_root is not None else None
+    if why := symlink_problem(p, root):
+        return _refuse(report, "$", why)
     try:
         st = p.stat()
         if not p.is_file():
@@ -102,6 +107,11 @@ def validate_file(path: str | Path, *, max_bytes: int = MAX_BYTES) -> Report:
         doc = _parse(data, file_problem)
     except _Unparsable as exc:
         return _refuse(report, "$", str(exc))
+    if root is not None:
+        task = doc.get("task") if isinstance(doc, dict) else None
+        task_id = task.get("id") if isinstance(task, dict) else None
+        if why := location_problem(p, root, task_id):
+            return _refuse(report, "$", why)
     _validate(doc, report)
     return report
 
@@ -133,10 +143,13 @@ def _validate(doc: Any, report: Report) -> None:
         except Exception as exc:  # a validator bug must not pass a file or crash the CLI
             run.add("$", f"the validator could not finish this stage ({type(exc).__name__}: "
                          f"{show(str(exc), 200)}); the document is treated as invalid")
+    report.summary = run.summary if report.ok else None
+    report.document = doc if report.ok else None
 
 
 STAGE_RUNNERS: tuple[tuple[str, Callable[[Run], None]], ...] = (
     ("schema", schema.stage_schema),
+    ("text", text.stage_text),
     ("task", task.stage_task),
     ("coverage", coverage.stage_coverage),
     ("training", training.stage_training),
@@ -145,6 +158,24 @@ STAGE_RUNNERS: tuple[tuple[str, Callable[[Run], None]], ...] = (
     ("provenance", provenance.stage_provenance),
     ("eligibility", eligibility.stage_eligibility),
 )
+
+
+def load_valid(path: str | Path, submissions_root: str | Path | None = SUBMISSIONS
+               ) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The leaderboard's one way to read a submission: ``(result, problems)`` where ``result`` is
+    the parsed document with its ``summary`` replaced by the one recomputed from its episodes
+    (None if the file is invalid), and ``problems`` lists every finding (errors and warnings).
+    Never raises on a bad file; ``submissions_root=None`` skips the folder check."""
+    try:
+        report = validate_file(path, submissions_root=submissions_root)
+    except Exception as exc:  # a validator bug must not take the board down
+        return None, [Problem("file", "$", f"the validator failed ({type(exc).__name__}: "
+                                           f"{show(str(exc), 200)}); the file is treated as invalid")]
+    if not report.ok or report.summary is None or not isinstance(report.document, dict):
+        return None, report.problems
+    result = dict(report.document)
+    result["summary"] = report.summary
+    return result, report.problems
 
 
 # ----------------------------------------------------------------------------------------------
@@ -172,7 +203,9 @@ def main_validate(paths: list[str], *, max_bytes: int = MAX_BYTES, out: TextIO |
         return 2
     valid = 0
     for path in paths:
-        report = validate_file(path, max_bytes=max_bytes)
+        # a file in the repository's submissions tree must also sit in its own task's folder
+        root = SUBMISSIONS if inside(Path(path), SUBMISSIONS) else None
+        report = validate_file(path, max_bytes=max_bytes, submissions_root=root)
         valid += report.ok
         print(format_report(report), file=stream)
     print(f"{len(paths)} file{'s' if len(paths) != 1 else ''}: {valid} valid, "

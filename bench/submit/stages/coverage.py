@@ -14,18 +14,20 @@ from bench.summary import PROTOCOLS, protocol_cells, protocol_seeds
 def stage_coverage(run: Run) -> None:
     spec = run.spec
     if spec is None:
-        run.skip(f"{run.spec_missing_reason or 'no released spec'}, so the required seeds and cells "
-                 "are unknown")
+        run.blocked(("task", "id"), f"{run.spec_missing_reason or 'no released spec'}, so the "
+                    "required seeds and cells are unknown")
         return
     name = dget(run.doc, "protocol", "name")
     if name not in PROTOCOLS:
-        run.skip("$.protocol.name is missing or not one of " + ", ".join(PROTOCOLS))
+        run.blocked(("protocol", "name"), "missing or not one of " + ", ".join(PROTOCOLS)
+                    + ", so the required seeds and cells are unknown")
         return
     seeds = protocol_seeds(spec, name)
     cells = protocol_cells(spec, name)
     _check_protocol_block(run, spec, name, seeds, cells)
     if run.episodes_broken or not isinstance(run.doc.get("episodes"), list):
-        run.skip("$.episodes is not a list of episodes (see the schema problems)")
+        run.blocked(("episodes",), "not a list of episodes (see the schema problems), so the "
+                    "coverage of the protocol's cells is unknown")
         return
 
     required = {(c.scale, c.scenario): c for c in cells}

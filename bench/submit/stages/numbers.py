@@ -8,6 +8,7 @@ from typing import Any
 
 from bench import metrics
 from bench.spec import TaskSpec
+from bench.submit import kpi_ranges
 from bench.submit.common import MAX_EXACT_INT, PathT, Run, close, finite, is_int, show
 
 
@@ -36,8 +37,8 @@ def stage_numbers(run: Run) -> None:
 
     spec = run.spec
     if spec is None:
-        run.skip(f"{run.spec_missing_reason or 'no released spec'}, so the spec-dependent ranges "
-                 "(HyperScore, horizon, agents) cannot be checked")
+        run.blocked(("task", "id"), f"{run.spec_missing_reason or 'no released spec'}, so the "
+                    "spec-dependent ranges (KPIs, HyperScore, horizon, agents) are unknown")
         return
     lo, hi = hyperscore_range(spec)
     for i, ep in run.episodes():
@@ -59,6 +60,7 @@ def _episode_numbers(run: Run, spec: TaskSpec, i: int, ep: dict[str, Any], lo: f
                      hi: float) -> None:
     p: PathT = ("episodes", i)
     _in_range(run, p + ("V",), ep.get("V"), 0.0, 1.0, "a value score in [0, 1]")
+    _physical_ranges(run, spec, p, ep)
     hp = spec.hyperscore
     if finite(ep.get("hyperscore")) and not lo <= ep["hyperscore"] <= hi:
         run.add(p + ("hyperscore",), f"found {ep['hyperscore']!r}; expected within [{lo!r}, {hi!r}], "
@@ -79,6 +81,29 @@ def _episode_numbers(run: Run, spec: TaskSpec, i: int, ep: dict[str, Any], lo: f
     scen = ep.get("scenario")
     if isinstance(scen, str) and scen in [s.name for s in spec.scenarios]:
         _recovery_numbers(run, spec, p, ep, spec.scenario(scen))
+
+
+def _physical_ranges(run: Run, spec: TaskSpec, p: PathT, ep: dict[str, Any]) -> None:
+    """Every KPI (weighted or not, any scenario), the return and the timings within what the
+    simulator can report (:mod:`bench.submit.kpi_ranges`); an episode outside is not summarised."""
+    checks: list[tuple[PathT, Any, tuple[float, float], str]] = []
+    kpis = ep.get("kpis")
+    if isinstance(kpis, dict):
+        for name, x in kpis.items():
+            bounds = kpi_ranges.kpi_range(spec.id, str(name))
+            checks.append((p + ("kpis", name), x, bounds, f"KPI {name!r} of {spec.id}"))
+    checks += [
+        (p + ("mean_return",), ep.get("mean_return"), kpi_ranges.MEAN_RETURN, "the mean return"),
+        (p + ("decision_time_per_agent_step_s",), ep.get("decision_time_per_agent_step_s"),
+         kpi_ranges.DECISION_TIME_S, "a decision time per agent-step in seconds"),
+        (p + ("sim_time_s",), ep.get("sim_time_s"), kpi_ranges.SIM_TIME_S,
+         "an episode's simulation time in seconds"),
+    ]
+    for path, x, (lo, hi), what in checks:
+        if finite(x) and not lo <= x <= hi:
+            run.add(path, f"found {x!r}; expected {what} within [{lo!r}, {hi!r}] (the range the "
+                          "simulator can report)")
+            run.bad_episodes.add(p[1])
 
 
 def _safety_numbers(run: Run, p: PathT, s: dict[str, Any], total: int | None) -> None:

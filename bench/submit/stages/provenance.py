@@ -28,7 +28,7 @@ def _parse_utc(text: str) -> str:
 def stage_provenance(run: Run) -> None:
     prov = run.doc.get("provenance")
     if not isinstance(prov, dict):
-        run.skip("$.provenance is missing or not an object (see the schema problems)")
+        run.blocked(("provenance",), "missing or not an object (see the schema problems)")
         return
     for key in PROVENANCE_FIELDS:
         val, path = prov.get(key), ("provenance", key)

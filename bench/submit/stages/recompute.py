@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from bench import metrics
 from bench.spec import TaskSpec
-from bench.submit.common import PathT, Run, close, finite, is_num, show
+from bench.submit.common import PathT, Run, close, finite, is_num, json_path, show, walk_numbers
 from bench.summary import summarise
 
 
 def stage_recompute(run: Run) -> None:
     spec = run.spec
     if spec is None:
-        run.skip(f"{run.spec_missing_reason or 'no released spec'}, so scores cannot be recomputed")
+        run.blocked(("task", "id"), f"{run.spec_missing_reason or 'no released spec'}, so no "
+                    "score or summary can be recomputed")
         return
     hp = spec.hyperscore
     for i, ep in run.episodes():
@@ -33,27 +36,44 @@ def stage_recompute(run: Run) -> None:
 
 
 def _recompute_summary(run: Run, spec: TaskSpec) -> None:
+    """Recompute the summary (kept in ``run.summary`` for the leaderboard) and compare it with the
+    submitted one; when it cannot be recomputed, that is an error at the field that stops it."""
+    where: PathT = ("episodes",)
     why = ""
     if run.episodes_broken or not isinstance(run.doc.get("episodes"), list):
-        why = "$.episodes is not a list of episodes"
+        why = "not a list of episodes"
     elif run.bad_episodes:
-        shown = ", ".join(f"$.episodes[{i}]" for i in sorted(run.bad_episodes)[:5])
-        why = f"some episodes are malformed or not finite ({shown}{', ...' if len(run.bad_episodes) > 5 else ''})"
+        where = ("episodes", min(run.bad_episodes))
+        more = len(run.bad_episodes) - 1
+        why = "this episode is malformed or not finite" + (f" (and {more} more)" if more else "")
     else:
         kpis, cons = [k.name for k in spec.kpis], [c.name for c in spec.constraints]
         for i, ep in run.episodes():
-            if any(k not in ep["kpis"] for k in kpis) or any(c not in ep["safety"] for c in cons):
-                why = f"$.episodes[{i}] lacks a KPI or constraint of the spec"
+            if any(k not in ep["kpis"] for k in kpis):
+                where, why = ("episodes", i, "kpis"), "lacks a KPI of the spec"
                 break
+            if any(c not in ep["safety"] for c in cons):
+                where, why = ("episodes", i, "safety"), "lacks a constraint of the spec"
+                break
+    expected: dict[str, Any] = {}
     if not why:
         try:
-            expected = summarise(spec, run.doc["episodes"])
-        except (ValueError, KeyError, TypeError, ZeroDivisionError, OverflowError) as exc:
+            with np.errstate(all="ignore"):
+                expected = summarise(spec, run.doc["episodes"])
+        except (ValueError, KeyError, TypeError, ZeroDivisionError, OverflowError, IndexError) as exc:
             why = f"the summary cannot be computed from these episodes ({show(str(exc), 160)})"
+        else:
+            bad = next((p for p, x in walk_numbers(expected) if not finite(x)), None)
+            if bad is not None:
+                why = (f"the summary recomputed from these episodes is not finite at "
+                       f"{json_path(('summary',) + bad)}; expected episode numbers within their ranges")
     if why:
-        run.skip(f"{why}, so the summary is not recomputed")
+        run.blocked(where, f"{why}, so the summary cannot be recomputed (and a submitted summary is "
+                           "never trusted)")
         return
-    _compare(run, expected, run.doc["summary"], ("summary",))
+    run.summary = expected
+    if isinstance(run.doc.get("summary"), dict):
+        _compare(run, expected, run.doc["summary"], ("summary",))
 
 
 def _compare(run: Run, want: Any, got: Any, path: PathT) -> None:

@@ -14,13 +14,19 @@ from bench.submit.common import PathT, Run, hint, is_int, json_type, show
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "result.schema.json"
 
+# JSON Schema calls 3.0 an integer; the harness writes integers as integers, and the consistency
+# checks skip what is not an int, so a whole-number float where the schema says integer is refused.
+_STRICT_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+    "integer", lambda _checker, x: isinstance(x, int) and not isinstance(x, bool))
+StrictValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator,
+                                               type_checker=_STRICT_TYPES)
 
 
 @lru_cache(maxsize=1)
-def _schema_validator() -> jsonschema.Draft202012Validator:
+def _schema_validator() -> Any:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return StrictValidator(schema)
 
 
 def _path_key(parts: PathT) -> tuple[tuple[int, Any], ...]:
@@ -55,6 +61,13 @@ def _schema_messages(err: jsonschema.ValidationError) -> Iterator[tuple[PathT, s
         yield path, f"found {show(inst)}; expected a string matching {want}"
     elif kind == "minLength":
         yield path, f"found {show(inst)}; expected at least {want} character(s)"
+    elif kind == "maxLength":
+        n = len(inst) if isinstance(inst, str) else "?"
+        yield path, f"found a string of {n} characters; expected at most {want}"
+    elif kind == "maxItems":
+        yield path, f"found {len(inst) if isinstance(inst, list) else '?'} items; expected at most {want}"
+    elif kind == "maxProperties":
+        yield path, f"found {len(inst) if isinstance(inst, dict) else '?'} entries; expected at most {want}"
     elif kind == "minItems":
         yield path, f"found {len(inst) if isinstance(inst, list) else '?'} item(s); expected at least {want}"
     else:

@@ -16,8 +16,8 @@ def stage_task(run: Run) -> None:
     tid = dget(run.doc, "task", "id")
     if not isinstance(tid, str) or ("task", "id") in run.schema_paths:
         run.spec_missing_reason = "$.task.id is missing or malformed"
-        run.skip(f"{run.spec_missing_reason} (see the schema problems), so no released spec can be "
-                 "looked up")
+        run.blocked(("task", "id"), f"{run.spec_missing_reason} (see the schema problems), so no "
+                    "released spec can be looked up")
         return
     try:
         with warnings.catch_warnings(record=True) as caught:

@@ -69,6 +69,7 @@ class HindsightLPPolicy:
                                   "path from the env at reset and executes the optimal plan "
                                   "(CBC); a lower bound, not a deployable policy.")
     tasks = (SERIAL, THREE_TIER)
+    privileged = ("demand_path", "lead_time_at")  # the realised future (bench.policy.privileged_info)
     _variants: dict[str, Callable[[Any], Any]] = {SERIAL: _SerialHindsightLP, THREE_TIER: lambda env: ThreeTierHindsightLP(env)}
 
     def __init__(self, env: Any) -> None:

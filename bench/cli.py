@@ -179,6 +179,35 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return main_validate(args.files)
 
 
+def _cmd_entries(args: argparse.Namespace) -> int:
+    from bench.submit.identity import ENTRIES_PATH, render_entries
+
+    text = render_entries()
+    if args.write:
+        ENTRIES_PATH.write_text(text, encoding="utf-8")
+        print(f"written {ENTRIES_PATH}")
+        return 0
+    stale = not ENTRIES_PATH.is_file() or ENTRIES_PATH.read_text(encoding="utf-8") != text
+    print(text, end="")
+    return 1 if stale and args.check else 0
+
+
+def _cmd_check_owner(args: argparse.Namespace) -> int:
+    from bench.submit.identity import owner_problem
+
+    bad = 0
+    for f in args.files:
+        try:
+            doc = json.loads(Path(f).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            why = f"cannot be read: {exc}"
+        else:
+            why = owner_problem(doc, args.author) if isinstance(doc, dict) else "not a result document"
+        print(f"{'FAIL' if why else 'OK'} {f}" + (f": {why}" if why else ""))
+        bad += bool(why)
+    return 1 if bad else 0
+
+
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from bench.leaderboard import main_leaderboard
 
@@ -277,6 +306,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check result JSON files; lists every problem; non-zero exit on any")
     p.add_argument("files", nargs="+")
     p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("entries", help="print leaderboard/entries.yaml regenerated from the baselines registry")
+    p.add_argument("--write", action="store_true", help="write it (maintainers)")
+    p.add_argument("--check", action="store_true", help="exit non-zero if the committed file is stale")
+    p.set_defaults(func=_cmd_entries)
+
+    p = sub.add_parser("check-owner", help="check that AUTHOR owns the entry name of every file (CI)")
+    p.add_argument("--author", required=True, help="GitHub login of the pull request's author")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=_cmd_check_owner)
 
     p = sub.add_parser("leaderboard", help="rebuild leaderboard/ (Markdown, HTML, CSV, plots)")
     p.add_argument("--check", action="store_true", help="exit non-zero if the committed outputs are stale")

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from bench.episode import run_episode
 from bench.journal import Journal, episode_key
-from bench.policy import PolicySource, load_policy
+from bench.policy import PolicySource, harness_paradigm, load_policy
 from bench.registry import get_spec, make
 from bench.results import build_result
 from bench.spec import TaskSpec
@@ -171,7 +171,8 @@ class Run:
 
     def result(self) -> dict[str, Any]:
         return build_result(self.spec, self.source.info, self.protocol, self.episodes(),
-                            command=self.command, training=training_block(self.source, self.spec.id))
+                            command=self.command, training=training_block(self.source, self.spec.id),
+                            paradigm=harness_paradigm(self.source))
 
 
 def _progress_bar(total: int, initial: int, desc: str, enabled: bool) -> Any:
@@ -203,7 +204,7 @@ def evaluate(task_id: str, policy: str | PolicySource, protocol: str = "full", *
         if bar is not None:
             bar.close()
     return build_result(spec, source.info, protocol, run.episodes(), command=command,
-                        training=training_block(source, spec.id))
+                        training=training_block(source, spec.id), paradigm=harness_paradigm(source))
 
 
 def training_block(source: PolicySource, task_id: str) -> dict[str, Any] | None:

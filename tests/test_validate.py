@@ -415,7 +415,7 @@ def test_quick_protocol_is_valid_but_not_eligible(genuine_doc):
 
 
 def test_oracle_is_valid_but_not_eligible(genuine_doc):
-    genuine_doc["algorithm"]["paradigm"] = "oracle"
+    genuine_doc["algorithm"].update(name="my_oracle", paradigm="oracle")
     report = validate_document(genuine_doc)
     assert report.ok and not report.eligible
     assert any(p.severity == WARNING and "not eligible to rank" in p.message for p in report.problems)

@@ -143,8 +143,7 @@ def _training_block(spec: Any) -> dict:
 def test_training_on_an_eval_seed_written_as_a_float_is_refused(genuine_doc):
     spec = reg.get_spec(genuine_doc["task"]["id"])
     block = _training_block(spec)
-    genuine_doc["algorithm"]["paradigm"] = "DTDE"
-    genuine_doc["algorithm"]["training"] = block
+    genuine_doc["algorithm"].update(name="my_learner", paradigm="DTDE", training=block)
     assert validate_document(copy.deepcopy(genuine_doc)).ok
     block["seeds"][0] = float(spec.seeds.eval[0])
     refused_at(validate_document(genuine_doc), "$.algorithm.training.seeds[0]")
@@ -152,8 +151,8 @@ def test_training_on_an_eval_seed_written_as_a_float_is_refused(genuine_doc):
 
 def test_unknown_field_in_training_block_is_refused(genuine_doc):
     spec = reg.get_spec(genuine_doc["task"]["id"])
-    genuine_doc["algorithm"]["paradigm"] = "DTDE"
-    genuine_doc["algorithm"]["training"] = _training_block(spec) | {"verified": True}
+    genuine_doc["algorithm"].update(name="my_learner", paradigm="DTDE",
+                                    training=_training_block(spec) | {"verified": True})
     refused_at(validate_document(genuine_doc), "$.algorithm.training.verified")
 
 
@@ -184,8 +183,8 @@ def test_mean_return_and_sim_time_are_range_checked(genuine_doc):
 # ------------------------------------------------------------------------------------------- identity
 
 
-@pytest.mark.parametrize("name", ["ja\u200bsq", "\u200b", "\u202eqsj", "jsq\u0000", "ｊｓｑ", " jsq",
-                                  "=HYPERLINK(\"http://x\")", "x" * 65, "jsq\n"])
+@pytest.mark.parametrize("name", ["ja\u200bsq", "\u200b", "\u202eqsj", "jsq\u0000", "ｊｓｑ", " jsq", "",
+                                  "x" * 65, "jsq\n", "JSQ"])
 def test_hostile_names_are_refused(genuine_doc, name):
     genuine_doc["algorithm"]["name"] = name
     refused_at(validate_document(genuine_doc), "$.algorithm.name")
@@ -255,8 +254,62 @@ def test_symlinks_are_refused(genuine_doc, tmp_path):
 
 
 def test_learner_without_training_block_is_valid_but_not_eligible(genuine_doc):
-    genuine_doc["algorithm"]["paradigm"] = "CTDE"
-    genuine_doc["algorithm"]["training"] = None
+    genuine_doc["algorithm"].update(name="my_learner", paradigm="CTDE", training=None)
     report = validate_document(genuine_doc)
     assert report.ok and not report.eligible, describe(report)
     assert any("not eligible to rank" in p.message for p in report.warnings)
+
+
+# --------------------------------------------------------------------- identity (entries.yaml)
+
+
+def test_oracle_relabelled_heuristic_is_refused(genuine_doc):
+    from bench.submit.identity import lookup
+
+    oracle = next(n for n in ("lp_hindsight", "clairvoyant_greedy") if lookup(n))
+    genuine_doc["algorithm"].update(name=oracle, paradigm="heuristic")
+    refused_at(validate_document(genuine_doc), "$.algorithm.paradigm")
+
+
+def test_reference_name_on_a_foreign_task_or_in_another_spelling(genuine_doc):
+    genuine_doc["algorithm"].update(name="jsq", paradigm="heuristic")  # jsq is EdgeCluster's
+    report = validate_document(genuine_doc)
+    assert report.ok and not report.eligible
+    assert any(p.stage == "identity" and p.path == "$.task.id" for p in report.warnings), describe(report)
+    genuine_doc["algorithm"].update(name="Random", paradigm="random")
+    refused_at(validate_document(genuine_doc), "$.algorithm.name")
+
+
+def test_unregistered_name_is_valid_but_unranked_and_owners_are_checked(genuine_doc):
+    from bench.submit.identity import owner_problem, random_reference
+
+    assert random_reference() == "random"
+    assert owner_problem(genuine_doc, "rao-bench-maintainers") == ""
+    assert "owned by maintainers" in owner_problem(genuine_doc, "mallory")
+    genuine_doc["algorithm"].update(name="my_policy", paradigm="heuristic")
+    report = validate_document(genuine_doc)
+    assert report.ok and not report.eligible, describe(report)
+    assert "not registered" in owner_problem(genuine_doc, "mallory")
+
+
+def test_entries_registry_matches_the_baselines_and_their_privileged_declarations():
+    """leaderboard/entries.yaml is what `rao-bench entries --write` generates: every registered
+    baseline, kind oracle exactly when its class declares privileged information."""
+    from bench.submit.identity import ENTRIES_PATH, render_entries
+
+    assert ENTRIES_PATH.read_text(encoding="utf-8") == render_entries(), \
+        "leaderboard/entries.yaml is stale: run `rao-bench entries --write`"
+
+
+def test_harness_marks_privileged_policies_oracle_whatever_they_say():
+    from bench.policy import PolicyInfo, PolicySource, harness_paradigm
+
+    class Sneaky:
+        info = PolicyInfo(name="sneaky", version="1", paradigm="heuristic", description="")
+        privileged = ("demand_path",)
+
+    class Plain:
+        info = PolicyInfo(name="plain", version="1", paradigm="heuristic", description="")
+
+    assert harness_paradigm(PolicySource(Sneaky, Sneaky.info, "x:Sneaky")) == "oracle"
+    assert harness_paradigm(PolicySource(Plain, Plain.info, "x:Plain")) == "heuristic"

@@ -17,7 +17,7 @@ TOL = 1e-9  # relative and absolute tolerance of every recomputed number
 MAX_EXACT_INT = 2**53  # larger integers do not survive a round trip through a JSON double
 MAX_INT_BITS = 13_000  # ~4000 digits: below Python's str() limit, which json.loads also applies
 STAGES = ("file", "schema", "text", "task", "coverage", "training", "numbers", "recompute",
-          "provenance", "eligibility")
+          "provenance", "eligibility", "identity")
 ERROR, WARNING, SKIPPED = "error", "warning", "skipped"
 
 PathT = tuple[Any, ...]
@@ -65,8 +65,9 @@ class Report:
 
     @property
     def eligible(self) -> bool:
-        """Valid and allowed on the leaderboard (not a quick run, not an oracle)."""
-        return self.ok and not any(p.stage == "eligibility" for p in self.problems)
+        """Valid and allowed on the leaderboard (not a quick run, not an oracle, a registered name
+        that agrees with its entry)."""
+        return self.ok and not any(p.stage in ("eligibility", "identity") for p in self.problems)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -41,7 +41,10 @@ def provenance(command: str = "") -> dict[str, str]:
 
 
 def build_result(spec: TaskSpec, info: PolicyInfo, protocol: str, episodes: list[dict[str, Any]],
-                 *, command: str = "", training: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                 *, command: str = "", training: Mapping[str, Any] | None = None,
+                 paradigm: str | None = None) -> dict[str, Any]:
+    """The result document; ``paradigm`` is the harness's (``bench.policy.harness_paradigm``),
+    which overrides the policy's own label."""
     cells = protocol_cells(spec, protocol)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -49,7 +52,7 @@ def build_result(spec: TaskSpec, info: PolicyInfo, protocol: str, episodes: list
         "algorithm": {
             "name": info.name,
             "version": info.version,
-            "paradigm": info.paradigm,
+            "paradigm": paradigm or info.paradigm,
             "description": info.description,
             "url": info.url,
             "authors": list(info.authors),

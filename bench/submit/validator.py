@@ -21,7 +21,8 @@ from typing import Any, Callable, TextIO
 from bench.submit.common import (MAX_BYTES, MAX_INT_BITS, Problem, Report, Run, is_int,
                                  json_path, json_type, show, walk_numbers)
 from bench.submit.location import SUBMISSIONS, inside, location_problem, symlink_problem
-from bench.submit.stages import coverage, eligibility, numbers, provenance, recompute, schema, task, text, training
+from bench.submit.stages import (coverage, eligibility, identity, numbers, provenance, recompute, schema,
+                                 task, text, training)
 
 # ----------------------------------------------------------------------------------------------
 # Stage 1: file
@@ -157,6 +158,7 @@ STAGE_RUNNERS: tuple[tuple[str, Callable[[Run], None]], ...] = (
     ("recompute", recompute.stage_recompute),
     ("provenance", provenance.stage_provenance),
     ("eligibility", eligibility.stage_eligibility),
+    ("identity", identity.stage_identity),
 )
 
 

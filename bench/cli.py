@@ -37,9 +37,20 @@ def _journal_path(out: Path) -> Path:
 
 
 def _write_result(out: Path, journal: Path | None, result: dict) -> None:
+    """The result JSON, with every episode's action log moved to a sidecar beside it
+    (``actions/<sha256>.bin``, bench.submit.actionlog.split_logs), written first."""
     from bench.journal import atomic_write_text
     from bench.results import dumps
+    from bench.submit.actionlog import split_logs
 
+    result, blob = split_logs(result)
+    if blob:
+        side = out.parent / result["action_log"]["file"]
+        side.parent.mkdir(parents=True, exist_ok=True)
+        if not side.exists():
+            tmp = side.with_name(side.name + ".tmp")
+            tmp.write_bytes(blob)
+            tmp.replace(side)
     atomic_write_text(out, dumps(result))
     if journal is not None and journal.exists():
         journal.unlink()  # the result file now holds every episode
@@ -179,6 +190,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return main_validate(args.files)
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from bench.submit.verify import main_verify
+
+    return main_verify(args.files, workers=args.workers, policy=args.policy, fresh=args.fresh,
+                       sample_seed=args.sample_seed, record=args.record, all_checks=args.all)
+
+
 def _cmd_entries(args: argparse.Namespace) -> int:
     from bench.submit.identity import ENTRIES_PATH, render_entries
 
@@ -306,6 +324,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check result JSON files; lists every problem; non-zero exit on any")
     p.add_argument("files", nargs="+")
     p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("verify", help="replay every episode of result files on the released env, "
+                       "re-run a sample with the named policy, optionally run fresh seeds",
+                       description="(1) replays every episode's action log on the released, "
+                                   "un-overridden env in a clean process; (2) re-runs at least one "
+                                   "episode per (scale, scenario) cell with the policy the result "
+                                   "names (a registered reference baseline, or --policy), isolated "
+                                   "in its own process; (3) with --fresh N, runs the policy on N "
+                                   "unseen seeds and checks V against the submission's CI. Exit 0 "
+                                   "only if every check passes.")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--policy", help="module:attr of the policy to re-run (default: the registered "
+                                    "reference baseline the result is named after)")
+    p.add_argument("--fresh", type=int, default=0, metavar="N", help="also run N unseen seeds")
+    p.add_argument("--sample-seed", type=int, default=None, help="seed of the rerun sample (default random)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--record", action="store_true", help="record verified files in leaderboard/verified.json")
+    p.add_argument("--all", action="store_true", help="list every check, not only the failed ones")
+    p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("entries", help="print leaderboard/entries.yaml regenerated from the baselines registry")
     p.add_argument("--write", action="store_true", help="write it (maintainers)")

@@ -17,7 +17,7 @@ TOL = 1e-9  # relative and absolute tolerance of every recomputed number
 MAX_EXACT_INT = 2**53  # larger integers do not survive a round trip through a JSON double
 MAX_INT_BITS = 13_000  # ~4000 digits: below Python's str() limit, which json.loads also applies
 STAGES = ("file", "schema", "text", "task", "coverage", "training", "numbers", "recompute",
-          "provenance", "eligibility", "identity")
+          "actions", "provenance", "eligibility", "identity")
 ERROR, WARNING, SKIPPED = "error", "warning", "skipped"
 
 PathT = tuple[Any, ...]
@@ -175,6 +175,7 @@ class Run:
         self.spec_missing_reason = ""
         self.stage = "file"
         self.summary: dict[str, Any] | None = None  # the summary recomputed from the episodes
+        self.folder: Any = None  # the result file's folder (for its sidecar), None for a document
 
     def add(self, path: PathT | str, message: str, severity: str = ERROR) -> None:
         where = path if isinstance(path, str) else json_path(path)

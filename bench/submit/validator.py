@@ -21,7 +21,7 @@ from typing import Any, Callable, TextIO
 from bench.submit.common import (MAX_BYTES, MAX_INT_BITS, Problem, Report, Run, is_int,
                                  json_path, json_type, show, walk_numbers)
 from bench.submit.location import SUBMISSIONS, inside, location_problem, symlink_problem
-from bench.submit.stages import (coverage, eligibility, identity, numbers, provenance, recompute, schema,
+from bench.submit.stages import (actions, coverage, eligibility, identity, numbers, provenance, recompute, schema,
                                  task, text, training)
 
 # ----------------------------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def validate_file(path: str | Path, *, max_bytes: int = MAX_BYTES,
         task_id = task.get("id") if isinstance(task, dict) else None
         if why := location_problem(p, root, task_id):
             return _refuse(report, "$", why)
-    _validate(doc, report)
+    _validate(doc, report, folder=p.parent)
     return report
 
 
@@ -124,7 +124,7 @@ def validate_document(doc: Any, *, source: str = "<document>") -> Report:
     return report
 
 
-def _validate(doc: Any, report: Report) -> None:
+def _validate(doc: Any, report: Report, folder: Path | None = None) -> None:
     if not isinstance(doc, dict):
         _refuse(report, "$", f"the top level is {json_type(doc)}; expected an object (a result "
                              "document)")
@@ -137,6 +137,7 @@ def _validate(doc: Any, report: Report) -> None:
                                              "numbers of ordinary size")
             return
     run = Run(doc, report, numbers)
+    run.folder = folder
     for stage, check in STAGE_RUNNERS:
         run.stage = stage
         try:
@@ -156,6 +157,7 @@ STAGE_RUNNERS: tuple[tuple[str, Callable[[Run], None]], ...] = (
     ("training", training.stage_training),
     ("numbers", numbers.stage_numbers),
     ("recompute", recompute.stage_recompute),
+    ("actions", actions.stage_actions),
     ("provenance", provenance.stage_provenance),
     ("eligibility", eligibility.stage_eligibility),
     ("identity", identity.stage_identity),

@@ -313,3 +313,29 @@ def test_harness_marks_privileged_policies_oracle_whatever_they_say():
 
     assert harness_paradigm(PolicySource(Sneaky, Sneaky.info, "x:Sneaky")) == "oracle"
     assert harness_paradigm(PolicySource(Plain, Plain.info, "x:Plain")) == "heuristic"
+
+
+# ------------------------------------------------------------------------ the leaderboard's hook
+
+
+def test_admit_gives_the_recomputed_summary_identity_and_verified_flag(genuine_doc, tmp_path):
+    from bench.submit import ledger
+    from bench.submit.board import admit
+
+    root = tmp_path / "submissions"
+    path = _tree(tmp_path, genuine_doc, f"{genuine_doc['task']['id']}/random.json")
+    book = tmp_path / "verified.json"
+    a = admit(path, root, ledger=book)
+    assert a.result is not None and a.kind == "reference" and a.is_random_reference
+    assert not a.verified and a.rank_block.startswith("not verified")
+    assert a.result["summary"] == summarise(reg.get_spec(genuine_doc["task"]["id"]), genuine_doc["episodes"])
+    ledger.record([path], book, root)
+    a = admit(path, root, ledger=book)
+    assert a.verified and a.rank_block == ""
+    other = _tree(tmp_path, dict(genuine_doc, algorithm=dict(genuine_doc["algorithm"], name="random2")),
+                  f"{genuine_doc['task']['id']}/random2.json")
+    b = admit(other, root, ledger=book)
+    assert b.result is not None and not b.is_random_reference and "not registered" in b.rank_block
+    broken = _tree(tmp_path, {"summary": {}}, f"{genuine_doc['task']['id']}/broken.json")
+    c = admit(broken, root, ledger=book)
+    assert c.result is None and c.errors

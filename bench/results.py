@@ -1,4 +1,5 @@
 """Old import path of the result builder; the code lives in :mod:`bench.submit.result`."""
 
-from bench.submit.result import (SCHEMA_PATH, SCHEMA_VERSION, build_result, dumps,  # noqa: F401
-                                 provenance)
+from bench.submit.result import SCHEMA_PATH, SCHEMA_VERSION, build_result, dumps, provenance
+
+__all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "build_result", "dumps", "provenance"]

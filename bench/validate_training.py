@@ -1,3 +1,5 @@
 """Old import path of the training-block checks; the code lives in :mod:`bench.submit.training`."""
 
-from bench.submit.training import LEARNING_PARADIGMS, check_training  # noqa: F401
+from bench.submit.training import LEARNING_PARADIGMS, check_training
+
+__all__ = ["LEARNING_PARADIGMS", "check_training"]

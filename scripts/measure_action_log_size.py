@@ -1,7 +1,7 @@
 """Size of a full-protocol action log per task and policy: one episode per cell, times the cell's seeds
 (docs/submitting.md). Usage: PYTHONPATH=$PWD python scripts/measure_action_log_size.py POLICY..."""
-import base64, json, sys, time
-from bench.registry import all_specs, make, get_spec
+import sys
+from bench.registry import all_specs, make
 from bench.policy import load_policy
 from bench.episode import run_episode
 from bench.summary import protocol_cells

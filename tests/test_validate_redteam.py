@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import bench.registry as reg
-from bench.submit.common import ERROR, SKIPPED, Report
+from bench.submit.common import SKIPPED, Report
 from bench.submit.text import csv_cell, name_key
 from bench.submit.validator import load_valid, validate_document, validate_file
 from bench.summary import summarise
@@ -339,3 +339,10 @@ def test_admit_gives_the_recomputed_summary_identity_and_verified_flag(genuine_d
     broken = _tree(tmp_path, {"summary": {}}, f"{genuine_doc['task']['id']}/broken.json")
     c = admit(broken, root, ledger=book)
     assert c.result is None and c.errors
+
+
+def test_value_outside_an_enum_is_a_clear_error(genuine_doc):
+    """Found by the 10,000-mutant fuzz: the enum message once crashed the schema stage."""
+    genuine_doc["algorithm"]["paradigm"] = "magic"
+    report = validate_document(genuine_doc)
+    refused_at(report, "$.algorithm.paradigm")

@@ -19,14 +19,13 @@ Exit status 0 only if every check of every file passes; otherwise a per-episode 
 from __future__ import annotations
 
 import hashlib
-import json
 import multiprocessing as mp
 import secrets
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence, TextIO
+from typing import Any, Iterable, Sequence, TextIO
 
 import numpy as np
 

@@ -54,7 +54,7 @@ def _schema_messages(err: jsonschema.ValidationError) -> Iterator[tuple[PathT, s
         bound = "at least" if kind == "minimum" else "at most"
         yield path, f"found {show(inst)}; expected {bound} {want}"
     elif kind == "enum":
-        yield path, f"found {show(inst)}; expected one of {', '.join(map(_show, want))}"
+        yield path, f"found {show(inst)}; expected one of {', '.join(map(show, want))}"
     elif kind == "const":
         yield path, f"found {show(inst)}; expected {show(want)}"
     elif kind == "pattern":

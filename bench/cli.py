@@ -65,7 +65,7 @@ def _evaluate_to(task_id: str, policy: str, protocol: str, out: Path | None, arg
         journal = _journal_path(out)
     result = evaluate(task_id, policy, protocol, workers=args.workers, executor=args.executor,
                       journal=journal, progress=not args.no_progress, command=command,
-                      address=getattr(args, "address", None))
+                      address=getattr(args, "address", None), isolate=getattr(args, "isolate", False))
     if out is not None:
         _write_result(out, journal, result)
     return result
@@ -292,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", required=True,
                    help="a reference baseline's name (rao-bench baselines --list) or module:attr")
     p.add_argument("--out", help="write the result JSON here (atomically)")
+    p.add_argument("--isolate", action="store_true",
+                   help="run the policy in its own process, exchanging only observations, actions "
+                        "and the seed (slower; same results for an honest policy)")
     _add_run_options(p)
     p.set_defaults(func=_cmd_evaluate)
 

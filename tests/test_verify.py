@@ -298,3 +298,13 @@ def test_committed_reference_entry_verifies(path):
         pytest.skip("committed before action logs existed: re-run `rao-bench baselines --workers 1`")
     v = verify_file(path, sample_seed=0)
     assert v.ok, "\n".join(map(str, [c for c in v.checks if not c.ok][:10])) or v.refused
+
+
+def test_evaluate_isolated_gives_the_in_process_result():
+    from bench.protocol import evaluate
+
+    a = evaluate(TASK, REF, "quick", progress=False)
+    b = evaluate(TASK, REF, "quick", progress=False, isolate=True)
+    assert_reproduces([{k: v for k, v in e.items() if k != "actions"} for e in a["episodes"]],
+                      [{k: v for k, v in e.items() if k != "actions"} for e in b["episodes"]])
+    assert [e["actions"]["sha256"] for e in a["episodes"]] == [e["actions"]["sha256"] for e in b["episodes"]]

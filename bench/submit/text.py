@@ -8,6 +8,7 @@ starts with ``=`` is executed by spreadsheet programs (CSV formula injection).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 #: Unicode categories refused anywhere in a submission: controls (Cc), format characters such as
@@ -15,16 +16,15 @@ import unicodedata
 #: line and paragraph separators (Zl, Zp).
 FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def bad_character(text: str) -> str:
     """'' if ``text`` has only visible characters and ordinary spaces, else a description of the
     first offending one (its code point and name)."""
     if text.isascii():
-        for ch in text:
-            if ord(ch) < 32 or ord(ch) == 127:
-                return f"control character U+{ord(ch):04X} at position {text.index(ch)}"
-        return ""
+        hit = _ASCII_CONTROL.search(text)
+        return f"control character U+{ord(hit.group()):04X} at position {hit.start()}" if hit else ""
     for pos, ch in enumerate(text):
         cat = unicodedata.category(ch)
         if cat in FORBIDDEN_CATEGORIES:

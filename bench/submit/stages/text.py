@@ -8,6 +8,7 @@ from typing import Any
 from bench.submit.common import PathT, Run, dget
 from bench.submit.text import bad_character, normal_form_problem
 
+MAX_NON_ASCII = 100_000
 _NORMAL_FORM = (("algorithm", "name"), ("algorithm", "version"))
 
 
@@ -34,6 +35,10 @@ def _strings(doc: Any) -> list[tuple[PathT, str, bool]]:
 
 def stage_text(run: Run) -> None:
     for path, text, is_key in _strings(run.doc):
+        if len(text) > MAX_NON_ASCII and not text.isascii():  # only base64 logs are long, and ASCII
+            run.add(path, f"a non-ASCII string of {len(text)} characters; expected at most "
+                          f"{MAX_NON_ASCII}")
+            continue
         why = bad_character(text)
         if why:
             what = "key" if is_key else "string"

@@ -75,6 +75,7 @@ class HindsightLPPolicy:
     tasks = (SERIAL, THREE_TIER, SERIAL_V2, THREE_TIER_V2)
     _variants: dict[str, Callable[[Any], Any]] = {SERIAL: _SerialHindsightLP, THREE_TIER: lambda env: ThreeTierHindsightLP(env),
                                  SERIAL_V2: _SerialHindsightLP, THREE_TIER_V2: lambda env: ThreeTierHindsightLP(env)}
+    privileged = ("demand_path", "lead_time_at")  # the realised future (bench.policy.privileged_info)
 
     def __init__(self, env: Any) -> None:
         variant = self._variants.get(env.spec_id)

@@ -38,12 +38,23 @@ def _journal_path(out: Path) -> Path:
 
 
 def _write_result(out: Path, journal: Path | None, result: dict) -> None:
-    """Write ``result`` atomically, unless ``out`` already holds a result it reproduces
-    (``bench.reproduce.result_reproduces``): then the file is left as it is, timings included."""
+    """Write ``result`` atomically, its action logs moved to a sidecar beside it
+    (``actions/<sha256>.bin``, bench.submit.actionlog.split_logs) written first; unless ``out``
+    already holds a result it reproduces (``bench.reproduce.result_reproduces``): then the file
+    is left as it is, timings included."""
     from bench.journal import atomic_write_text
     from bench.reproduce import result_reproduces
     from bench.results import dumps
+    from bench.submit.actionlog import split_logs
 
+    result, blob = split_logs(result)
+    if blob:
+        side = out.parent / result["action_log"]["file"]
+        side.parent.mkdir(parents=True, exist_ok=True)
+        if not side.exists():
+            tmp = side.with_name(side.name + ".tmp")
+            tmp.write_bytes(blob)
+            tmp.replace(side)
     earlier = _read_json(out) if out.exists() else None
     if earlier is not None and result_reproduces(result, earlier):
         print(f"  {out}: reproduces the existing file (floats within 1e-9 relative); left unchanged")
@@ -69,7 +80,7 @@ def _evaluate_to(task_id: str, policy: str, protocol: str, out: Path | None, arg
         journal = _journal_path(out)
     result = evaluate(task_id, source, protocol, workers=args.workers, executor=args.executor,
                       journal=journal, progress=not args.no_progress, command=command,
-                      address=getattr(args, "address", None))
+                      address=getattr(args, "address", None), isolate=getattr(args, "isolate", False))
     if out is not None:
         _write_result(out, journal, result)
     return result
@@ -280,6 +291,40 @@ def _cmd_export(args: argparse.Namespace) -> int:
         atomic_write_text(Path(args.out), export.to_frame(paths).to_csv(index=False))
     print(f"wrote {args.out} ({args.format}, {len(paths)} result files)")
     return 0
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from bench.submit.verify import main_verify
+
+    return main_verify(args.files, workers=args.workers, policy=args.policy, fresh=args.fresh,
+                       sample_seed=args.sample_seed, record=args.record, all_checks=args.all)
+
+
+def _cmd_entries(args: argparse.Namespace) -> int:
+    from bench.submit.identity import ENTRIES_PATH, render_entries
+
+    text = render_entries()
+    if args.write:
+        ENTRIES_PATH.write_text(text, encoding="utf-8")
+        print(f"written {ENTRIES_PATH}")
+        return 0
+    stale = not ENTRIES_PATH.is_file() or ENTRIES_PATH.read_text(encoding="utf-8") != text
+    print(text, end="")
+    return 1 if stale and args.check else 0
+
+
+def _cmd_check_owner(args: argparse.Namespace) -> int:
+    from bench.submit.identity import owner_problem
+
+    bad = 0
+    for f in args.files:
+        try:
+            doc = json.loads(Path(f).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            why = f"cannot be read: {exc}"
+        else:
+            why = owner_problem(doc, args.author) if isinstance(doc, dict) else "not a result document"
+        print(f"{'FAIL' if why else 'OK'} {f}" + (f": {why}" if why else ""))
+        bad += bool(why)
+    return 1 if bad else 0
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -357,6 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "--out-dir of rao-bench train MODULE:FUNCTION (the policy is then built as "
                         "POLICY(env, DIR) and the training block is read from DIR/training.json)")
     p.add_argument("--out", help="write the result JSON here (atomically)")
+    p.add_argument("--isolate", action="store_true",
+                   help="run the policy in its own process, exchanging only observations, actions "
+                        "and the seed (slower; same results for an honest policy)")
     _add_run_options(p)
     p.set_defaults(func=_cmd_evaluate)
 
@@ -434,6 +482,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--submissions", default="leaderboard/submissions",
                    help="where to find result files when none are given")
     p.set_defaults(func=_cmd_export)
+    p = sub.add_parser("verify", help="replay every episode of result files on the released env, "
+                       "re-run a sample with the named policy, optionally run fresh seeds",
+                       description="(1) replays every episode's action log on the released, "
+                                   "un-overridden env in a clean process; (2) re-runs at least one "
+                                   "episode per (scale, scenario) cell with the policy the result "
+                                   "names (a registered reference baseline, or --policy), isolated "
+                                   "in its own process; (3) with --fresh N, runs the policy on N "
+                                   "unseen seeds and checks V against the submission's CI. Exit 0 "
+                                   "only if every check passes.")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--policy", help="module:attr of the policy to re-run (default: the registered "
+                                    "reference baseline the result is named after)")
+    p.add_argument("--fresh", type=int, default=0, metavar="N", help="also run N unseen seeds")
+    p.add_argument("--sample-seed", type=int, default=None, help="seed of the rerun sample (default random)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--record", action="store_true", help="record verified files in leaderboard/verified.json")
+    p.add_argument("--all", action="store_true", help="list every check, not only the failed ones")
+    p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("entries", help="print leaderboard/entries.yaml regenerated from the baselines registry")
+    p.add_argument("--write", action="store_true", help="write it (maintainers)")
+    p.add_argument("--check", action="store_true", help="exit non-zero if the committed file is stale")
+    p.set_defaults(func=_cmd_entries)
+
+    p = sub.add_parser("check-owner", help="check that AUTHOR owns the entry name of every file (CI)")
+    p.add_argument("--author", required=True, help="GitHub login of the pull request's author")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=_cmd_check_owner)
 
     p = sub.add_parser("leaderboard", help="rebuild leaderboard/ (Markdown, HTML, CSV, plots)")
     p.add_argument("--check", action="store_true", help="exit non-zero if the committed outputs are stale")

@@ -178,7 +178,10 @@ def recovery(spec: TaskSpec, series: dict[str, np.ndarray], onset: int) -> tuple
 
 
 def run_episode(env: Any, policy: Policy, seed: int, spec: TaskSpec) -> dict[str, Any]:
-    """Play one episode from ``seed`` and return its record (see the result schema)."""
+    """Play one episode from ``seed`` and return its record (see the result schema), with the
+    log of every joint action (``bench.submit.actionlog``) so that the record can be replayed."""
+    from bench.submit.actionlog import ActionLogError, ActionRecorder
+
     t_start = time.perf_counter()
     where = "env.reset"
     try:
@@ -203,6 +206,7 @@ def _play(env: Any, policy: Policy, seed: int, spec: TaskSpec, obs: Any, t_start
     agents = list(env.possible_agents)
     boxes = box_groups(env, agents)
     n_agents = len(agents)
+    recorder: ActionRecorder | None = ActionRecorder(agents)
     counters: dict[str, list[float]] = {}
     exceed = {c.name: [] for c in spec.constraints}
     returns = 0.0
@@ -217,6 +221,11 @@ def _play(env: Any, policy: Policy, seed: int, spec: TaskSpec, obs: Any, t_start
             decision_time += time.perf_counter() - t0
             where = "action check"
             check_box_actions(actions, boxes)
+            if recorder is not None:
+                try:
+                    recorder.add(actions)
+                except (ActionLogError, OverflowError, ValueError, TypeError):
+                    recorder = None  # not replayable: the record says so with actions = null
             agent_steps += len(env.agents)
             where = "env.step"
             obs, rewards, _, _, infos = env.step(actions)
@@ -261,6 +270,7 @@ def _play(env: Any, policy: Policy, seed: int, spec: TaskSpec, obs: Any, t_start
         "recovered": recovered,
         "decision_time_per_agent_step_s": decision_time / max(agent_steps, 1),
         "sim_time_s": time.perf_counter() - t_start - decision_time,
+        "actions": recorder.pack() if recorder is not None else None,
     }
 
 

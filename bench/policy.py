@@ -80,6 +80,21 @@ class PolicyInfoWarning(UserWarning):
 
 def _name(obj: Any) -> str:
     return getattr(obj, "__qualname__", None) or type(obj).__name__
+def privileged_info(factory: Any) -> tuple[str, ...]:
+    """The env attributes beyond the public ones (``env.params``, spaces, agents) that a policy
+    reads, as it declares them in a class attribute ``privileged`` (e.g. ``("demand_path",)``).
+    The harness marks a result ``oracle`` from this declaration (:func:`harness_paradigm`), so the
+    label does not depend on what the policy's metadata says."""
+    declared = getattr(factory, "privileged", ())
+    if isinstance(declared, str):
+        declared = (declared,)
+    return tuple(str(x) for x in declared or ())
+
+
+def harness_paradigm(source: "PolicySource") -> str:
+    """The paradigm written into a result: ``oracle`` whenever the policy declares privileged
+    information, else what its metadata says (a self-declared oracle stays an oracle)."""
+    return "oracle" if privileged_info(source.factory) else source.info.paradigm
 
 
 def _info_from(obj: Any, ref: str) -> PolicyInfo:

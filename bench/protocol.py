@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from bench.episode import EpisodeError, episode_error, run_episode
 from bench.journal import Journal, episode_key
-from bench.policy import PolicyError, PolicyInfoWarning, PolicySource, load_policy
+from bench.policy import PolicyError, PolicyInfoWarning, PolicySource, harness_paradigm, load_policy
 from bench.progress import Progress
 from bench.registry import get_spec, make
 from bench.results import build_result
@@ -121,15 +121,23 @@ def longest_first(jobs: Sequence[Job], cost: Callable[[Job], float] = job_cost) 
     return sorted(jobs, key=lambda j: (-cost(j), j[0], j[2], j[3], j[1], j[4]))
 
 
+def run_isolated(job: Job) -> dict[str, Any]:
+    """``run_job`` with the policy in its own process (``bench.submit.isolation``): slower, and
+    the same record for an honest policy."""
+    from bench.submit.isolation import run_isolated_job
+
+    return run_isolated_job(job)
+
+
 def _run_local(jobs: Sequence[Job], workers: int, on_done: OnDone,
-               on_error: OnError | None = None) -> None:
+               on_error: OnError | None = None, runner: Callable[[Job], dict[str, Any]] = run_job) -> None:
     if workers <= 1:
         dropped: Callable[[Job], bool] = lambda job: False  # noqa: E731
         for job in jobs:
             if dropped(job):
                 continue
             try:
-                record = run_job(job)
+                record = runner(job)
             except Exception as exc:
                 if on_error is None:
                     raise
@@ -143,7 +151,7 @@ def _run_local(jobs: Sequence[Job], workers: int, on_done: OnDone,
                                initializer=_ignore_sigint)
     try:
         # submitted in order: the pool hands jobs to idle workers first-in first-out
-        pending = {pool.submit(run_job, j): j for j in jobs}
+        pending = {pool.submit(runner, j): j for j in jobs}
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
@@ -170,16 +178,19 @@ def _run_local(jobs: Sequence[Job], workers: int, on_done: OnDone,
 
 
 def run_jobs(jobs: Sequence[Job], on_done: OnDone, *, workers: int = 1, executor: str = "local",
-             address: str | None = None, on_error: OnError | None = None) -> None:
+             address: str | None = None, on_error: OnError | None = None,
+             isolate: bool = False) -> None:
     """Run ``jobs`` on the chosen executor, calling ``on_done(job, record)`` in the calling
     process as each finishes (in completion order). Jobs start in the order given. A job that
     raises stops the whole run, unless ``on_error(job, exception)`` is given: it is called instead
     and returns a predicate naming the jobs not yet started that need not run any more."""
     if executor == "local":
-        _run_local(jobs, workers, on_done, on_error)
+        _run_local(jobs, workers, on_done, on_error, run_isolated if isolate else run_job)
     elif executor == "ray":
         from bench.executors_ray import run_ray
 
+        if isolate:
+            raise ValueError("isolate=True runs on the local executor only")
         run_ray(list(jobs), workers, on_done, address=address, on_error=on_error)
     else:
         raise ValueError(f"executor must be 'local' or 'ray', got {executor!r}")
@@ -229,13 +240,16 @@ class Run:
 
     def result(self) -> dict[str, Any]:
         return build_result(self.spec, self.source.info, self.protocol, self.episodes(),
-                            command=self.command, training=training_block(self.source, self.spec.id))
+                            command=self.command, training=training_block(self.source, self.spec.id),
+                            paradigm=harness_paradigm(self.source))
 
 
 def evaluate(task_id: str, policy: str | PolicySource, protocol: str = "full", *,
              workers: int = 1, executor: str = "local", journal: Path | None = None,
-             progress: bool = True, command: str = "", address: str | None = None) -> dict[str, Any]:
-    """Run the protocol for one policy on one task and return the result document."""
+             progress: bool = True, command: str = "", address: str | None = None,
+             isolate: bool = False) -> dict[str, Any]:
+    """Run the protocol for one policy on one task and return the result document; with
+    ``isolate`` the policy runs in its own process (bench.submit.isolation)."""
     run = Run(task_id, policy, protocol, journal)
     spec, source = run.spec, run.source
     todo = run.todo()
@@ -247,13 +261,14 @@ def evaluate(task_id: str, policy: str | PolicySource, protocol: str = "full", *
         bar.update(job, record)
 
     try:
-        run_jobs(longest_first(todo), on_done, workers=workers, executor=executor, address=address)
+        run_jobs(longest_first(todo), on_done, workers=workers, executor=executor, address=address,
+                 isolate=isolate)
     except KeyboardInterrupt:
         raise _interrupted([run]) from None
     finally:
         bar.close()
     return build_result(spec, source.info, protocol, run.episodes(), command=command,
-                        training=training_block(source, spec.id))
+                        training=training_block(source, spec.id), paradigm=harness_paradigm(source))
 
 
 def training_block(source: PolicySource, task_id: str) -> dict[str, Any] | None:

@@ -347,13 +347,17 @@ def test_every_problem_is_listed_at_once(genuine_doc):
     assert {"schema", "coverage", "recompute", "provenance"} <= {p.stage for p in report.errors}
 
 
-def test_structurally_broken_document_skips_dependent_stages_once(genuine_doc):
+def test_structurally_broken_document_blocks_dependent_stages_with_errors(genuine_doc):
+    """A stage that cannot run is an error at the field that stops it, once per stage; never a
+    silent skip (issue 14: a skipped summary check let a pasted summary through)."""
     genuine_doc["task"] = "Serial"
     genuine_doc["episodes"] = {"not": "a list"}
     report = validate_document(genuine_doc)
     assert not report.ok
-    skipped = [p.stage for p in report.problems if p.severity == SKIPPED]
-    assert skipped == ["task", "coverage", "numbers", "recompute"], describe(report)
+    assert not [p for p in report.problems if p.severity == SKIPPED]
+    blocked = [(p.stage, p.path) for p in report.errors if "cannot be checked" in p.message]
+    assert blocked == [("task", "$.task.id"), ("coverage", "$.task.id"), ("numbers", "$.task.id"),
+                       ("recompute", "$.task.id")], describe(report)
 
 
 def test_task_missing_from_lock_is_an_error(genuine_doc, monkeypatch):
@@ -411,7 +415,7 @@ def test_quick_protocol_is_valid_but_not_eligible(genuine_doc):
 
 
 def test_oracle_is_valid_but_not_eligible(genuine_doc):
-    genuine_doc["algorithm"]["paradigm"] = "oracle"
+    genuine_doc["algorithm"].update(name="my_oracle", paradigm="oracle")
     report = validate_document(genuine_doc)
     assert report.ok and not report.eligible
     assert any(p.severity == WARNING and "not eligible to rank" in p.message for p in report.problems)

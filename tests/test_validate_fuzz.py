@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.validate import ERROR, STAGES, Report, validate_document, validate_file
+from bench.validate import ERROR, SKIPPED, STAGES, Report, validate_document, validate_file
 
 FUZZ = settings(max_examples=200, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -40,6 +40,9 @@ def assert_only_problems(report: Any) -> None:
     for p in report.problems:
         assert p.stage in STAGES and p.path.startswith("$") and p.message, p
         assert "could not finish" not in p.message, f"a check crashed: {p}"
+        assert p.severity != SKIPPED, f"a stage was skipped instead of refusing: {p}"
+    if report.ok:
+        assert report.summary is not None, "a valid report must carry the recomputed summary"
 
 
 def paths(obj: Any, prefix: tuple = ()) -> list[tuple]:
@@ -128,3 +131,17 @@ def test_damaged_file_only_yields_problems(genuine_result_text, tmp_path_factory
     assert_only_problems(report)
     if truncated:
         assert not report.ok and any(p.stage == "file" and p.severity == ERROR for p in report.problems)
+
+
+MANY = settings(max_examples=10_000, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@pytest.mark.slow
+@MANY
+@given(data=st.data())
+def test_ten_thousand_mutants_only_yield_clear_rejections(genuine, data):
+    """Issue 14's bar: >= 10,000 mutants of a genuine result, no internal error, no skipped stage
+    (run with ``-m slow``)."""
+    doc, where = genuine
+    assert_only_problems(validate_document(data.draw(mutated(doc, where))))

@@ -117,6 +117,7 @@ class ClairvoyantGreedyOracle:
                       description="Greedy least-cost destination per job from the exact hidden "
                                   "state of every node (not a bound).")
     tasks = (TASK, TASK_V2)
+    privileged = ("_pending", "_batches", "dispatch_hook")  # jobs queued inside the env (bench.policy.privileged_info)
 
     def __init__(self, env: Any) -> None:
         self.env = getattr(env, "unwrapped", env)

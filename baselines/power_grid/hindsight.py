@@ -137,6 +137,7 @@ class HindsightPolicy:
                                   "loss- and curtailment-minimising dispatch keeping the band, "
                                   "LinDistFlow re-anchored at the exact power flow.")
     tasks = TASKS
+    privileged = ("network_at", "last_output", "t")  # realised loads/PV and the solver state
 
     def __init__(self, env: Any) -> None:
         self.env = env

@@ -202,6 +202,7 @@ class JointOptimumOracle:
                                   "at k4; coordinate ascent from WMMSE (a local optimum) at larger "
                                   "scales.")
     tasks = TASKS
+    privileged = ("oracle_view",)  # the true channel gains (bench.policy.privileged_info)
 
     def __init__(self, env: Any, max_joint: int = MAX_JOINT, sweeps: int = 1) -> None:
         self.env = env

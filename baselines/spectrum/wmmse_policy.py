@@ -137,6 +137,7 @@ class WmmsePolicy:
                                   "2011) per sub-band on perfect current CSI, quantised to the "
                                   "power levels; incumbent thresholds enforced.")
     tasks = TASKS
+    privileged = ("oracle_view",)  # the true channel gains (bench.policy.privileged_info)
 
     def __init__(self, env: Any) -> None:
         self.env = env

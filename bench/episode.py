@@ -180,8 +180,6 @@ def recovery(spec: TaskSpec, series: dict[str, np.ndarray], onset: int) -> tuple
 def run_episode(env: Any, policy: Policy, seed: int, spec: TaskSpec) -> dict[str, Any]:
     """Play one episode from ``seed`` and return its record (see the result schema), with the
     log of every joint action (``bench.submit.actionlog``) so that the record can be replayed."""
-    from bench.submit.actionlog import ActionLogError, ActionRecorder
-
     t_start = time.perf_counter()
     where = "env.reset"
     try:
@@ -203,6 +201,8 @@ def _failed(exc: Exception, where: str, env: Any, spec: TaskSpec, seed: int,
 
 
 def _play(env: Any, policy: Policy, seed: int, spec: TaskSpec, obs: Any, t_start: float) -> dict[str, Any]:
+    from bench.submit.actionlog import ActionLogError, ActionRecorder
+
     agents = list(env.possible_agents)
     boxes = box_groups(env, agents)
     n_agents = len(agents)

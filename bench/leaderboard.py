@@ -134,6 +134,8 @@ class Entry:
     result: Mapping[str, Any]
     status: str
     note: str = ""
+    verified: bool | None = None  # None: not checked (a local build outside the repository)
+    registered_reference: bool | None = None  # by identity (leaderboard/entries.yaml), if known
 
     @property
     def task(self) -> str:
@@ -209,7 +211,11 @@ class Entry:
 
     @property
     def is_reference(self) -> bool:
-        """Whether this is the registered reference baseline's own file on its task."""
+        """Whether this is the registered reference baseline's own file on its task: by its
+        identity in leaderboard/entries.yaml when the submission path established it, else by
+        the file the sweep writes (``<task>/random.json``) and name."""
+        if self.registered_reference is not None:
+            return self.registered_reference and self.source == f"{self.task}/{REFERENCE}.json"
         return (self.name == REFERENCE and self.paradigm == "random"
                 and self.source == f"{self.task}/{REFERENCE}.json")
 
@@ -330,11 +336,33 @@ def _classify(result: Mapping[str, Any], warnings: Sequence[str]) -> tuple[str, 
     return RANKED, ""
 
 
-def load_submissions(submissions_dir: Path,
-                     validator: Callable[[Path], Any] | None = None) -> tuple[list[Entry], list[Rejected]]:
-    """Validate every ``**/*.json`` under ``submissions_dir`` (sorted by relative path)."""
-    validator = validator or _validate
+def _admitted(path: Path, root: Path, strict: bool) -> tuple[bool, list[str], list[str], Any, dict]:
+    """The submission path's verdict on one file (``bench.submit.board.admit``): ok, errors,
+    warnings, the document with the *recomputed* summary, and what the board needs besides."""
+    from bench.submit.board import admit
+
+    adm = admit(path, root, require_verified=strict)
+    extra = {"verified": adm.verified if strict else None,
+             "registered_reference": adm.is_random_reference if strict else None,
+             "block": adm.rank_block if strict else ""}
+    return adm.result is not None, adm.errors, adm.warnings, adm.result, extra
+
+
+def load_submissions(submissions_dir: Path, validator: Callable[[Path], Any] | None = None,
+                     *, strict: bool | None = None) -> tuple[list[Entry], list[Rejected]]:
+    """Validate every ``**/*.json`` under ``submissions_dir`` (sorted by relative path).
+
+    Without a ``validator`` each file goes through ``bench.submit.board.admit``: the board shows
+    the summary the validator recomputed, never the submitted one. ``strict`` (default: when
+    ``submissions_dir`` is the repository's ``leaderboard/submissions``) also requires an entry to
+    be verified (``leaderboard/verified.json``) and registered (``leaderboard/entries.yaml``) to
+    rank; otherwise it is listed apart with the reason.
+    """
+    from bench.submit.location import SUBMISSIONS
+
     root = Path(submissions_dir)
+    if strict is None:
+        strict = root.resolve() == SUBMISSIONS.resolve()
     files = sorted(root.glob("**/*.json"), key=lambda p: p.relative_to(root).as_posix()) \
         if root.is_dir() else []
     entries: list[Entry] = []
@@ -342,18 +370,26 @@ def load_submissions(submissions_dir: Path,
     seen: dict[tuple[str, str, str, str], str] = {}
     for path in files:
         source = path.relative_to(root).as_posix()
+        result: Any = None
+        extra: dict[str, Any] = {"verified": None, "registered_reference": None, "block": ""}
         try:
-            report = validator(path)
-            ok = bool(report.ok)
-            # bench.validate's Report lists warnings among ``problems``; quote only the errors
-            problems = [str(p) for p in getattr(report, "errors", report.problems)]
-            warnings = [str(w) for w in getattr(report, "warnings", [])]
+            if validator is None:
+                ok, problems, warnings, result, extra = _admitted(path, root, strict)
+            else:
+                report = validator(path)
+                ok = bool(report.ok)
+                # bench.validate's Report lists warnings among ``problems``; quote only the errors
+                problems = [str(p) for p in getattr(report, "errors", report.problems)]
+                warnings = [str(w) for w in getattr(report, "warnings", [])]
         except Exception as exc:  # a crashing validator must not take the whole board down
             ok, problems, warnings = False, [f"validator failed: {type(exc).__name__}: {exc}"], []
-        result: Any = None
-        if ok:
+        if ok and result is None:
             try:
                 result = json.loads(path.read_text(encoding="utf-8"))
+            except Exception as exc:
+                ok, problems = False, [f"cannot be read for the leaderboard: {type(exc).__name__}: {exc}"]
+        if ok:
+            try:
                 get_spec(result["task"]["id"], warn_old=False)
             except Exception as exc:
                 ok, problems = False, [f"cannot be read for the leaderboard: {type(exc).__name__}: {exc}"]
@@ -362,6 +398,8 @@ def load_submissions(submissions_dir: Path,
             rejected.append(Rejected(source, msgs))
             continue
         status, note = _classify(result, warnings)
+        if status == RANKED and extra["block"]:
+            status, note = INELIGIBLE, extra["block"]
         ident = (result["task"]["id"], result["protocol"]["name"],
                  result["algorithm"]["name"], result["algorithm"]["version"])
         if ident in seen:
@@ -370,7 +408,8 @@ def load_submissions(submissions_dir: Path,
             continue
         seen[ident] = source
         entries.append(Entry(source=source, result=result, status=status,
-                             note=_scrub(note, path, source, root)))
+                             note=_scrub(note, path, source, root), verified=extra["verified"],
+                             registered_reference=extra["registered_reference"]))
     return entries, rejected
 
 

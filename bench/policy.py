@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, runtime_checkable
 
-PARADIGMS = ("random", "heuristic", "optimization", "oracle", "DTDE", "CTDE", "CTCE")
+# "centralised": a non-learning controller that decides for every agent from all their observations
+# at once (e.g. one LP over every node); the MARL paradigms DTDE/CTDE/CTCE are for learners.
+PARADIGMS = ("random", "heuristic", "optimization", "centralised", "oracle", "DTDE", "CTDE", "CTCE")
 
 
 @runtime_checkable

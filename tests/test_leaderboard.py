@@ -462,7 +462,7 @@ def test_serial_reference_baselines(toy_registry, genuine_result_text, tmp_path)
         if path.stem != "random":
             texts[path.stem] = path.read_text(encoding="utf-8")
     assert len(texts) >= 5, "the committed Serial-v1 reference results are missing"
-    sub = tmp_path / "submissions" / "supply_chain__Serial-v1"
+    sub = tmp_path / "submissions" / "supply_chain" / "Serial-v1"
     sub.mkdir(parents=True)
     for name, text in texts.items():
         (sub / f"{name}.json").write_text(text, encoding="utf-8")
@@ -471,5 +471,7 @@ def test_serial_reference_baselines(toy_registry, genuine_result_text, tmp_path)
     rows = read_csv(out / "csv" / "supply_chain__Serial-v1.csv")
     assert len(rows) == len(texts) and "random" in {r["name"] for r in rows}
     assert all(r["rank"] != "" for r in rows if r["status"] == "ranked")
-    assert (out / "plots" / "supply_chain__Serial-v1__hyperscore.png").is_file()
+    # Serial-v1 is superseded by Serial-v2: its table sits in the archive, without plots
+    assert "# Archive: older task versions" in (out / "README.md").read_text(encoding="utf-8")
+    assert not (out / "plots" / "supply_chain__Serial-v1__hyperscore.png").exists()
     assert lb.check(tmp_path / "submissions", out) == []

@@ -37,7 +37,7 @@ def board(tmp_path_factory):
 
 
 def test_entry_metadata_on_page_readme_and_csv(board):
-    tb = next(t for t in board.tasks if t.task_id == TASK)
+    tb = next(t for t in board.tasks + board.archive if t.task_id == TASK)
     page = render.html_page(board)
     assert "Ada Lovelace, Alan Turing" in page
     assert '<a href="https://example.org/paper" rel="nofollow noopener">' in page
@@ -54,7 +54,7 @@ def test_entry_metadata_on_page_readme_and_csv(board):
 
 
 def test_compact_table_shows_the_full_tables_cells(board):
-    tb = next(t for t in board.tasks if t.task_id == TASK)
+    tb = next(t for t in board.tasks + board.archive if t.task_id == TASK)
     full = render.main_table(tb)
     small = render.compact(full)
     assert 0 < len(small.headers) < len(full.headers)

@@ -1,6 +1,6 @@
 """Per-epoch LP dispatch for ``compute/EdgeCluster-v1`` (centralised, from observations only).
 
-Paradigm ``CTCE``: it stacks *every* agent's observation into one LP, i.e. it executes
+Paradigm ``centralised``: it stacks *every* agent's observation into one LP, i.e. it executes
 centrally (no agent could run it on its own view); it involves no training. It sees the jobs in
 the ``W`` observed slots of each agent, not all pending jobs (those beyond the slots are known
 only by their count). It has no EdgeCluster-v2 form (v2 has no pending jobs to assign).
@@ -47,7 +47,7 @@ from tasks.compute.edge_cluster import CLOUD
 class LPDispatchPolicy:
     """Fluid time-band transportation LP over all pending jobs, every epoch (module docstring)."""
 
-    info = PolicyInfo(name="lp_dispatch", version="1", paradigm="CTCE",
+    info = PolicyInfo(name="lp_dispatch", version="1", paradigm="centralised",
                       description="Centralised: one per-epoch LP (HiGHS) over every agent's "
                                   "observation, assigning the observed pending jobs (W slots per "
                                   "agent) to nodes and the cloud under fluid queueing, capacity "

@@ -8,7 +8,7 @@ name (proposed)        class                                       paradigm     
 ``wmmse``              ``wmmse_policy:WmmsePolicy``                oracle         true CSI
 ``joint_oracle``       ``milp_oracle:JointOptimumOracle``          oracle         true CSI
 ``safe_random`` (v2)   ``safe_random:SafeRandomBandPolicy``        random         observations
-``wmmse_delayed`` (v2) ``wmmse_delayed:DelayedWmmsePolicy``        CTCE           1-slot-old CSI
+``wmmse_delayed`` (v2) ``wmmse_delayed:DelayedWmmsePolicy``        centralised          1-slot-old CSI
 =====================  ==========================================  =============  ===============
 
 On v2, ``safe_random`` is the zero anchor of the score and ``wmmse_delayed`` its one anchor (what a

@@ -16,7 +16,7 @@ realised later). Each slot:
 Before the first slot it has the CSI of the slot before the episode (measured while nobody
 transmitted). The test that it reads nothing current: ``tests/spectrum/test_v2_score.py``
 redraws the channel of later slots (``perturb_future``) and checks its actions do not move.
-Paradigm ``CTCE`` (centralised execution on delayed CSI), not ``oracle``.
+Paradigm ``centralised`` (one controller for every link, on delayed CSI), not ``oracle``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from bench.policy import PolicyInfo
 class DelayedWmmsePolicy:
     """Greedy band assignment + WMMSE on one-slot-old CSI, off active incumbents' bands."""
 
-    info = PolicyInfo(name="wmmse_delayed", version="1", paradigm="CTCE",
+    info = PolicyInfo(name="wmmse_delayed", version="1", paradigm="centralised",
                       description="Central controller on one-slot-old CSI (the agents' delay): greedy "
                                   "sub-band assignment and WMMSE power control (Shi et al. 2011) on "
                                   "bands without an active incumbent (the v2 score's one anchor).")

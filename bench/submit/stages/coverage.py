@@ -35,9 +35,11 @@ def stage_coverage(run: Run) -> None:
     scenarios = [s.name for s in spec.scenarios]
     kpis = [k.name for k in spec.kpis]
     constraints = [c.name for c in spec.constraints]
-    found: dict[tuple[str, str], dict[int, int]] = {}
+    found: dict[tuple[int, str, str], dict[int, int]] = {}  # (run, scale, scenario) -> seed -> index
     for i, ep in run.episodes():
         seed, scale, scen = ep.get("seed"), ep.get("scale"), ep.get("scenario")
+        k = ep.get("run", 0)
+        k = k if is_int(k) else 0  # a non-integer run is the schema stage's error
         if isinstance(scale, str) and scale not in scales:
             run.add(("episodes", i, "scale"), f"found {show(scale)}; expected a scale of {spec.id}: "
                                               f"{', '.join(scales)}." + hint(scale, scales))
@@ -59,26 +61,32 @@ def stage_coverage(run: Run) -> None:
                                      f"the {name} protocol; expected only its cells: "
                                      + ", ".join(f"{c.scale}/{c.scenario}" for c in cells))
             continue
-        got = found.setdefault((scale, scen), {})
+        got = found.setdefault((k, scale, scen), {})
         if seed not in cell.seeds:
             run.add(("episodes", i, "seed"), f"found seed {seed}, which is not an evaluation seed of "
                                              f"the {name} protocol; expected one of {list(cell.seeds)}")
         elif seed in got:
-            run.add(("episodes", i), f"duplicate episode: scale {scale!r}, scenario {scen!r}, seed "
-                                     f"{seed} already appears at $.episodes[{got[seed]}]; expected "
-                                     "each (scale, scenario, seed) once")
+            run.add(("episodes", i), f"duplicate episode: run {k}, scale {scale!r}, scenario {scen!r}, "
+                                     f"seed {seed} already appears at $.episodes[{got[seed]}]; expected "
+                                     "each (run, scale, scenario, seed) once")
         else:
             got[seed] = i
-    for c in cells:
-        got = found.get((c.scale, c.scenario), {})
-        if not got:
-            run.add("$.episodes", f"missing cell ({c.part}): no episodes for scale {c.scale!r}, "
-                                  f"scenario {c.scenario!r}; expected seeds {list(c.seeds)}")
-            continue
-        for s in c.seeds:
-            if s not in got:
-                run.add("$.episodes", f"missing episode: scale {c.scale!r}, scenario {c.scenario!r}, "
-                                      f"seed {s} ({c.part} cell)")
+    runs = sorted({k for k, _, _ in found}) or [0]
+    if runs != list(range(len(runs))):
+        run.add("$.episodes", f"found runs {runs}; expected runs numbered 0..{len(runs) - 1} "
+                              "(rao-bench merge-runs numbers them)")
+    for k in runs:
+        label = f"run {k}, " if len(runs) > 1 else ""
+        for c in cells:
+            got = found.get((k, c.scale, c.scenario), {})
+            if not got:
+                run.add("$.episodes", f"missing cell ({c.part}): no episodes for {label}scale "
+                                      f"{c.scale!r}, scenario {c.scenario!r}; expected seeds {list(c.seeds)}")
+                continue
+            for s in c.seeds:
+                if s not in got:
+                    run.add("$.episodes", f"missing episode: {label}scale {c.scale!r}, scenario "
+                                          f"{c.scenario!r}, seed {s} ({c.part} cell)")
 
 
 def _check_protocol_block(run: Run, spec: TaskSpec, name: str, seeds: tuple[int, ...],

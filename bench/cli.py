@@ -48,17 +48,17 @@ def _write_result(out: Path, journal: Path | None, result: dict) -> None:
     from bench.submit.actionlog import split_logs
 
     result, blob = split_logs(result)
-    if blob:
-        side = out.parent / result["action_log"]["file"]
-        side.parent.mkdir(parents=True, exist_ok=True)
-        if not side.exists():
-            tmp = side.with_name(side.name + ".tmp")
-            tmp.write_bytes(blob)
-            tmp.replace(side)
     earlier = _read_json(out) if out.exists() else None
     if earlier is not None and result_reproduces(result, earlier):
         print(f"  {out}: reproduces the existing file (floats within 1e-9 relative); left unchanged")
     else:
+        if blob:
+            side = out.parent / result["action_log"]["file"]
+            side.parent.mkdir(parents=True, exist_ok=True)
+            if not side.exists():
+                tmp = side.with_name(side.name + ".tmp")
+                tmp.write_bytes(blob)
+                tmp.replace(side)
         atomic_write_text(out, dumps(result))
     if journal is not None and journal.exists():
         journal.unlink()  # the result file now holds every episode

@@ -77,3 +77,13 @@ def test_a_rerun_that_reproduces_leaves_the_committed_file_untouched(tmp_path, c
     rerun["episodes"][0]["V"] = 0.6
     _write_result(out, None, rerun)
     assert json.loads(out.read_text())["episodes"][0]["V"] == 0.6
+
+
+def test_action_log_digests_are_volatile_but_missing_logs_are_not():
+    from bench.reproduce import result_reproduces
+
+    committed = {"episodes": [{"V": 0.5, "actions": {"sha256": "a" * 64}}], "action_log": {"sha256": "x"}}
+    rerun = {"episodes": [{"V": 0.5, "actions": {"sha256": "b" * 64}}], "action_log": {"sha256": "y"}}
+    assert result_reproduces(rerun, committed), "last-bit action noise on another CPU keeps the file"
+    old = {"episodes": [{"V": 0.5}]}
+    assert not result_reproduces(rerun, old), "a file without action logs is rewritten with them"

@@ -56,6 +56,12 @@ def _pct(x: Any) -> str:
     return DASH if x is None else f"{_num(100.0 * float(x), '.2f')}%"
 
 
+def _verified(e: Entry) -> str:
+    """'yes' when `rao-bench verify --record` passed on these exact bytes; '—' when not checked
+    (a local build outside the repository)."""
+    return DASH if e.verified is None else ("yes" if e.verified else "no")
+
+
 def _worst_rate(e: Entry) -> float | None:
     rates = [float(v["rate"]) for v in e.summary["safety"].values()]
     return max(rates) if rates else None
@@ -83,7 +89,7 @@ def _worst_shift(e: Entry) -> str:
 def main_table(tb: TaskBoard) -> Table:
     """Ranked and oracle entries of one task, best first."""
     kpis = tb.spec.kpis
-    headers = ["rank", "entry", "paradigm", "V ↑ [95% CI]", "HyperScore of mean V ↑",
+    headers = ["rank", "entry", "paradigm", "verified", "V ↑ [95% CI]", "HyperScore of mean V ↑",
                "mean HyperScore ↑ [95% CI]", "P(better than reference) ↑"]
     if tb.oracle_V is not None:
         headers.append("gap to oracle ↓")
@@ -98,7 +104,7 @@ def main_table(tb: TaskBoard) -> Table:
         rank = r.place.label if r.place else "oracle (bound, not ranked)"
         poi = "reference" if e is tb.reference else _num(r.poi, ".2f") + (
             f" ({r.wtl[0]}W {r.wtl[1]}T {r.wtl[2]}L)" if r.wtl else "")
-        row = [rank, e.label, e.paradigm, _ci(e.stat("V"), ".3f"),
+        row = [rank, e.label, e.paradigm, _verified(e), _ci(e.stat("V"), ".3f"),
                _num(e.hyperscore_of_mean_V(tb.spec), ".4f"), _ci(e.stat("hyperscore"), ".4f"), poi]
         if tb.oracle_V is not None:
             row.append(_pct(r.gap))
@@ -389,8 +395,8 @@ SORT_JS = """
 """
 
 # Columns of the compact per-task view (the full table is one click away, unchanged)
-COMPACT = ("rank", "entry", "paradigm", "V ↑ [95% CI]", "mean HyperScore ↑ [95% CI]",
-           "P(better than reference) ↑", "gap to oracle ↓", "violation rate ↓ (worst constraint)")
+COMPACT = ("rank", "entry", "paradigm", "verified", "V ↑ [95% CI]", "HyperScore of mean V ↑",
+           "mean HyperScore ↑ [95% CI]", "P(better than reference) ↑", "gap to oracle ↓", "violation rate ↓ (worst constraint)")
 _ROW_HEADERS = ("entry", "best entry")
 
 

@@ -19,7 +19,7 @@ from tests.cdp import Browser, chromium_path
 
 REPO = Path(__file__).resolve().parents[1]
 SUBMISSIONS = REPO / "leaderboard" / "submissions"
-TASKS = ("supply_chain/Serial-v1", "power_grid/IEEE33-v1")  # two tasks keep the build short
+TASKS = ("supply_chain/Serial-v2", "power_grid/IEEE33-v2")  # two tasks keep the build short
 SCREENSHOT = REPO / "docs" / "figures" / "leaderboard-page.png"
 
 pytestmark = pytest.mark.skipif(
@@ -84,7 +84,7 @@ def test_page_sorts_links_and_screenshot(site, browser):
     # compact by default: the full-width tables sit in closed <details>
     assert browser.eval("document.querySelectorAll('details:not([open]) table').length") > 0
 
-    section = "#" + "supply_chain__Serial-v1"
+    section = "#" + "supply_chain__Serial-v2"
     table = f"{section} table.sortable"
     browser.eval(f"document.querySelector('{section}').scrollIntoView()")
     # the committed picture is refreshed only on request, so a test run never edits tracked files
@@ -96,11 +96,11 @@ def test_page_sorts_links_and_screenshot(site, browser):
     # sort by V with real clicks: ascending, then descending; '—' and text stay last
     v = lambda: [float(c.split()[0]) for c in browser.eval(COLUMN % (table, "V ↑ [95% CI]"))]  # noqa: E731
     before = v()
-    browser.click(f"{table} thead th:nth-child(4) button")
+    browser.click(f"{table} thead th:nth-child(5) button")
     assert v() == sorted(before)
-    assert browser.eval(f"document.querySelector('{table} thead th:nth-child(4)').getAttribute('aria-sort')") \
+    assert browser.eval(f"document.querySelector('{table} thead th:nth-child(5)').getAttribute('aria-sort')") \
         == "ascending"
-    browser.click(f"{table} thead th:nth-child(4) button")
+    browser.click(f"{table} thead th:nth-child(5) button")
     assert v() == sorted(before, reverse=True)
     entries = browser.eval(COLUMN % (table, "entry"))
     browser.click(f"{table} thead th:nth-child(2) button")  # a text column sorts alphabetically

@@ -50,7 +50,9 @@ def record(paths: Iterable[str | Path], ledger: Path | None = None, root: Path =
         data[_key(Path(f), root)] = {"sha256": _digest(Path(f)),
                                      "action_log": (doc.get("action_log") or {}).get("sha256"),
                                      "verified_utc": now, "tool_commit": _git_commit()}
-    p.write_text(json.dumps(dict(sorted(data.items())), indent=1) + "\n", encoding="utf-8")
+    from bench.journal import atomic_write_text
+
+    atomic_write_text(p, json.dumps(dict(sorted(data.items())), indent=1) + "\n")
     return p
 
 

@@ -212,7 +212,9 @@ def main_verify(paths: list[str], *, workers: int = 1, policy: str | None = None
         print(format_verdict(v, all_checks=all_checks), file=stream, flush=True)
         if v.ok:
             passed.append(p)
+            if record:  # one file at a time, so an interrupted run keeps what it verified
+                record_verified([p])
     print(f"{len(paths)} file(s): {len(passed)} verified, {len(paths) - len(passed)} not", file=stream)
     if record and passed:
-        print(f"recorded in {record_verified(passed)}", file=stream)
+        print(f"recorded in {record_verified([])}", file=stream)
     return 0 if len(passed) == len(paths) else 1

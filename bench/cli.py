@@ -51,17 +51,26 @@ def _write_result(out: Path, journal: Path | None, result: dict) -> None:
     earlier = _read_json(out) if out.exists() else None
     if earlier is not None and result_reproduces(result, earlier):
         print(f"  {out}: reproduces the existing file (floats within 1e-9 relative); left unchanged")
+        # a log kept out of git (ThreeTier's, .gitignore) comes back when this run's is the same
+        if blob and (earlier.get("action_log") or {}).get("sha256") == result["action_log"]["sha256"]:
+            _write_sidecar(out.parent / result["action_log"]["file"], blob)
     else:
         if blob:
-            side = out.parent / result["action_log"]["file"]
-            side.parent.mkdir(parents=True, exist_ok=True)
-            if not side.exists():
-                tmp = side.with_name(side.name + ".tmp")
-                tmp.write_bytes(blob)
-                tmp.replace(side)
+            _write_sidecar(out.parent / result["action_log"]["file"], blob)
         atomic_write_text(out, dumps(result))
     if journal is not None and journal.exists():
         journal.unlink()  # the result file now holds every episode
+
+
+def _write_sidecar(side: Path, blob: bytes) -> None:
+    """Write an action-log sidecar atomically unless it is already there (it is named by its
+    content's sha256, so an existing file is the same bytes)."""
+    if side.exists():
+        return
+    side.parent.mkdir(parents=True, exist_ok=True)
+    tmp = side.with_name(side.name + ".tmp")
+    tmp.write_bytes(blob)
+    tmp.replace(side)
 
 
 def _evaluate_to(task_id: str, policy: str, protocol: str, out: Path | None, args: argparse.Namespace,

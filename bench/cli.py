@@ -304,7 +304,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from bench.submit.verify import main_verify
 
     return main_verify(args.files, workers=args.workers, policy=args.policy, fresh=args.fresh,
-                       sample_seed=args.sample_seed, record=args.record, all_checks=args.all)
+                       sample_seed=args.sample_seed, record=args.record, all_checks=args.all,
+                       rerun=not args.no_rerun)
 
 
 def _cmd_entries(args: argparse.Namespace) -> int:
@@ -508,6 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--record", action="store_true", help="record verified files in leaderboard/verified.json")
     p.add_argument("--all", action="store_true", help="list every check, not only the failed ones")
+    p.add_argument("--no-rerun", action="store_true",
+                   help="skip check (2), the isolated re-run of a sample: for reference entries that "
+                        "the harness itself has just re-run in full (`rao-bench baselines`)")
     p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("entries", help="print leaderboard/entries.yaml regenerated from the baselines registry")

@@ -204,11 +204,12 @@ def record_verified(paths: Iterable[str | Path], ledger: Path | None = None) -> 
 
 def main_verify(paths: list[str], *, workers: int = 1, policy: str | None = None, fresh: int = 0,
                 sample_seed: int | None = None, record: bool = False, all_checks: bool = False,
-                out: TextIO | None = None) -> int:
+                out: TextIO | None = None, rerun: bool = True) -> int:
     stream = out if out is not None else sys.stdout
     passed = []
     for p in paths:
-        v = verify_file(p, workers=workers, policy=policy, fresh=fresh, sample_seed=sample_seed)
+        v = verify_file(p, workers=workers, policy=policy, fresh=fresh, sample_seed=sample_seed,
+                        rerun=rerun)
         print(format_verdict(v, all_checks=all_checks), file=stream, flush=True)
         if v.ok:
             passed.append(p)

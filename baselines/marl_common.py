@@ -92,6 +92,8 @@ BOX_SQUASHES = ("clip", "tanh")
 BUDGETS: dict[str, Budget] = {
     "supply_chain/Serial-v1": Budget(env_steps=120_000, wall_time_s=600.0),      # n3
     "supply_chain/ThreeTier-v1": Budget(env_steps=5_000, wall_time_s=600.0),     # all 4 scales
+    "supply_chain/Serial-v2": Budget(env_steps=120_000, wall_time_s=600.0),      # n3 (as v1)
+    "supply_chain/ThreeTier-v2": Budget(env_steps=5_000, wall_time_s=600.0),     # as v1 (issue 19 sets budgets by convergence)
     "power_grid/IEEE33-v1": Budget(env_steps=50_000, wall_time_s=600.0),         # f1
     "power_grid/IEEE33-v2": Budget(env_steps=50_000, wall_time_s=600.0),         # f1 (as v1)
     "spectrum/Interference-v1": Budget(env_steps=30_000, wall_time_s=600.0),     # k50, k4

@@ -62,7 +62,7 @@ def test_actions_are_valid_at_every_scale(name: str, scale: str) -> None:
 def test_policies_are_labelled_with_their_paradigm() -> None:
     paradigms = {name: cls.info.paradigm for name, cls in POLICIES.items()}
     assert paradigms == {"random": "random", "round_robin": "heuristic", "jsq": "heuristic",
-                         "power_of_two": "heuristic", "lp_dispatch": "CTCE",
+                         "power_of_two": "heuristic", "lp_dispatch": "centralised",
                          "clairvoyant_greedy": "oracle"}
     for cls in POLICIES.values():
         if cls is not RandomPolicy:

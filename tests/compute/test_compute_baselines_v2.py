@@ -75,7 +75,7 @@ def test_which_baselines_claim_v2_and_their_paradigms() -> None:
         assert registry.applies_to(name, TASK), name
     # the per-epoch LP decides pending jobs of v1; it has no v2 form, and it is centralised
     assert not registry.applies_to("lp_dispatch", TASK)
-    assert LPDispatchPolicy.info.paradigm == "CTCE"
+    assert LPDispatchPolicy.info.paradigm == "centralised"
     assert ClairvoyantGreedyOracle.info.paradigm == "oracle"
     # learners apply only where they have checkpoints, and none was trained on v2 (the train
     # sweep's target list, registry.learner_tasks, may name v2: that is a plan, not a claim)

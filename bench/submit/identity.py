@@ -78,10 +78,14 @@ def lookup(name: str, path: Path = ENTRIES_PATH) -> EntryId | None:
 
 
 def random_reference(path: Path = ENTRIES_PATH) -> str | None:
-    """The name of the reference entry with paradigm ``random`` (P(better than random)'s anchor)."""
-    hits = [e.name for e in load_entries(path)[0].values()
-            if e.kind == "reference" and e.paradigm == "random"]
-    return hits[0] if len(hits) == 1 else None
+    """The name of the reference entry with paradigm ``random`` registered on every task
+    (P(better than reference)'s anchor); a task-specific random reference such as spectrum's
+    ``safe_random`` (a zero anchor) is not it."""
+    hits = [e for e in load_entries(path)[0].values() if e.kind == "reference" and e.paradigm == "random"]
+    everywhere = [e.name for e in hits if "*" in e.tasks]
+    if len(everywhere) == 1:
+        return everywhere[0]
+    return hits[0].name if len(hits) == 1 else None
 
 
 def identity_problems(doc: dict[str, Any], path: Path = ENTRIES_PATH) -> list[tuple[tuple[str, ...], str, bool]]:

@@ -308,3 +308,20 @@ def test_evaluate_isolated_gives_the_in_process_result():
     assert_reproduces([{k: v for k, v in e.items() if k != "actions"} for e in a["episodes"]],
                       [{k: v for k, v in e.items() if k != "actions"} for e in b["episodes"]])
     assert [e["actions"]["sha256"] for e in a["episodes"]] == [e["actions"]["sha256"] for e in b["episodes"]]
+
+
+def test_a_result_whose_sidecar_is_absent_is_valid_but_cannot_be_verified(tmp_path):
+    """ThreeTier's logs are kept out of git: on a fresh clone such a result must stay valid (the
+    ledger vouches for the bytes verified with the log present), while `rao-bench verify` there
+    refuses it until the log is restored."""
+    from bench.submit.validator import validate_file
+    from bench.submit.verify import verify_file
+
+    src = Path(__file__).resolve().parents[1] / "leaderboard" / "submissions" / "supply_chain" / "Serial-v2"
+    dst = tmp_path / "supply_chain" / "Serial-v2"
+    dst.mkdir(parents=True)
+    shutil.copy(src / "lot_for_lot.json", dst / "lot_for_lot.json")
+    report = validate_file(dst / "lot_for_lot.json")
+    assert report.ok, [str(p) for p in report.problems]
+    assert any(p.stage == "actions" and "not present here" in p.message for p in report.warnings)
+    assert not verify_file(dst / "lot_for_lot.json", rerun=False).ok

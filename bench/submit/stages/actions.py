@@ -25,6 +25,17 @@ def stage_actions(run: Run) -> None:
         if run.folder is None:
             run.add(("action_log",), "the sidecar file was not checked (a document, not a file)", WARNING)
             return
+        meta = run.doc.get("action_log")
+        name = str(meta.get("file", "")) if isinstance(meta, dict) else ""
+        side = run.folder / name if name.startswith("actions/") and ".." not in name else None
+        if side is not None and not side.exists() and not side.is_symlink():
+            # an absent log (kept out of git, e.g. ThreeTier's: docs/submitting.md) cannot be
+            # replayed here: valid, but `rao-bench verify` needs it, so an entry that was never
+            # verified with it cannot rank
+            run.add(("action_log", "file"), f"the sidecar {name} is not present here: the episodes "
+                    "cannot be replayed on this machine (re-run `rao-bench evaluate`, or fetch it)",
+                    WARNING)
+            return
         try:
             sidecar = read_sidecar(run.doc, run.folder)
         except (ActionLogError, OSError) as exc:

@@ -501,7 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "in its own process; (3) with --fresh N, runs the policy on N "
                                    "unseen seeds and checks V against the submission's CI. Exit 0 "
                                    "only if every check passes.")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", help="result JSON files to verify")
     p.add_argument("--policy", help="module:attr of the policy to re-run (default: the registered "
                                     "reference baseline the result is named after)")
     p.add_argument("--fresh", type=int, default=0, metavar="N", help="also run N unseen seeds")
@@ -521,7 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-owner", help="check that AUTHOR owns the entry name of every file (CI)")
     p.add_argument("--author", required=True, help="GitHub login of the pull request's author")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", help="result JSON files whose entry names to check")
     p.set_defaults(func=_cmd_check_owner)
 
     p = sub.add_parser("leaderboard", help="rebuild leaderboard/ (Markdown, HTML, CSV, plots)")

@@ -51,7 +51,9 @@ def describe(report: Report) -> str:
 
 def test_genuine_result_passes_every_stage(genuine_doc, tmp_path):
     report = validate_file(write(tmp_path, genuine_doc))
-    assert report.problems == [], describe(report)
+    # the genuine run is on Serial-v1, superseded by Serial-v2: that warning is the only finding
+    others = [p for p in report.problems if not (p.path == "$.task.id" and "out of date" in p.message)]
+    assert others == [], describe(report)
     assert report.ok and report.eligible
 
 

@@ -12,6 +12,7 @@ import copy
 from typing import Any, Mapping, Sequence
 
 from bench.registry import get_spec
+from bench.training import sum_violations
 from bench.summary import summarise
 
 _SAME = (("task", "id"), ("task", "spec_sha256"), ("protocol", "name"), ("protocol", "seeds"),
@@ -66,14 +67,7 @@ def merge_runs(results: Sequence[Mapping[str, Any]], *, command: str = "") -> di
     blocks = [doc["algorithm"]["training"] for doc in results]
     records = [{**r, "run": k} for k, b in enumerate(blocks) for r in b.get("runs", [])]
     agent_steps = sum(int(b["agent_steps"]) for b in blocks)
-    violations: dict[str, dict[str, float]] = {}
-    for b in blocks:
-        for c, v in b["violations"].items():
-            acc = violations.setdefault(c, {"agent_steps": 0, "exceedance": 0.0})
-            acc["agent_steps"] += int(v["agent_steps"])
-            acc["exceedance"] += float(v["exceedance"])
-    for acc in violations.values():
-        acc["rate"] = acc["agent_steps"] / agent_steps if agent_steps else 0.0
+    violations = sum_violations(blocks, agent_steps)
     commands = [b.get("command", "") for b in blocks]
     out["algorithm"]["training"] = {
         "env_steps": sum(int(b["env_steps"]) for b in blocks),

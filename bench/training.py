@@ -340,6 +340,20 @@ class TrainingEnv(ParallelEnv):
         }
 
 
+def sum_violations(records: Sequence[Mapping[str, Any]], agent_steps: int) -> dict[str, dict[str, float]]:
+    """Violation ledgers of several training records summed per constraint, with each
+    constraint's rate over ``agent_steps`` (the records' total)."""
+    violations: dict[str, dict[str, float]] = {}
+    for r in records:
+        for c, v in r["violations"].items():
+            acc = violations.setdefault(c, {"agent_steps": 0, "exceedance": 0.0})
+            acc["agent_steps"] += int(v["agent_steps"])
+            acc["exceedance"] += float(v["exceedance"])
+    for acc in violations.values():
+        acc["rate"] = acc["agent_steps"] / agent_steps if agent_steps else 0.0
+    return violations
+
+
 def merge_records(runs: Sequence[Mapping[str, Any]], *, command: str) -> dict[str, Any]:
     """The result JSON's ``algorithm.training`` block: totals over every run (one per trained
     scale, or several runs of one scale in parallel), the union of training seeds, violations
@@ -352,14 +366,7 @@ def merge_records(runs: Sequence[Mapping[str, Any]], *, command: str) -> dict[st
     if not runs:
         raise ValueError("merge_records needs at least one training run record")
     agent_steps = sum(int(r["agent_steps"]) for r in runs)
-    violations: dict[str, dict[str, float]] = {}
-    for r in runs:
-        for c, v in r["violations"].items():
-            acc = violations.setdefault(c, {"agent_steps": 0, "exceedance": 0.0})
-            acc["agent_steps"] += int(v["agent_steps"])
-            acc["exceedance"] += float(v["exceedance"])
-    for acc in violations.values():
-        acc["rate"] = acc["agent_steps"] / agent_steps if agent_steps else 0.0
+    violations = sum_violations(runs, agent_steps)
     scales: dict[str, dict[str, Any]] = {}
     for r in runs:
         sc = scales.setdefault(str(r["scale"]), {"runs": 0, "env_steps": 0, "episodes": 0,

@@ -36,11 +36,11 @@ BASELINES: dict[str, str] = {
     "clairvoyant_greedy": "baselines.compute.hindsight:ClairvoyantGreedyOracle",
     # MARL learners (issue 7; docs/learners.md), evaluated from the checkpoints `rao-bench train`
     # writes: each applies to the tasks it has checkpoints for (its policy class's `tasks`)
-    "ippo": "baselines.ippo:IPPOPolicy",
-    "ippo_hyperscore": "baselines.ippo:IPPOHyperScorePolicy",
-    "mappo": "baselines.mappo:MAPPOPolicy",
-    "vdn": "baselines.vdn:VDNPolicy",
-    "qmix": "baselines.qmix:QMIXPolicy",
+    "ippo": "baselines.learners.ippo:IPPOPolicy",
+    "ippo_hyperscore": "baselines.learners.ippo:IPPOHyperScorePolicy",
+    "mappo": "baselines.learners.mappo:MAPPOPolicy",
+    "vdn": "baselines.learners.vdn:VDNPolicy",
+    "qmix": "baselines.learners.qmix:QMIXPolicy",
 }
 
 SUPPLY_CHAIN = ("supply_chain/Serial-v1", "supply_chain/ThreeTier-v1")
@@ -51,11 +51,11 @@ DISCRETE = ("compute/EdgeCluster-v1", "spectrum/Interference-v1")
 # founding paper's ablation, so it is trained on the supply-chain tasks; value decomposition
 # needs discrete actions.
 LEARNERS: dict[str, tuple[str, dict[str, object], str | tuple[str, ...]]] = {
-    "ippo": ("baselines.ippo", {}, "*"),
-    "ippo_hyperscore": ("baselines.ippo", {"reward": "hyperscore"}, SUPPLY_CHAIN),
-    "mappo": ("baselines.mappo", {}, "*"),
-    "vdn": ("baselines.vdn", {}, DISCRETE),
-    "qmix": ("baselines.qmix", {}, DISCRETE),
+    "ippo": ("baselines.learners.ippo", {}, "*"),
+    "ippo_hyperscore": ("baselines.learners.ippo", {"reward": "hyperscore"}, SUPPLY_CHAIN),
+    "mappo": ("baselines.learners.mappo", {}, "*"),
+    "vdn": ("baselines.learners.vdn", {}, DISCRETE),
+    "qmix": ("baselines.learners.qmix", {}, DISCRETE),
 }
 
 

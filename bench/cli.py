@@ -445,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "seeds) within a declared budget, counting every constraint "
                                    "violation during training. ALGO is a reference learner (it "
                                    "writes one checkpoint per trained scale under "
-                                   "baselines/checkpoints/, or --out-dir; the same command and seed "
+                                   "baselines/learners/checkpoints/, or --out-dir; the same command and seed "
                                    "reproduce them) or MODULE:FUNCTION, your own learner "
                                    "train(make_env, out_dir, seed) (docs/learners.md): the harness "
                                    "hands it training envs that stop at the budget and writes its "
@@ -466,7 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", action="append",
                    help="only this scale (repeatable; MODULE:FUNCTION default: the nominal scale)")
     p.add_argument("--out-dir", default=None,
-                   help="checkpoint directory (default baselines/checkpoints; for MODULE:FUNCTION "
+                   help="checkpoint directory (default baselines/learners/checkpoints; for MODULE:FUNCTION "
                         "runs/train/FUNCTION/DOMAIN__TASK)")
     p.add_argument("--list", action="store_true", help="list the registered learners")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -1,6 +1,6 @@
 """What a learner trains on, and what its training cost: the harness side of every MARL baseline.
 
-A learner (``baselines/ippo.py`` and friends) never builds envs or picks seeds itself. It asks for
+A learner (``baselines/learners/ippo.py`` and friends) never builds envs or picks seeds itself. It asks for
 a :class:`TrainingEnv`, which
 
 * resets only with seeds from the task's training range, drawn from a stream seeded by the

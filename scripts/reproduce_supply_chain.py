@@ -121,7 +121,7 @@ def render(submissions: Path) -> str:
         "",
         "## Ablation: the HyperScore feedback loop against the plain reward",
         "",
-        "Same learner (IPPO, `baselines/ippo.py`), same budget and training seed; only the reward",
+        "Same learner (IPPO, `baselines/learners/ippo.py`), same budget and training seed; only the reward",
         "differs (`bench/training.py`: the plain env reward, or `(H - 100) / (H_max - 100)` with H",
         "the HyperScore of V over a rolling window of the last `recovery.window` steps). V at the",
         "nominal scale and scenario, mean [95% bootstrap CI] over the eval seeds; P(plain < shaped)",

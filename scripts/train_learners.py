@@ -4,7 +4,7 @@
     .venv/bin/python scripts/train_learners.py --only ippo --task supply_chain/Serial-v1
 
 For each (learner, task) pair of ``baselines.registry.LEARNERS`` this runs exactly the commands a
-researcher would: ``rao-bench train LEARNER TASK`` (the checkpoints land in baselines/checkpoints/,
+researcher would: ``rao-bench train LEARNER TASK`` (the checkpoints land in baselines/learners/checkpoints/,
 replacing the pair's old ones) and then ``rao-bench evaluate TASK --policy LEARNER --protocol full``
 into leaderboard/submissions/. Pairs run ``--jobs`` at a time, each on one core; the slowest tasks
 start first. A failed pair is reported and the others go on; the exit status says if any failed.
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from baselines import registry  # noqa: E402
-from baselines.marl_common import CHECKPOINT_DIR, task_slug  # noqa: E402
+from baselines.learners.marl_common import CHECKPOINT_DIR, task_slug  # noqa: E402
 from bench.cli import SUBMISSIONS, submission_path  # noqa: E402
 
 # rough cost order (slowest first) so that the last pairs to finish are short ones

@@ -9,7 +9,7 @@ and Nasir & Guo 2019). Paradigm ``oracle``: it reads the slot's true gains throu
    the links already placed (noise, external interference and the placed links' interference),
    preferring bands where their full-power contribution keeps every active incumbent's
    aggregate below its threshold.
-2. **Power control:** WMMSE (``baselines.wmmse.wmmse``: full-power start, 100 iterations or
+2. **Power control:** WMMSE (``baselines.spectrum.wmmse.wmmse``: full-power start, 100 iterations or
    improvement <= 1e-3 bit/s/Hz, per sample) on each sub-band's interference channel — links on
    different bands do not interfere — all M sub-bands as one batch, with each device's budget as
    ``p_max`` and noise plus external interference as the noise.
@@ -28,7 +28,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from baselines.spectrum import TASKS, constants, quantize_powers, to_actions
-from baselines.wmmse import wmmse
+from baselines.spectrum.wmmse import wmmse
 from bench.policy import PolicyInfo
 from tasks.spectrum.interference import OracleView
 

@@ -21,13 +21,13 @@ loose regression floors, the figures are the measure; the machine load is in ``l
 * ``test_episode_seconds``: a whole episode with the registered random baseline (what the
   conformance checks run; budget 1.5 s).
 * ``test_batched_wmmse_vs_loop``: the batched WMMSE against the same algorithm run one sample at
-  a time (``baselines.wmmse.wmmse_loop``: plain numpy on 1-D arrays) on 1,000 Gaussian-IC
+  a time (``baselines.spectrum.wmmse.wmmse_loop``: plain numpy on 1-D arrays) on 1,000 Gaussian-IC
   channels per K = 10, 20, 30; bit-identical results; ``speedup`` (target: >= 20).
   ``speedup_vs_single_sample_calls`` is the ratio against calling the batched function on one
   sample at a time (the comparator of an earlier version of this benchmark, about 2x slower than
   the plain loop).
 
-* ``test_compiled_wmmse_vs_loop`` (issue 17): the numba kernel (``baselines.wmmse_compiled``, what
+* ``test_compiled_wmmse_vs_loop`` (issue 17): the numba kernel (``baselines.spectrum.wmmse_compiled``, what
   ``wmmse()`` runs when numba is installed) against ``wmmse_loop`` on the same 1,000 Gaussian-IC
   channels per K = 10, 20, 30; agreement within ``bench.reproduce``'s tolerance with identical
   iteration counts; ``speedup`` (target: >= 20 at K = 20 and 30).
@@ -51,9 +51,9 @@ import pytest
 
 import bench
 from baselines.random_policy import RandomPolicy
-from baselines.wmmse import wmmse, wmmse_loop, wmmse_solve
-from baselines.wmmse_compiled import available as compiled_available
-from baselines.wmmse_compiled import wmmse_solve_compiled
+from baselines.spectrum.wmmse import wmmse, wmmse_loop, wmmse_solve
+from baselines.spectrum.wmmse_compiled import available as compiled_available
+from baselines.spectrum.wmmse_compiled import wmmse_solve_compiled
 from bench.reproduce import differences
 from tasks.spectrum.batched import BatchedInterferenceEnv
 

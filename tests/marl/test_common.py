@@ -1,4 +1,4 @@
-"""baselines/marl_common.py: groups, encoding, normalisers, action heads, checkpoints, scales."""
+"""baselines/learners/marl_common.py: groups, encoding, normalisers, action heads, checkpoints, scales."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import bench  # noqa: E402
-from baselines import marl_common as mc  # noqa: E402
+from baselines.learners import marl_common as mc  # noqa: E402
 from bench.training import Budget  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""IPPO (baselines/ippo.py): learns on a tiny budget, reproducible bit for bit from its seed, trains
+"""IPPO (baselines/learners/ippo.py): learns on a tiny budget, reproducible bit for bit from its seed, trains
 only on training seeds, counts training-time violations, and its evaluation policy transfers to
 other scales with the same spaces or refuses clearly."""
 
@@ -13,8 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import bench  # noqa: E402
-from baselines import ippo  # noqa: E402
-from baselines.marl_common import CheckpointError, checkpoint_paths, load_checkpoint  # noqa: E402
+from baselines.learners import ippo  # noqa: E402
+from baselines.learners.marl_common import CheckpointError, checkpoint_paths, load_checkpoint  # noqa: E402
 from baselines.random_policy import RandomPolicy  # noqa: E402
 from bench.episode import run_episode  # noqa: E402
 from bench.training import TrainingEnv  # noqa: E402

@@ -1,4 +1,4 @@
-"""MAPPO (baselines/mappo.py): the centralised critic is a function of the global state (and the
+"""MAPPO (baselines/learners/mappo.py): the centralised critic is a function of the global state (and the
 agent's own features), training learns on a tiny budget, and is reproducible from its seed."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import bench  # noqa: E402
-from baselines import mappo  # noqa: E402
-from baselines.marl_common import checkpoint_paths, load_checkpoint  # noqa: E402
+from baselines.learners import mappo  # noqa: E402
+from baselines.learners.marl_common import checkpoint_paths, load_checkpoint  # noqa: E402
 from baselines.random_policy import RandomPolicy  # noqa: E402
 from bench.episode import run_episode  # noqa: E402
 

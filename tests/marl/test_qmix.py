@@ -1,4 +1,4 @@
-"""QMIX (baselines/qmix.py): the mixer's monotonicity and the IGM property checked by autograd and
+"""QMIX (baselines/learners/qmix.py): the mixer's monotonicity and the IGM property checked by autograd and
 brute force, the TD target with a mixer worked by hand, the replay buffer's global state, then a
 tiny fixed-seed training run that beats random on the eval seeds and reproduces bit for bit."""
 
@@ -12,8 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines import qmix, vdn  # noqa: E402
-from baselines.marl_common import agent_groups, checkpoint_paths  # noqa: E402
+from baselines.learners import qmix, vdn  # noqa: E402
+from baselines.learners.marl_common import agent_groups, checkpoint_paths  # noqa: E402
 from baselines.random_policy import RandomPolicy  # noqa: E402
 from bench.episode import run_episode  # noqa: E402
 from bench.registry import get_spec, make  # noqa: E402

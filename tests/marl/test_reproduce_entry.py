@@ -25,7 +25,7 @@ SUBMISSION = REPO / "leaderboard" / "submissions" / "supply_chain" / "Serial-v1"
 
 @pytest.mark.slow
 def test_retraining_the_committed_ippo_serial_entry_reproduces_its_nominal_V(tmp_path):
-    from baselines import ippo
+    from baselines.learners import ippo
 
     committed = json.loads(SUBMISSION.read_text())
     command = shlex.split(committed["algorithm"]["training"]["command"])

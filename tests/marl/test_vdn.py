@@ -1,4 +1,4 @@
-"""VDN (baselines/vdn.py): the decomposition and TD target checked against brute force, the
+"""VDN (baselines/learners/vdn.py): the decomposition and TD target checked against brute force, the
 replay buffer and exploration, then tiny fixed-seed training runs: learning beats random on eval
 seeds, same seed => same checkpoint, training never sees an eval seed, violations are counted,
 and the evaluation policy falls back to / refuses checkpoints as the contract says."""
@@ -14,8 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from baselines import vdn  # noqa: E402
-from baselines.marl_common import CheckpointError, agent_groups, checkpoint_paths  # noqa: E402
+from baselines.learners import vdn  # noqa: E402
+from baselines.learners.marl_common import CheckpointError, agent_groups, checkpoint_paths  # noqa: E402
 from baselines.random_policy import RandomPolicy  # noqa: E402
 from bench import training  # noqa: E402
 from bench.episode import run_episode  # noqa: E402

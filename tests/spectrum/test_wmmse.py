@@ -1,4 +1,4 @@
-"""WMMSE (baselines/wmmse.py): reproduction of Sun et al. 2018's Gaussian interference channel
+"""WMMSE (baselines/spectrum/wmmse.py): reproduction of Sun et al. 2018's Gaussian interference channel
 experiment, monotonicity of the WMMSE objective, batched == per-sample, stopping rule, inputs.
 
 Sun, Chen, Shi, Hong, Fu & Sidiropoulos, "Learning to optimize: training deep neural networks for
@@ -29,7 +29,7 @@ import math
 import numpy as np
 import pytest
 
-from baselines.wmmse import (sum_rate, weighted_sum_mse, wmmse, wmmse_blocks, wmmse_loop,
+from baselines.spectrum.wmmse import (sum_rate, weighted_sum_mse, wmmse, wmmse_blocks, wmmse_loop,
                              wmmse_solve)
 
 # Average sum rate (bit/s/Hz) on Sun et al.'s seed-7 test set of 1000 channels, per K.

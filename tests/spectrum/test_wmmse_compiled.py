@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baselines.wmmse import wmmse, wmmse_loop, wmmse_solve
-from baselines.wmmse_compiled import available, wmmse_solve_compiled
+from baselines.spectrum.wmmse import wmmse, wmmse_loop, wmmse_solve
+from baselines.spectrum.wmmse_compiled import available, wmmse_solve_compiled
 from bench.reproduce import differences
 
 pytestmark = pytest.mark.skipif(not available(), reason="numba is not installed")

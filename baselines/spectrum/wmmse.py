@@ -317,11 +317,11 @@ def wmmse(gains: np.ndarray, p_max, noise_power, max_iter: int = 100, tol: float
     Starts at full power; stops per sample after ``max_iter`` iterations or when an iteration
     improves the sum rate ``Σ log2(1 + SINR)`` by ``<= tol`` bit/s/Hz (Sun et al. 2018).
     Returns the powers, shape (B, K), in the unit of ``p_max``. ``compiled`` (default: whenever
-    numba is installed) runs ``baselines.wmmse_compiled``'s kernel, which agrees with the numpy
+    numba is installed) runs ``baselines.spectrum.wmmse_compiled``'s kernel, which agrees with the numpy
     batch and ``wmmse_loop`` within ``bench.reproduce``'s tolerance with identical iteration
     counts, and is faster; ``compiled=False`` runs the numpy batch (bit-identical to the loop).
     """
-    from baselines import wmmse_compiled
+    from baselines.spectrum import wmmse_compiled
 
     if compiled or (compiled is None and wmmse_compiled.available()):
         return wmmse_compiled.wmmse_solve_compiled(gains, p_max, noise_power, max_iter, tol).powers
@@ -409,7 +409,7 @@ def wmmse_blocks(gains: np.ndarray, p_max, noise_power, n_iter: int) -> list[tup
 
 
 def __getattr__(name: str):
-    """``baselines.wmmse.WmmsePolicy``: the spectrum task's policy built on this function (per
+    """``baselines.spectrum.wmmse.WmmsePolicy``: the spectrum task's policy built on this function (per
     sub-band WMMSE; ``baselines/spectrum/wmmse_policy.py``), imported lazily so that this module
     stays a plain numpy function."""
     if name == "WmmsePolicy":

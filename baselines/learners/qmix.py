@@ -1,7 +1,7 @@
 """QMIX: monotonic value-function factorisation for cooperative MARL with discrete actions (CTDE).
 
 Rashid et al. 2018, "QMIX: Monotonic Value Function Factorisation for Deep Multi-Agent
-Reinforcement Learning", https://arxiv.org/abs/1803.11485. VDN's sum (``baselines/vdn.py``) is
+Reinforcement Learning", https://arxiv.org/abs/1803.11485. VDN's sum (``baselines/learners/vdn.py``) is
 replaced by a mixing network whose weights are produced from the global state ``s`` by
 hypernetworks and kept non-negative, so that
 
@@ -12,7 +12,7 @@ is monotone in every agent's utility: dQ_tot / dQ_i >= 0. Monotonicity is what k
 decentralised: the joint action of per-agent greedy choices maximises Q_tot (the IGM property),
 while the mixer can weight agents and interact with the state in ways a plain sum cannot.
 
-Everything else is VDN's, reused from ``baselines/vdn.py``: the per-agent utility networks shared
+Everything else is VDN's, reused from ``baselines/learners/vdn.py``: the per-agent utility networks shared
 per group (factored heads for MultiDiscrete, masked heads for Discrete), the replay buffer (here
 it also stores ``TrainingEnv.state()``), the double-Q TD target with a target network (and a
 target mixer), epsilon-greedy exploration, reward standardisation, the per-task discount
@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from baselines import vdn
+from baselines.learners import vdn
 from bench.policy import PolicyInfo
 
 
@@ -48,7 +48,7 @@ QMIX_GAMMA: dict[str, float] = {"compute/EdgeCluster-v1": 0.8, "spectrum/Interfe
 
 @dataclass
 class Args(vdn.Args):
-    """QMIX hyperparameters: VDN's (see baselines/vdn.py) plus the mixing network's; ``gamma``
+    """QMIX hyperparameters: VDN's (see baselines/learners/vdn.py) plus the mixing network's; ``gamma``
     None means QMIX_GAMMA's value for the task."""
 
     lr: float = 1e-3
@@ -96,9 +96,9 @@ class QMixer(nn.Module):
 def train(task_id: str, args: Args, *, out_dir: Path | None = None, scales: list[str] | None = None,
           progress: bool = True) -> list[dict]:
     """Train QMIX on every scale ``scales_to_train`` names (or ``scales``); save checkpoints and
-    training records under ``out_dir`` (default baselines/checkpoints); return the records."""
+    training records under ``out_dir`` (default baselines/learners/checkpoints); return the records."""
     if not isinstance(args, Args):
-        raise ValueError("qmix.train needs baselines.qmix.Args (VDN's fields plus the mixer's)")
+        raise ValueError("qmix.train needs baselines.learners.qmix.Args (VDN's fields plus the mixer's)")
     if args.gamma is None and task_id in QMIX_GAMMA:
         args = replace(args, gamma=QMIX_GAMMA[task_id])
     return vdn.train(task_id, args, out_dir=out_dir, scales=scales, progress=progress, algo="qmix",
@@ -106,7 +106,7 @@ def train(task_id: str, args: Args, *, out_dir: Path | None = None, scales: list
 
 
 class QMIXPolicy(vdn.VDNPolicy):
-    """Greedy QMIX agents from baselines/checkpoints/qmix/ (trained by ``rao-bench train qmix``):
+    """Greedy QMIX agents from baselines/learners/checkpoints/qmix/ (trained by ``rao-bench train qmix``):
     each agent takes the argmax of its own utility, which maximises the monotone Q_tot."""
 
     algo = "qmix"

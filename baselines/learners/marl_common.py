@@ -1,8 +1,8 @@
 """What every MARL reference learner shares (IPPO, MAPPO, VDN): nothing algorithm-specific.
 
-API summary (``baselines/ippo.py``, ``mappo.py`` and ``vdn.py`` build on exactly this)::
+API summary (``baselines/learners/ippo.py``, ``mappo.py`` and ``vdn.py`` build on exactly this)::
 
-    CHECKPOINT_DIR                       baselines/checkpoints
+    CHECKPOINT_DIR                       baselines/learners/checkpoints
     BUDGETS[task_id] -> Budget           declared training budget per trained scale
     budget_for(task_id, env_steps=None, wall_time_s=None) -> Budget   BUDGETS with overrides
     DISCOUNTS / discount(task_id) -> float   the task's discount per env step (default 0.99)

@@ -1,4 +1,4 @@
-"""WMMSE compiled with numba: the algorithm of ``baselines.wmmse`` (same updates, same start,
+"""WMMSE compiled with numba: the algorithm of ``baselines.spectrum.wmmse`` (same updates, same start,
 same stopping rule, same recorded iterate), one sample at a time in machine code.
 
 Why: numpy's batch (``wmmse_solve``) is memory-bound — every update streams the whole batch
@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from baselines.wmmse import WmmseResult, _check_budgets, _validated_gains
+from baselines.spectrum.wmmse import WmmseResult, _check_budgets, _validated_gains
 
 try:
     import numba
@@ -137,9 +137,9 @@ def available() -> bool:
 
 def wmmse_solve_compiled(gains: np.ndarray, p_max, noise_power, max_iter: int = 100, tol: float = 1e-3,
                          weights=None) -> WmmseResult:
-    """``baselines.wmmse.wmmse_solve`` (same arguments, same result) with the compiled kernel."""
+    """``baselines.spectrum.wmmse.wmmse_solve`` (same arguments, same result) with the compiled kernel."""
     if _compiled is None:
-        raise RuntimeError("numba is not installed: pip install numba, or use baselines.wmmse.wmmse_solve")
+        raise RuntimeError("numba is not installed: pip install numba, or use baselines.spectrum.wmmse.wmmse_solve")
     if max_iter < 0:
         raise ValueError(f"max_iter must be >= 0, got {max_iter}")
     G = _validated_gains(gains)

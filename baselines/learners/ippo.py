@@ -17,14 +17,14 @@ The horizon ends an episode by truncation; observations carry no clock, so the r
 bootstrapped there (r_T += gamma V(o_T); Pardo et al. 2018, "Time Limits in RL").
 
 Parameters are shared within each agent group (agents with the same observation and action
-spaces; ``baselines.marl_common.agent_groups``), with the scale-free agent-id feature, so a network
+spaces; ``baselines.learners.marl_common.agent_groups``), with the scale-free agent-id feature, so a network
 trained at the nominal scale also runs at the other scales. ``share_parameters=False`` gives every
 agent its own weights (batched matmuls, so 100+ agents stay cheap) and trains every scale.
 
 Train: ``rao-bench train ippo TASK --seed 1`` (``--reward hyperscore`` for the founding paper's
 HyperScore feedback loop, evaluated as ``ippo_hyperscore``). Everything env-side (training seeds,
 budget, violation counts, the HyperScore reward) is the harness's ``bench.training.TrainingEnv``.
-MAPPO (``baselines/mappo.py``) reuses this file's training loop with a centralised critic.
+MAPPO (``baselines/learners/mappo.py``) reuses this file's training loop with a centralised critic.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.marl_common import (
+from baselines.learners.marl_common import (
     AgentGroup, AgentMLP, BoxHead, RunningMeanStd, TrainedPolicy, agent_groups, budget_for,
     discount, group_meta, make_action_head, save_checkpoint, scales_to_train, seed_everything,
     training_command,
@@ -164,7 +164,7 @@ CriticFactory = Callable[[Sequence[Mapping[str, Any]], Sequence[int], int, int],
 def train(task_id: str, args: Args, *, out_dir: Path | None = None, scales: list[str] | None = None,
           progress: bool = True) -> list[dict]:
     """Train IPPO on every scale ``scales_to_train`` names (or ``scales``); save checkpoints and
-    training records under ``out_dir`` (default baselines/checkpoints); return the records."""
+    training records under ``out_dir`` (default baselines/learners/checkpoints); return the records."""
     algo = "ippo_hyperscore" if args.reward == "hyperscore" else "ippo"
     return train_ppo(task_id, args, algo=algo, cli_algo="ippo", critic_factory=Critic,
                      out_dir=out_dir, scales=scales, progress=progress)
@@ -374,7 +374,7 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
 # evaluation policies
 # ---------------------------------------------------------------------------------------------
 class IPPOPolicy(TrainedPolicy):
-    """Greedy IPPO actor from baselines/checkpoints/ippo/ (trained by ``rao-bench train ippo``)."""
+    """Greedy IPPO actor from baselines/learners/checkpoints/ippo/ (trained by ``rao-bench train ippo``)."""
 
     algo = "ippo"
     info = PolicyInfo(name="ippo", version="1.0", paradigm="DTDE",

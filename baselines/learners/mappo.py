@@ -2,7 +2,7 @@
 "The Surprising Effectiveness of PPO in Cooperative Multi-Agent Games", arXiv:2103.01955).
 
 Centralised training, decentralised execution (CTDE): each agent's actor pi(a | o_i) is IPPO's
-(``baselines/ippo.py``: same network, action heads, observation normalisation), and so is the PPO
+(``baselines/learners/ippo.py``: same network, action heads, observation normalisation), and so is the PPO
 update (GAE(lambda), clipped surrogate, value normalisation, entropy bonus, gradient clipping,
 minibatch epochs). Only the critic differs: during training it sees the env's global state
 ``s = TrainingEnv.state()`` (running mean/std normalised) and estimates
@@ -29,15 +29,15 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
-from baselines import ippo
-from baselines.ippo import train_ppo
-from baselines.marl_common import AgentLinear, AgentMLP
+from baselines.learners import ippo
+from baselines.learners.ippo import train_ppo
+from baselines.learners.marl_common import AgentLinear, AgentMLP
 from bench.policy import PolicyInfo
 
 
 @dataclass
 class Args(ippo.Args):
-    """MAPPO hyperparameters: IPPO's (see baselines/ippo.py) plus the critic's input."""
+    """MAPPO hyperparameters: IPPO's (see baselines/learners/ippo.py) plus the critic's input."""
 
     critic_obs: bool = True
     """feed the critic the agent's own observation besides the global state and agent id"""
@@ -89,7 +89,7 @@ class CentralCritic(nn.Module):
 def train(task_id: str, args: Args, *, out_dir: Path | None = None, scales: list[str] | None = None,
           progress: bool = True) -> list[dict]:
     """Train MAPPO on every scale ``scales_to_train`` names (or ``scales``); save checkpoints and
-    training records under ``out_dir`` (default baselines/checkpoints); return the records."""
+    training records under ``out_dir`` (default baselines/learners/checkpoints); return the records."""
     algo = "mappo_hyperscore" if args.reward == "hyperscore" else "mappo"
 
     def critic_factory(groups: Sequence[Mapping[str, Any]], in_dims: Sequence[int], hidden: int,
@@ -105,7 +105,7 @@ def train(task_id: str, args: Args, *, out_dir: Path | None = None, scales: list
 # evaluation policy
 # ---------------------------------------------------------------------------------------------
 class MAPPOPolicy(ippo.IPPOPolicy):
-    """Greedy MAPPO actor from baselines/checkpoints/mappo/ (``rao-bench train mappo``); the
+    """Greedy MAPPO actor from baselines/learners/checkpoints/mappo/ (``rao-bench train mappo``); the
     actor is IPPO's (only the critic, which is not kept, differs), so is its construction."""
 
     algo = "mappo"

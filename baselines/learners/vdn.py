@@ -29,7 +29,7 @@ Action spaces (the task's discrete ones):
   ``prod(nvec) = 31,104`` and its greedy action is the per-dimension argmax.
 
 Parameters are shared within each agent group (agents with identical observation and action
-spaces, ``baselines.marl_common``), with the scale-free agent-id feature when ``agent_id``.
+spaces, ``baselines.learners.marl_common``), with the scale-free agent-id feature when ``agent_id``.
 Observations are normalised by running mean/std (statistics saved in the checkpoint); the replay
 buffer stores raw observations and normalises them with the current statistics when sampled.
 
@@ -37,7 +37,7 @@ Time limits: every episode of these tasks ends by truncation at the horizon, whi
 of the world, so the TD target bootstraps through it (Pardo et al. 2018, "Time Limits in
 Reinforcement Learning"); only a true termination cuts the bootstrap.
 
-Train: ``rao-bench train vdn TASK --seed 1`` (checkpoints in baselines/checkpoints/vdn/; the
+Train: ``rao-bench train vdn TASK --seed 1`` (checkpoints in baselines/learners/checkpoints/vdn/; the
 declared budget is ``VDN_BUDGETS``). Everything env-side (training seeds, budget, violation counts,
 the optional HyperScore reward) is the harness's ``bench.training.TrainingEnv``.
 
@@ -58,7 +58,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from baselines.marl_common import (
+from baselines.learners.marl_common import (
     AgentGroup, RunningMeanStd, TrainedPolicy, agent_groups, group_meta, masked_argmax,
     save_checkpoint, scales_to_train, seed_everything,
 )
@@ -312,7 +312,7 @@ def td_loss(net: UtilityNet, target: UtilityNet, batch: Mapping[str, Any], gamma
             double_q: bool, mixer: nn.Module | None = None, target_mixer: nn.Module | None = None
             ) -> torch.Tensor:
     """Mean squared TD error of ``Q_tot = sum over groups and agents of Q_i(o_i, a_i)`` (VDN), or
-    of ``Q_tot = mixer(Q_1..Q_N; s)`` when a mixer is given (QMIX, ``baselines/qmix.py``; the
+    of ``Q_tot = mixer(Q_1..Q_N; s)`` when a mixer is given (QMIX, ``baselines/learners/qmix.py``; the
     target uses ``target_mixer`` on the next state).
 
     ``batch``: per group lists ``x``/``x_next`` of inputs [N, B, in_dim], ``a`` actions
@@ -384,8 +384,8 @@ def train(task_id: str, args: Args, *, out_dir: Path | None = None, scales: list
           progress: bool = True, algo: str = "vdn", mixer_factory: MixerFactory | None = None
           ) -> list[dict]:
     """Train VDN on every scale ``scales_to_train`` names (or ``scales``); save checkpoints and
-    training records under ``out_dir`` (default baselines/checkpoints); return the records.
-    (``algo``/``mixer_factory`` are how baselines/qmix.py reuses this loop with a mixer.)"""
+    training records under ``out_dir`` (default baselines/learners/checkpoints); return the records.
+    (``algo``/``mixer_factory`` are how baselines/learners/qmix.py reuses this loop with a mixer.)"""
     budget = vdn_budget(task_id, args.env_steps, args.wall_time_s)
     args = resolve(args, task_id)
     todo = scales if scales is not None else scales_to_train(task_id, args.agent_id, share=True)
@@ -550,7 +550,7 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
 # The evaluation policy
 # ---------------------------------------------------------------------------------------------
 class VDNPolicy(TrainedPolicy):
-    """Greedy VDN agents from baselines/checkpoints/vdn/ (trained by ``rao-bench train vdn``):
+    """Greedy VDN agents from baselines/learners/checkpoints/vdn/ (trained by ``rao-bench train vdn``):
     every agent takes the argmax of its own utility (per action dimension), which is the argmax
     of Q_tot because the decomposition is additive."""
 

@@ -43,8 +43,8 @@ BASELINES: dict[str, str] = {
     "qmix": "baselines.learners.qmix:QMIXPolicy",
 }
 
-SUPPLY_CHAIN = ("supply_chain/Serial-v1", "supply_chain/ThreeTier-v1")
-DISCRETE = ("compute/EdgeCluster-v1", "spectrum/Interference-v1")
+SUPPLY_CHAIN = ("supply_chain/ThreeTier-v2",)  # the founding paper's task (its ablation)
+DISCRETE = ("compute/EdgeCluster-v2", "spectrum/Interference-v2")
 
 # learner name -> (module with Args and train(), Args overrides that make the variant, the tasks
 # its reference entry is trained on: "*" = every released task). The HyperScore variant is the
@@ -68,11 +68,19 @@ def learner_names() -> list[str]:
 
 
 def learner_tasks(name: str) -> list[str]:
-    """The tasks learner ``name``'s reference entry is trained on."""
-    from bench.registry import task_ids
+    """The tasks learner ``name``'s reference entry is trained on ("*": the newest version of
+    every task; older versions keep their archived entries)."""
+    from bench.registry import parse_id, task_ids
 
     tasks = LEARNERS[name][2] if name in LEARNERS else ()
-    return task_ids() if tasks == "*" else [t for t in task_ids() if t in tasks]
+    if tasks != "*":
+        return [t for t in task_ids() if t in tasks]
+    newest: dict[tuple, tuple[int, str]] = {}
+    for t in task_ids():
+        ns, base, version = parse_id(t)
+        if (ns, base) not in newest or (version or 0) > newest[(ns, base)][0]:
+            newest[(ns, base)] = (version or 0, t)
+    return sorted(t for _, t in newest.values())
 
 
 def learner(name: str) -> tuple[str, dict[str, object]]:

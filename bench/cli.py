@@ -274,7 +274,10 @@ def _cmd_merge_runs(args: argparse.Namespace) -> int:
     from bench.runs import MergeError, merge_runs
 
     try:
-        docs = [json.loads(Path(f).read_text(encoding="utf-8")) for f in args.files]
+        from bench.submit.actionlog import inline_logs
+
+        docs = [inline_logs(json.loads(Path(f).read_text(encoding="utf-8")), Path(f).parent)
+                for f in args.files]
         merged = merge_runs(docs, command=_command_line())
     except (OSError, ValueError, KeyError) as exc:
         print(f"rao-bench: error: {exc}", file=sys.stderr)

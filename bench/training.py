@@ -44,6 +44,13 @@ from bench.registry import get_spec, make
 from bench.spec import TaskSpec
 
 REWARDS = ("env", "hyperscore")
+#: The last VALIDATION_SEEDS seeds of a task's training range are held out: a run's stream never
+#: draws them, so a learner's greedy validation on them (:meth:`TrainingEnv.validate`, the
+#: learning curve and the plateau stop) measures play on seeds it has not trained on.
+VALIDATION_SEEDS = 16
+#: why a run stopped: its step budget, its wall-time cap, the learner's own rule (e.g. a plateau of
+#: its validation curve, :meth:`TrainingEnv.stop`), or the learner without saying why
+STOP_REASONS = ("env_steps", "wall_time", "plateau", "learner")
 #: fields of a run record that measure time, not training (they differ between identical runs)
 TIMING_FIELDS = ("wall_time_s", "started_unix_s")
 
@@ -71,6 +78,8 @@ class _Ledger:
     seeds: list[int] = field(default_factory=list)
     violation_steps: dict[str, int] = field(default_factory=dict)
     exceedance: dict[str, float] = field(default_factory=dict)
+    validation_env_steps: int = 0
+    validation_episodes: int = 0
 
 
 class BudgetExhausted(RuntimeError):
@@ -231,10 +240,46 @@ class TrainingEnv(ParallelEnv):
 
     def next_seed(self) -> int:
         s = self.spec.seeds
+        held_out = s.train_stop - VALIDATION_SEEDS
         while True:
             seed = int(self._run.seed_rng.integers(s.train_start, s.train_stop))
-            if seed not in self._eval:  # the ranges are disjoint; this guards a bad spec too
+            # the ranges are disjoint (the eval check guards a bad spec); validation seeds are held out
+            if seed not in self._eval and seed < held_out:
                 return seed
+
+    def validation_seeds(self, n: int) -> list[int]:
+        """The first ``n`` (at most VALIDATION_SEEDS) held-out training seeds: never drawn by
+        :meth:`next_seed`, disjoint from the evaluation seeds, the same for every run."""
+        if not 1 <= n <= VALIDATION_SEEDS:
+            raise ValueError(f"validation episodes must be in [1, {VALIDATION_SEEDS}], got {n!r}")
+        s = self.spec.seeds
+        return list(range(s.train_stop - VALIDATION_SEEDS, s.train_stop - VALIDATION_SEEDS + n))
+
+    def validate(self, policy: Any, episodes: int) -> dict[str, Any]:
+        """Play ``policy`` (``reset(seed)``/``act(obs)``, e.g. the learner's current greedy actor)
+        on ``episodes`` held-out validation seeds in a separate env of this cell, scored by the
+        harness exactly as the evaluation protocol scores an episode. Its steps are counted apart
+        (``validation`` in the record), not against the training budget: they teach nothing."""
+        from bench.episode import run_episode
+
+        env = self.__dict__.get("_val_env")
+        if env is None:
+            env = self.__dict__["_val_env"] = make(self.spec.id, scale=self.scale, scenario=self.scenario)
+        recs = [run_episode(env, policy, seed, self.spec) for seed in self.validation_seeds(episodes)]
+        led = self._ledger
+        led.validation_episodes += len(recs)
+        led.validation_env_steps += sum(int(r["steps"]) for r in recs)
+        v = np.array([r["V"] for r in recs], dtype=np.float64)
+        return {"env_steps": self.env_steps, "V": float(v.mean()), "V_sd": float(v.std()),
+                "mean_return": float(np.mean([r["mean_return"] for r in recs]))}
+
+    def stop(self, reason: str = "plateau") -> None:
+        """The learner ends the run before its budget (e.g. its validation curve plateaued);
+        :meth:`exhausted` is True from now on and the record says ``stopped_by: reason``."""
+        if reason not in STOP_REASONS:
+            raise ValueError(f"stop reason must be one of {STOP_REASONS}, got {reason!r}")
+        if self._run.stopped_by is None:
+            self._run.stopped_by = reason
 
     def _check_training_seed(self, seed: Any) -> int:
         s = self.spec.seeds
@@ -337,6 +382,9 @@ class TrainingEnv(ParallelEnv):
             "seeds": list(led.seeds),
             "violations": {c: {"agent_steps": led.violation_steps[c],
                                "exceedance": led.exceedance[c]} for c in led.violation_steps},
+            **({"validation": {"episodes": led.validation_episodes,
+                               "env_steps": led.validation_env_steps}}
+               if led.validation_episodes else {}),
         }
 
 

@@ -74,3 +74,33 @@ def test_leaderboard_states_the_unit_of_a_multi_run_entry():
     assert e.n_runs == 3 and e.unit.startswith("3 runs × 10 seeds")
     single = lb.Entry(source="x", result=json.loads((SUB / "ippo.json").read_text()), status=lb.RANKED)
     assert single.unit == "10 episodes (1 training run)"
+
+
+def test_merge_runs_carries_every_runs_action_logs_into_one_sidecar(tmp_path):
+    """Run files keep their logs in sidecars beside them; the merged entry gets one sidecar with
+    every run's episodes, each slice decompressing to its episode's digest (replayable)."""
+    from bench.cli import main
+    from bench.submit.actionlog import SIDECAR_CODEC, episode_raw, read_sidecar
+
+    base = json.loads((SUB / "ippo.json").read_text())
+    if not isinstance(base.get("action_log"), dict):
+        pytest.skip("the committed entry has no action-log sidecar")
+    files = []
+    for k in (1, 2):
+        d = tmp_path / f"run{k}"
+        (d / "actions").mkdir(parents=True)
+        (d / base["action_log"]["file"]).write_bytes((SUB / base["action_log"]["file"]).read_bytes())
+        doc = copy.deepcopy(base)
+        for r in doc["algorithm"]["training"]["runs"]:
+            r["seed"] = k
+        (d / "r.json").write_text(json.dumps(doc))
+        files.append(str(d / "r.json"))
+    out = tmp_path / "merged" / "ippo.json"
+    assert main(["merge-runs", *files, "--out", str(out)]) == 0
+    merged = json.loads(out.read_text())
+    blob = read_sidecar(merged, out.parent)
+    assert len(merged["episodes"]) == 2 * len(base["episodes"])
+    for ep in merged["episodes"]:
+        raw = episode_raw(ep["actions"], blob)
+        assert raw and ep["actions"]["codec"] == SIDECAR_CODEC
+    assert {ep["run"] for ep in merged["episodes"]} == {0, 1}

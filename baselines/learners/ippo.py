@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from baselines.learners.curves import Curve, GreedyPolicy, StopRule
 from baselines.learners.marl_common import (
     AgentGroup, AgentMLP, BoxHead, RunningMeanStd, TrainedPolicy, agent_groups, budget_for,
     discount, group_meta, make_action_head, save_checkpoint, scales_to_train, seed_everything,
@@ -102,6 +103,9 @@ class Args:
     """normalised observations are clipped to +-obs_clip"""
     bootstrap_truncation: bool = True
     """bootstrap the value at the horizon (time-limit truncation) instead of treating it as terminal"""
+    validate: bool = True
+    """greedy validation on held-out training seeds (curves.StopRule): learning curve, the
+    best-validation network is the one saved, and a plateau ends the run before the budget"""
 
     def __post_init__(self) -> None:
         if self.reward not in REWARDS:
@@ -179,17 +183,19 @@ def train_ppo(task_id: str, args: Any, *, algo: str, cli_algo: str, critic_facto
     records = []
     for scale in todo:
         env = TrainingEnv(task_id, seed=args.seed, budget=budget, scale=scale, reward=args.reward)
-        meta, actor_state = _train_scale(env, args, critic_factory, progress,
-                                         desc=f"{algo} {task_id} {scale}")
+        meta, actor_state, curve = _train_scale(env, args, critic_factory, progress,
+                                                desc=f"{algo} {task_id} {scale}")
         record = env.record()
+        if curve is not None:
+            record["validation"] = curve.record()
         save_checkpoint(algo, task_id, env.scale, meta=meta, actor_state=actor_state, record=record,
-                        command=command, root=out_dir)
+                        command=command, root=out_dir, curve_csv=None if curve is None else curve.csv())
         records.append(record)
     return records
 
 
 def _train_scale(env: TrainingEnv, args: Any, critic_factory: CriticFactory, progress: bool,
-                 desc: str) -> tuple[dict, dict]:
+                 desc: str) -> tuple[dict, dict, Curve | None]:
     gen, rng = seed_everything(args.seed)
     gamma = args.gamma if args.gamma is not None else discount(env.spec.id)
     groups: list[AgentGroup] = agent_groups(env)
@@ -248,6 +254,10 @@ def _train_scale(env: TrainingEnv, args: Any, critic_factory: CriticFactory, pro
         return v[:, 0].numpy().astype(np.float64) * float(ret_rms[i].std) + float(ret_rms[i].mean)
 
     episode_returns: list[float] = []  # learning curve: mean over agents of each episode's return
+    curve = None
+    if getattr(args, "validate", False):
+        curve = Curve(env, StopRule(), GreedyPolicy(groups, actor, obs_rms, args.agent_id, args.obs_clip,
+                                                     lambda g, raw: g.to_env(raw, args.box_squash)))
     ep_return = 0.0
     bar = _progress(env.budget.env_steps, progress, desc)
     while not env.exhausted():
@@ -320,6 +330,8 @@ def _train_scale(env: TrainingEnv, args: Any, critic_factory: CriticFactory, pro
 
         # -- PPO epochs over minibatches of time steps (every agent of the step) ---------------
         mb = T // args.num_minibatches
+        diag = {"approx_kl": 0.0, "clipfrac": 0.0, "entropy": 0.0, "value_loss": 0.0, "policy_loss": 0.0}
+        n_diag = 0
         for _ in range(args.update_epochs):
             order = torch.from_numpy(rng.permutation(T))
             for k in range(args.num_minibatches):
@@ -345,23 +357,48 @@ def _train_scale(env: TrainingEnv, args: Any, critic_factory: CriticFactory, pro
                         v_loss = 0.5 * torch.max((v - target) ** 2, (v_clip - target) ** 2).mean()
                     else:
                         v_loss = 0.5 * ((v - target) ** 2).mean()
-                    loss = loss + pg_loss - ent_coef[i] * d.entropy().mean() + args.vf_coef * v_loss
+                    entropy = d.entropy().mean()
+                    loss = loss + pg_loss - ent_coef[i] * entropy + args.vf_coef * v_loss
+                    with torch.no_grad():  # diagnostics (CleanRL's): KL estimate k3, clip fraction
+                        logratio = logp - LOGPt[i][:, idx]
+                        diag["approx_kl"] += float(((logratio.exp() - 1) - logratio).mean())
+                        diag["clipfrac"] += float(((ratio - 1.0).abs() > args.clip_coef).float().mean())
+                        diag["entropy"] += float(entropy)
+                        diag["value_loss"] += float(v_loss)
+                        diag["policy_loss"] += float(pg_loss)
+                        n_diag += 1
                 optimizer.zero_grad()
                 loss.backward()
                 for p in group_params:
                     nn.utils.clip_grad_norm_(p, args.max_grad_norm)
                 optimizer.step()
+        if curve is not None:
+            ret_all = np.concatenate([(ADV[i].numpy() + VAL[i]).ravel() for i in range(n_groups)])
+            val_all = np.concatenate([VAL[i].ravel() for i in range(n_groups)])
+            var = float(np.var(ret_all))
+            curve.log(train_return=float(np.mean(episode_returns[-10:])) if episode_returns else float("nan"),
+                      lr=float(optimizer.param_groups[0]["lr"]),
+                      explained_variance=1.0 - float(np.var(ret_all - val_all)) / var if var > 0 else float("nan"),
+                      **{k: v / max(n_diag, 1) for k, v in diag.items()})
+            if curve.due():
+                curve.validate()
     bar.close()
 
-    for i, m in enumerate(gmeta):  # final normaliser statistics
-        m["obs_norm"] = obs_rms[i].state()
+    norm_states = [r.state() for r in obs_rms]  # final normaliser statistics
+    if curve is not None:
+        if not curve.points or curve.points[-1][0] < env.env_steps:
+            curve.validate()  # the final network is a candidate too
+        best_state, norm_states = curve.best  # type: ignore[misc]
+        actor.load_state_dict(best_state)  # the saved network is the best-validation one
+    for i, m in enumerate(gmeta):
+        m["obs_norm"] = norm_states[i]
     meta = {"args": dataclasses.asdict(args), "gamma": gamma, "agent_id": bool(args.agent_id),
             "box_squash": args.box_squash, "groups": gmeta,
             "budget": {"env_steps": env.budget.env_steps, "wall_time_s": env.budget.wall_time_s},
             "extra": {"episode_returns": [float(f"{r:.6g}") for r in episode_returns],
                       "return_norm": [r.state() for r in ret_rms],
                       "state_norm": state_rms.state() if state_rms is not None else None}}
-    return meta, actor.state_dict()
+    return meta, actor.state_dict(), curve
 
 
 def _progress(total: int, enabled: bool, desc: str) -> Any:

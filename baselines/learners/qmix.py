@@ -43,7 +43,8 @@ from bench.policy import PolicyInfo
 #: from the TRAINING range: on compute n10 (30,000 steps) QMIX at VDN's gamma 0.95 and lr 5e-4
 #: reached validation V 0.233; at gamma 0.8 and lr 1e-3, 0.600 (VDN's 0.595). Spectrum keeps
 #: VDN's 0.5 (almost myopic reward; see vdn.TASK_GAMMA).
-QMIX_GAMMA: dict[str, float] = {"compute/EdgeCluster-v1": 0.8, "spectrum/Interference-v1": 0.5}
+QMIX_GAMMA: dict[str, float] = {"compute/EdgeCluster-v1": 0.8, "spectrum/Interference-v1": 0.5,
+                                "compute/EdgeCluster-v2": 0.8, "spectrum/Interference-v2": 0.5}  # v2: v1's
 
 
 @dataclass

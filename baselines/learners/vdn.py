@@ -58,6 +58,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from baselines.learners.curves import Curve, GreedyPolicy, StopRule
 from baselines.learners.marl_common import (
     AgentGroup, RunningMeanStd, TrainedPolicy, agent_groups, group_meta, masked_argmax,
     save_checkpoint, scales_to_train, seed_everything,
@@ -67,7 +68,8 @@ from bench.training import REWARDS, Budget, TrainingEnv
 
 #: The discrete-action tasks VDN applies to (the policy's ``tasks`` is this intersected with the
 #: tasks that have checkpoints).
-DISCRETE_TASKS = ("compute/EdgeCluster-v1", "spectrum/Interference-v1")
+DISCRETE_TASKS = ("compute/EdgeCluster-v1", "spectrum/Interference-v1", "compute/EdgeCluster-v2",
+                  "spectrum/Interference-v2")
 
 #: Declared training budget of the VDN reference entries, per trained scale: env steps (the
 #: reproducible stop) and a wall-time cap in seconds (a guard against a stalled machine; a run it
@@ -80,6 +82,9 @@ DISCRETE_TASKS = ("compute/EdgeCluster-v1", "spectrum/Interference-v1")
 VDN_BUDGETS: dict[str, Budget] = {
     "compute/EdgeCluster-v1": Budget(env_steps=30_000, wall_time_s=900.0),
     "spectrum/Interference-v1": Budget(env_steps=12_000, wall_time_s=600.0),
+    # v2: the same step costs; caps, with the plateau rule (curves.StopRule) ending runs earlier
+    "compute/EdgeCluster-v2": Budget(env_steps=20_000, wall_time_s=900.0),
+    "spectrum/Interference-v2": Budget(env_steps=8_000, wall_time_s=600.0),
 }
 
 #: Default discount per task, chosen on validation seeds from the TRAINING range (never the
@@ -89,7 +94,8 @@ VDN_BUDGETS: dict[str, Budget] = {
 #: was 160 at gamma 0.5 vs 114 at 0.8. Compute: a dispatched job's delay cost and deadline
 #: penalty are booked over the following epochs; after 30,000 n10 steps validation V was 0.595 at
 #: gamma 0.95, 0.579 at 0.8 and 0.540 at 0.5.
-TASK_GAMMA: dict[str, float] = {"compute/EdgeCluster-v1": 0.95, "spectrum/Interference-v1": 0.5}
+TASK_GAMMA: dict[str, float] = {"compute/EdgeCluster-v1": 0.95, "spectrum/Interference-v1": 0.5,
+                                "compute/EdgeCluster-v2": 0.95, "spectrum/Interference-v2": 0.5}  # v2: v1's
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,6 +142,9 @@ class Args:
     env_steps: int | None = None
     """Env steps per trained scale; None = the task's declared budget (VDN_BUDGETS)."""
     wall_time_s: float | None = None
+    validate: bool = True
+    """greedy validation on held-out training seeds (curves.StopRule, with no plateau stop before
+    exploration has decayed): learning curve, best-validation network saved, plateau stop"""
     """Wall-time cap per trained scale, s; None = the task's declared budget."""
 
     def __post_init__(self) -> None:
@@ -393,11 +402,13 @@ def train(task_id: str, args: Args, *, out_dir: Path | None = None, scales: list
     records = []
     for scale in todo:
         env = TrainingEnv(task_id, seed=args.seed, budget=budget, scale=scale, reward=args.reward)
-        meta, state = train_scale(env, args, progress=progress, mixer_factory=mixer_factory,
-                                  desc=algo)
+        meta, state, curve = train_scale(env, args, progress=progress, mixer_factory=mixer_factory,
+                                         desc=algo)
         record = env.record()
+        if curve is not None:
+            record["validation"] = curve.record()
         save_checkpoint(algo, task_id, env.scale, meta=meta, actor_state=state, record=record,
-                        command=command, root=out_dir)
+                        command=command, root=out_dir, curve_csv=None if curve is None else curve.csv())
         records.append(record)
     return records
 
@@ -430,7 +441,7 @@ def _explore(net: UtilityNet, g: int, x: torch.Tensor, mask: np.ndarray | None, 
 
 def train_scale(env: TrainingEnv, args: Args, progress: bool = True,
                 mixer_factory: MixerFactory | None = None, desc: str = "vdn"
-                ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+                ) -> tuple[dict[str, Any], dict[str, torch.Tensor], Curve | None]:
     """Train VDN (or, with ``mixer_factory``, QMIX) on one TrainingEnv until its budget is spent;
     returns (checkpoint meta, agents' network state dict). Only the agents' networks are saved:
     execution is decentralised, the mixer is a training device."""
@@ -458,7 +469,22 @@ def train_scale(env: TrainingEnv, args: Args, progress: bool = True,
     step = updates = 0
     losses: list[float] = []
     bar = _progress(total, progress, f"{desc} {env.spec.id} {env.scale}")
+    curve = None
+    if args.validate:
+        rule = StopRule(min_frac=max(StopRule.min_frac, args.eps_fraction))
+        curve = Curve(env, rule, GreedyPolicy(groups, net, rms, args.agent_id, args.obs_clip,
+                                              lambda g, raw: g.to_env(raw)))
+    ep_return, ep_losses = 0.0, 0
     while not env.exhausted():
+        if curve is not None and step:
+            curve.log(train_return=ep_return, epsilon=epsilon(step, total, args),
+                      td_loss=float(np.mean(losses[-ep_losses:])) if ep_losses else float("nan"),
+                      updates=updates)
+            if curve.due():
+                curve.validate()
+                if env.exhausted():
+                    break
+        ep_return, ep_losses = 0.0, 0
         obs, _ = env.reset()
         enc = [g.encode(obs) for g in groups]
         for r, (x, _m) in zip(rms, enc):
@@ -478,6 +504,7 @@ def train_scale(env: TrainingEnv, args: Args, progress: bool = True,
             for r, (x, _m) in zip(rms, enc):
                 r.update(x)
             team_r = float(np.mean([rewards[a] for a in env.possible_agents]))
+            ep_return += team_r
             terminated = all(terms.get(a, False) for a in env.possible_agents)
             state = _state(env, state_rms)
             buf.add(taken, team_r, terminated, [x for x, _ in enc], [m for _, m in enc], state)
@@ -495,17 +522,26 @@ def train_scale(env: TrainingEnv, args: Args, progress: bool = True,
             opt.step()
             updates += 1
             losses.append(float(loss.detach()))
+            ep_losses += 1
             if updates % args.target_update_interval == 0:
                 target.load_state_dict(net.state_dict())
                 if mixer is not None:
                     target_mixer.load_state_dict(mixer.state_dict())
     bar.close()
+    gmeta = [{**group_meta(g, 1, r), "heads": list(h), "in_dim": d}
+             for g, r, h, d in zip(groups, rms, heads, in_dims)]
+    if curve is not None:
+        if not curve.points or curve.points[-1][0] < env.env_steps:
+            curve.validate()  # the final network is a candidate too
+        best_state, norm_states = curve.best  # type: ignore[misc]
+        net.load_state_dict(best_state)  # the saved network is the best-validation one
+        for m, st in zip(gmeta, norm_states):
+            m["obs_norm"] = st
     meta = {"args": asdict(args), "agent_id": bool(args.agent_id),
-            "groups": [{**group_meta(g, 1, r), "heads": list(h), "in_dim": d}
-                       for g, r, h, d in zip(groups, rms, heads, in_dims)],
+            "groups": gmeta,
             "extra": {"updates": updates, "reward_standardiser": [r_mu, r_sd],
                       "final_td_loss": float(np.mean(losses[-200:])) if losses else None}}
-    return meta, net.state_dict()
+    return meta, net.state_dict(), curve
 
 
 def _state(env: TrainingEnv, state_rms: RunningMeanStd | None) -> np.ndarray | None:

@@ -237,6 +237,27 @@ def split_logs(result: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     return out, blob
 
 
+def inline_logs(result: dict[str, Any], folder: Any) -> dict[str, Any]:
+    """The inverse of :func:`split_logs`: a copy of ``result`` whose episodes carry their logs
+    inline again, read from its sidecar in ``folder`` (checked), so that results from several
+    files can be joined (``rao-bench merge-runs``) and written with one new sidecar."""
+    if not isinstance(result.get("action_log"), dict):
+        return result
+    blob = read_sidecar(result, folder)
+    episodes = []
+    for ep in result.get("episodes", []):
+        act = ep.get("actions")
+        if isinstance(act, dict) and act.get("codec") == SIDECAR_CODEC:
+            episode_raw(act, blob)  # the slice decompresses to its digest
+            off, n = act["sidecar"]
+            ep = dict(ep, actions={"codec": CODEC, "sha256": act["sha256"],
+                                   "data": base64.b64encode(blob[off:off + n]).decode("ascii")})
+        episodes.append(ep)
+    out = {k: v for k, v in result.items() if k != "action_log"}
+    out["episodes"] = episodes
+    return out
+
+
 def read_sidecar(result: Mapping[str, Any], folder: Any) -> bytes:
     """The sidecar blob of ``result`` (a file in ``folder``), checked against its size and sha256."""
     from pathlib import Path

@@ -9,6 +9,7 @@ from bench.policy import PolicySource, load_policy
 # name -> "module:Class". Each class carries ``info`` (PolicyInfo) and ``tasks`` ("*" or ids).
 BASELINES: dict[str, str] = {
     "random": "baselines.random_policy:RandomPolicy",
+    "constant": "baselines.constant:ConstantPolicy",   # the no-intelligence floor (newest tasks)
     "order_up_to": "baselines.order_up_to:OrderUpToPolicy",
     "base_stock": "baselines.base_stock:BaseStockPolicy",
     "lp_static": "baselines.lp_static:StaticLPPolicy",

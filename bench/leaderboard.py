@@ -299,6 +299,43 @@ class Board:
     frontier: list[FrontierCell] = field(default_factory=list)
 
 
+#: The floors every learner must beat (issue 19): the constant policy (the middle of every action
+#: space) on every task, and each domain's naive heuristic (the zero anchor of its v2 score).
+FLOOR_CONSTANT = "constant"
+NAIVE_FLOORS = {"supply_chain": "lot_for_lot", "power_grid": "no_control", "spectrum": "safe_random",
+                "compute": "round_robin"}
+FLOOR_SEED = 0  # bootstrap seed of the floor comparisons (a rebuilt board is byte-identical)
+
+
+def floor_names(task_id: str) -> tuple[str, ...]:
+    """The floor entries' names on ``task_id``: the constant policy, then the domain's naive one."""
+    naive = NAIVE_FLOORS.get(task_id.split("/", 1)[0])
+    return (FLOOR_CONSTANT,) + ((naive,) if naive else ())
+
+
+def floor_checks(e: Entry, entries: Sequence[Entry], spec: TaskSpec) -> list[tuple[str, float, float, float]]:
+    """For a learner entry: (floor name, mean V difference, 95% low, high) against each floor entry
+    present, paired on the nominal eval seeds (runs resampled independently); the learner beats a
+    floor when ``low > 0``."""
+    out = []
+    for name in floor_names(spec.id):
+        # the reference sweep's own file (registered, when identity was checked), not a namesake
+        floor = next((f for f in entries if f.name == name and f.source == f"{f.task}/{name}.json"
+                      and f.registered_reference is not False), None)
+        if floor is None or floor is e:
+            continue
+        a, sa = e.nominal_matrix(spec)
+        b, sb = floor.nominal_matrix(spec)
+        shared = sorted(set(sa) & set(sb))
+        if len(shared) < 2:
+            continue
+        d, lo, hi = stats.paired_difference_ci(a[:, [sa.index(x) for x in shared]],
+                                               b[:, [sb.index(x) for x in shared]],
+                                               np.random.Generator(np.random.PCG64(FLOOR_SEED)))
+        out.append((name, float(d), float(lo), float(hi)))
+    return out
+
+
 def task_slug(task_id: str) -> str:
     """File-name form of a task id: ``domain/Name-vN`` -> ``domain__Name-vN``."""
     return task_id.replace("/", "__")

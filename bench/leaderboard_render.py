@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from bench.leaderboard import ORACLE, Board, Entry, Row, TaskBoard
+from bench.leaderboard import ORACLE, Board, Entry, Row, TaskBoard, floor_checks
 from bench.leaderboard_plots import plot_names
 from bench.metrics import hyperscore
 
@@ -146,14 +146,22 @@ def training_table(tb: TaskBoard) -> Table | None:
         return None
     headers = ["entry", "env steps", "episodes", "wall time (s)", "scales trained"]
     headers += [f"{c.name} training rate ↓" for c in tb.spec.constraints]
-    headers += ["retrain with"]
+    headers += ["runs", "stopped by", "beats the floors? (paired V difference [95% CI])", "retrain with"]
     t = Table(headers)
+    pool = [r.entry for r in tb.rows] + list(tb.quick) + list(tb.ineligible)
     for e in entries:
         tr = _training(e)
         scales = ", ".join(str(r.get("scale")) for r in tr.get("runs", [])) or "—"
         row = [e.label, f"{tr['env_steps']:,}", f"{tr['episodes']:,}", _num(tr["wall_time_s"], ".0f"),
                scales]
         row += [_pct(tr["violations"].get(c.name, {}).get("rate")) for c in tb.spec.constraints]
+        stops: dict[str, int] = {}
+        for r in tr.get("runs", []):
+            stops[str(r.get("stopped_by", "?"))] = stops.get(str(r.get("stopped_by", "?")), 0) + 1
+        floors = floor_checks(e, pool, tb.spec)
+        row += [str(e.n_runs), ", ".join(f"{k} ×{n}" for k, n in sorted(stops.items())) or DASH,
+                "; ".join(f"{'yes' if lo > 0 else 'NO'} vs {name}: {d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+                          for name, d, lo, hi in floors) or DASH]
         row.append(str(tr.get("command", "")))
         t.rows.append(row)
     return t

@@ -40,6 +40,9 @@ _COST = {"supply_chain/ThreeTier": 0, "spectrum/Interference": 1, "power_grid": 
          "supply_chain/Serial": 3, "compute/EdgeCluster": 4}
 
 
+_TIER = {"ippo": 0, "mappo": 0, "vdn": 1, "qmix": 1, "ippo_hyperscore": 2}
+
+
 def _cost(task: str) -> int:
     return next((c for prefix, c in _COST.items() if task.startswith(prefix)), 9)
 
@@ -98,9 +101,10 @@ def main() -> int:
     pairs = [(n, t) for n in names for t in registry.learner_tasks(n) if args.task in (None, t)]
     if not pairs:
         parser.error("no (learner, task) pair matches --only/--task")
-    # cheapest tasks first, one pair's runs together: entries complete one by one
+    # PPO learners (every task) first, then value decomposition, then the HyperScore ablation;
+    # within that, cheapest tasks first and one pair's runs together: entries complete one by one
     jobs = sorted(((n, t, k) for n, t in pairs for k in range(1, args.runs + 1)),
-                  key=lambda j: (-_cost(j[1]), j[0], j[1], j[2]))
+                  key=lambda j: (_TIER.get(j[0], 3), -_cost(j[1]), j[1], j[0], j[2]))
     done: dict[tuple[str, str], int] = defaultdict(int)
     failed = []
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:

@@ -147,8 +147,9 @@ def generate_reference_entries() -> dict[str, dict[str, Any]]:
     for name in registry.names():
         src = registry.get(name)
         tasks = getattr(src.factory, "tasks", "*")
-        if name in registry.LEARNERS:
-            tasks = registry.LEARNERS[name][2]
+        if name in registry.LEARNERS:  # the tasks it is trained on now, and its archived ones
+            trained = registry.LEARNERS[name][2]
+            tasks = "*" if "*" in (trained, tasks) else tuple(trained) + tuple(tasks)
         fams = "*" if tasks == "*" else sorted({family(t) for t in tasks})
         oracle = bool(privileged_info(src.factory))
         rows[name] = {"owner": MAINTAINERS, "kind": "oracle" if oracle else "reference",

@@ -104,3 +104,17 @@ def test_merge_runs_carries_every_runs_action_logs_into_one_sidecar(tmp_path):
         raw = episode_raw(ep["actions"], blob)
         assert raw and ep["actions"]["codec"] == SIDECAR_CODEC
     assert {ep["run"] for ep in merged["episodes"]} == {0, 1}
+
+
+def test_a_merged_entry_is_a_valid_result():
+    """The validator accepts what merge-runs writes (the summary's n_runs included) and refuses a
+    merged summary whose n_runs was edited."""
+    from bench.submit.validator import validate_document
+
+    merged = merge_runs(fake_runs())
+    assert merged["summary"]["nominal"]["n_runs"] == 3
+    report = validate_document(merged)
+    assert not [p for p in report.problems if p.stage == "schema"], report.problems[:3]
+    bad = copy.deepcopy(merged)
+    bad["summary"]["nominal"]["n_runs"] = 5
+    assert not validate_document(bad).ok

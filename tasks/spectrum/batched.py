@@ -40,6 +40,7 @@ import numpy as np
 from bench.env_base import restore_views, state_with_views
 from bench.spec import EnvConfig
 from tasks.spectrum import channel as ch
+from tasks.spectrum import kernels as _kernels
 from tasks.spectrum.interference import RULES, InterferenceEnv, measurements_db
 
 
@@ -59,6 +60,8 @@ class BatchedInterferenceEnv:
         self.config = config
         self.n_envs = B = int(n_envs)
         self.envs = [InterferenceEnv(config) for _ in range(B)]
+        for env in self.envs:           # this class lays out the numpy path's arithmetic
+            env.use_compiled(False)
         e = self.envs[0]
         if e.reward != "team":
             raise ValueError(f"BatchedInterferenceEnv gives the team reward only; this config sets "
@@ -347,10 +350,9 @@ class BatchedInterferenceEnv:
         """``_advance_channel`` for the episodes ``rows`` (elementwise per episode, so any split of
         the rows gives the same bits)."""
         z = self._z[rows]
-        draw = ch.draw_normals
         for rng, row in zip(self._rngs[rows], z):
-            if draw is not None:
-                draw(rng, row)                       # compiled, the same stream (channel.py)
+            if _kernels.AVAILABLE and type(rng.bit_generator) is np.random.PCG64:
+                _kernels.draw_normals(_kernels.generator_pointers(rng), row)   # the same stream
             else:
                 rng.standard_normal(out=row)
         z *= ch._SQRT_HALF

@@ -26,6 +26,8 @@ def run_both(scale: str, scenario: str, seeds: list[int], n_steps: int | None = 
     B = len(seeds)
     benv = BatchedInterferenceEnv.make(B, task, scale=scale, scenario=scenario, n_threads=n_threads)
     singles = [bench.make(task, scale=scale, scenario=scenario) for _ in seeds]
+    for env in singles:                 # the numpy reference path (the compiled one: test_compiled_step)
+        env.use_compiled(False)
     v2 = task != TASK
     agents = singles[0].possible_agents
     obs, mask = benv.reset(seeds)

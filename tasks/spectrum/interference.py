@@ -329,6 +329,9 @@ class InterferenceEnv(RaoParallelEnv):
         self._row_offset = self._idx * M                    # flat index of (k, 0) in a (K, M) array
         self._action_offset = self._idx * self.n_actions    # flat index of (k, 0) in a (K, A) array
         self._zeros_k = [0.0] * K
+        self._agent_keys = dict.fromkeys(self.possible_agents)     # dict.fromkeys(dict) is faster
+        self._all_false = dict.fromkeys(self.possible_agents, False)    # copied per step (fast)
+        self._all_true = dict.fromkeys(self.possible_agents, True)
         self._no_block = np.zeros(K, dtype=bool)
         # _measure's constants per column of [direct gains | received power]
         self._meas_floor = np.repeat([[MIN_GAIN, -np.inf]], [M, M], axis=1).repeat(K, axis=0)
@@ -338,6 +341,8 @@ class InterferenceEnv(RaoParallelEnv):
         self._masks: dict[bytes, np.ndarray] = {}                 # action mask per availability
         self._no_pu = (np.zeros((0, K)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         self._no_array = np.zeros(0)
+        self._no_actions = np.zeros(0, dtype=np.int64)
+        self._no_bands = np.zeros(0, dtype=bool)
         self._obs_next: np.ndarray | None = None
         self.use_compiled(kernels.AVAILABLE)
         self._ready = False
@@ -652,11 +657,11 @@ class InterferenceEnv(RaoParallelEnv):
         reward, infos = self._advance(self._actions_to_array(actions))
         self.t += 1
         obs = self._observe()
-        agents = self.possible_agents
         done = self.t >= self.horizon
-        rewards = dict(zip(agents, reward)) if isinstance(reward, list) else dict.fromkeys(agents, reward)
-        terminations = dict.fromkeys(agents, False)
-        truncations = dict.fromkeys(agents, done)
+        rewards = dict(zip(self.possible_agents, reward)) if isinstance(reward, list) \
+            else dict.fromkeys(self._agent_keys, reward)
+        terminations = self._all_false.copy()
+        truncations = (self._all_true if done else self._all_false).copy()
         if done:
             self.agents = []
         return obs, rewards, terminations, truncations, infos
@@ -766,23 +771,13 @@ class InterferenceEnv(RaoParallelEnv):
         t = self.t
         K = self.n_links
         slot = self._slots[t]
-        blocked = None
-        if self._cap_of is not None:
-            executed = self._cap_of.take(self._action_offset + a)
-            if (executed != a).any():
-                blocked = executed != a
-                a = executed
-        if slot.outage:
-            avail = self._available[t]
-            off = (a > 0) & ~avail[self._band0_of[a]]
-            if off.any():
-                a = np.where(off, 0, a)              # a masked action is not executed: silent
-                blocked = off if blocked is None else blocked | off
         chan = self.channel
         gain, pb, idx = slot.pu if slot.pu is not None else self._no_pu
-        (cols, power, suspended, any_over, jain, p5, self._si_db, fb, self.last_power_db,
+        (a, cols, power, any_blocked, suspended, any_over, jain, p5, self._si_db, fb, self.last_power_db,
          self._obs_next) = kernels.play_slot(
-            a, self._band0_of, self._power_of, chan.direct, chan.cross_mean, chan._cross_dev,
+            a, self._cap_of if self._cap_of is not None else self._no_actions,
+            self._available[t] if slot.outage else self._no_bands,
+            self._band0_of, self._power_of, chan.direct, chan.cross_mean, chan._cross_dev,
             chan.neighbours, self.noise_mw, self.ext_band, self.ext_mw,
             chan.external if slot.external else self._no_array, gain, pb, idx,
             chan.primary_fade if self.pu_fading else self._no_pu[0], self.pu_threshold_mw,
@@ -792,30 +787,29 @@ class InterferenceEnv(RaoParallelEnv):
         self._feedback = fb
         d_jain, d_p5 = jain - self._jain_prev, p5 - self._p5_prev
         self._jain_prev, self._p5_prev = jain, p5
-        rate_l, safe_l, mbit_l, energy_l, budget_l, pu_l = cols.tolist()
+        rate_l, safe_l, mbit_l, energy_l, budget_l, pu_l, blocked_l = cols.tolist()
         rate = cols[0]
-        blocked_l = blocked.astype(float).tolist() if blocked is not None else self._zeros_k
+        blocked = cols[6] != 0.0 if any_blocked else self._no_block
         agents = self.possible_agents
         if self.protection_rule == "suspend":
             reward = (sum(safe_l) - self.penalty * (sum(budget_l) + sum(pu_l))) / K
-            infos = {x: {"kpi": {"rate": r, "safe_rate": s_, "mbits": b, "energy_j": e, "blocked": bl},
-                         "violations": {"pu_interference": u, "power_budget": v}}
-                     for x, r, s_, b, e, bl, u, v in zip(agents, rate_l, safe_l, mbit_l, energy_l,
-                                                         blocked_l, pu_l, budget_l)}
+            infos = dict(zip(agents, [{"kpi": {"rate": r, "safe_rate": s_, "mbits": b, "energy_j": e,
+                                               "blocked": bl},
+                                       "violations": {"pu_interference": u, "power_budget": v}}
+                                      for r, s_, b, e, bl, u, v in zip(rate_l, safe_l, mbit_l, energy_l,
+                                                                       blocked_l, pu_l, budget_l)]))
             self.last_outcome = {"action": a, "power_mw": power, "rate": rate, "safe_rate": cols[1],
-                                 "suspended": suspended if any_over else self._no_block,
-                                 "blocked": blocked if blocked is not None else self._no_block}
+                                 "suspended": suspended if any_over else self._no_block, "blocked": blocked}
         else:
             exceed = sum(budget_l)
             if any_over:
                 exceed += sum(pu_l)
             reward = (sum(rate_l) - self.penalty * exceed) / K
-            infos = {x: {"kpi": {"rate": r, "mbits": b, "energy_j": e, "blocked": bl},
-                         "violations": {"pu_interference": u, "power_budget": v}}
-                     for x, r, b, e, bl, u, v in zip(agents, rate_l, mbit_l, energy_l, blocked_l, pu_l,
-                                                     budget_l)}
-            self.last_outcome = {"action": a, "power_mw": power, "rate": rate,
-                                 "blocked": blocked if blocked is not None else self._no_block}
+            infos = dict(zip(agents, [{"kpi": {"rate": r, "mbits": b, "energy_j": e, "blocked": bl},
+                                       "violations": {"pu_interference": u, "power_budget": v}}
+                                      for r, b, e, bl, u, v in zip(rate_l, mbit_l, energy_l, blocked_l, pu_l,
+                                                                   budget_l)]))
+            self.last_outcome = {"action": a, "power_mw": power, "rate": rate, "blocked": blocked}
         k0 = infos[agents[0]]["kpi"]
         k0["jain"] = d_jain
         k0["rate_p5"] = d_p5
@@ -952,11 +946,11 @@ class InterferenceEnv(RaoParallelEnv):
         if obs is None:
             obs = self._obs_matrix()
         self._obs_next = None
+        # dict(zip(keys, list)) builds the same dict as a comprehension, about 15% faster
         if mask.ndim == 2:                   # per-agent masks (power budget masked, v2)
-            return {a: {"observation": row, "action_mask": m}
-                    for a, row, m in zip(self.possible_agents, obs, mask)}
-        return {a: {"observation": row, "action_mask": mask}
-                for a, row in zip(self.possible_agents, obs)}
+            return dict(zip(self.possible_agents, [{"observation": row, "action_mask": m}
+                                                   for row, m in zip(obs, mask)]))
+        return dict(zip(self.possible_agents, [{"observation": row, "action_mask": mask} for row in obs]))
 
     def state(self) -> np.ndarray:
         """Every link's observation (link_0 first), the incumbent activity per band, the

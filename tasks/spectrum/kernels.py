@@ -139,18 +139,32 @@ def _fading_step(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean
     return direct, dev, external, primary
 
 
-def _play_slot(a, band0_of, power_of, direct, cross_mean, dev, neighbours, noise, ext_band, ext_mw, external,
+def _play_slot(a_played, cap_of, available, band0_of, power_of, direct, cross_mean, dev, neighbours, noise, ext_band, ext_mw, external,
                pu_gain, pu_band, pu_idx, pu_fade, threshold, proportional, energy_of, budget_of, n_actions,
                mbit_per_rate, cum_rate, t, onehot_of, rel_db_of, min_gain, snr_scale, inv_noise,
                static_next, feedback_nb, leak_db):  # pragma: no cover - compiled
     """One slot's outcome (``InterferenceEnv._advance`` up to the channel's move, both rules).
 
-    Returns ``cols`` (6, K) = [rate, safe rate, Mbit, energy J, budget excess dB, blamed incumbent
-    excess dB], ``power`` (K,), ``suspended`` (K,) bool, ``any_over`` (an active incumbent above
-    ``I_th``), Jain's index and the 5th percentile of the running average rates, the measurements
+    Returns the executed actions (K,), ``cols`` (7, K) = [rate, safe rate, Mbit, energy J, budget
+    excess dB, blamed incumbent excess dB, blocked 0/1], ``power`` (K,), ``any_blocked``,
+    ``suspended`` (K,) bool, ``any_over`` (an active incumbent above ``I_th``), Jain's index and the 5th percentile of the running average rates, the measurements
     ``si_db`` (K, 2M), ``feedback`` (K, M + 1), ``last_power_db`` (K,) and the next observation
     matrix (K, D) float32. ``cum_rate`` is updated in place."""
     K, M = direct.shape
+    n_actions_ = band0_of.size
+    # what the radios execute: a level above the budget capped (v2's mask rule, ``cap_of``), a
+    # band in outage silent (``available``); ``blocked`` where that differs from the action played
+    a = a_played.copy()
+    any_blocked = False
+    cols = np.zeros((7, K))
+    for k in range(K):
+        if cap_of.size:
+            a[k] = cap_of[k * n_actions_ + a_played[k]]
+        if available.size and a[k] > 0 and not available[band0_of[a[k]]]:
+            a[k] = 0
+        if a[k] != a_played[k]:
+            cols[6, k] = 1.0
+            any_blocked = True
     b0 = np.empty(K, dtype=np.int64)
     power = np.empty(K)
     for j in range(K):
@@ -175,7 +189,6 @@ def _play_slot(a, band0_of, power_of, direct, cross_mean, dev, neighbours, noise
     if external.size:
         for i in range(K):
             received[i, ext_band] += ext_mw * external[i]
-    cols = np.zeros((6, K))
     for k in range(K):
         m = b0[k]
         sinr = direct[k, m] * power[k] / (noise + received[k, m])
@@ -283,7 +296,7 @@ def _play_slot(a, band0_of, power_of, direct, cross_mean, dev, neighbours, noise
                 c += 1
             obs[k, c] = leak_db[k, n]
             c += 1
-    return cols, power, suspended, any_over, jain, p5, si, fb, last_power_db, obs
+    return a, cols, power, any_blocked, suspended, any_over, jain, p5, si, fb, last_power_db, obs
 
 
 if AVAILABLE:

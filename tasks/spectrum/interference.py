@@ -772,17 +772,15 @@ class InterferenceEnv(RaoParallelEnv):
         K = self.n_links
         slot = self._slots[t]
         chan = self.channel
-        gain, pb, idx = slot.pu if slot.pu is not None else self._no_pu
         (a, cols, power, any_blocked, suspended, any_over, jain, p5, self._si_db, fb, self.last_power_db,
          self._obs_next) = kernels.play_slot(
             a, self._cap_of if self._cap_of is not None else self._no_actions,
             self._available[t] if slot.outage else self._no_bands,
             self._band0_of, self._power_of, chan.direct, chan.cross_mean, chan._cross_dev,
             chan.neighbours, self.noise_mw, self.ext_band, self.ext_mw,
-            chan.external if slot.external else self._no_array, gain, pb, idx,
-            chan.primary_fade if self.pu_fading else self._no_pu[0], self.pu_threshold_mw,
-            self.blame == "proportional", self._energy_of, self._budget_excess_of, self.n_actions,
-            self._mbit_per_rate, self._cum_rate, t, self._onehot_of, self._rel_db_of, MIN_GAIN,
+            chan.external if slot.external else self._no_array, self.pu_gain, self.pu_band,
+            self._pu_active[t], chan.primary_fade if self.pu_fading else self._no_pu[0], self.pu_threshold_mw,
+            self.blame == "proportional", self._energy_of, self._budget_excess_of, self._mbit_per_rate, self._cum_rate, t, self._onehot_of, self._rel_db_of, MIN_GAIN,
             self._snr_scale, self._inv_noise, self._slots[t + 1].static, self.feedback_nb, self._leak_db)
         self._feedback = fb
         d_jain, d_p5 = jain - self._jain_prev, p5 - self._p5_prev

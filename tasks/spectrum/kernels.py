@@ -102,23 +102,20 @@ def _gauss_markov_step(ptrs, h, rho, scale):  # pragma: no cover - compiled
         h[i] = h[i] * rho + z
 
 
-def _fading_step(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, n_bands, n_primary):  # pragma: no cover - compiled
+def _fading_core(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, direct, dev, external,
+                 primary):  # pragma: no cover - compiled
     """``channel.gauss_markov_step`` (same draws, same operations, same bits of ``h``), then the
-    refresh of the slot's gains from ``|h|²``: fresh ``direct`` (K, M), ``cross_dev`` (K, F, M),
-    ``external`` (K,) and ``primary_fade`` (U, K) (``InterferenceChannel._refresh``)."""
+    slot's gains from ``|h|²`` written into ``direct`` (K, M), ``dev`` (K, F, M: the faded cross
+    gains' deviation from their mean), ``external`` (K,) and ``primary`` (U, K)
+    (``InterferenceChannel._refresh``'s quantities)."""
     bitgen = _bitgen_from_pointers(ptrs[0], ptrs[1], ptrs[2], ptrs[3])
     for i in range(h.size):
         z = random_standard_normal(bitgen)
         z = z * 0.7071067811865476
         z = z * scale
         h[i] = h[i] * rho + z
-    K = direct_mean.shape[0]
-    F = neighbour_mean.shape[1]
-    M = n_bands
-    direct = np.empty((K, M))
-    dev = np.empty((K, F, M))
-    external = np.empty(K)
-    primary = np.empty((n_primary, K))
+    K, M = direct.shape
+    F = dev.shape[1]
     e = 0
     for k in range(K):
         for m in range(M):
@@ -132,41 +129,61 @@ def _fading_step(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean
     for k in range(K):
         external[k] = (h[e] * h[e] + h[e + 1] * h[e + 1]) * external_mean[k]
         e += 2
-    for u in range(n_primary):
+    for u in range(primary.shape[0]):
         for k in range(K):
             primary[u, k] = h[e] * h[e] + h[e + 1] * h[e + 1]
             e += 2
+
+
+def _fading_step(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, n_bands, n_primary):  # pragma: no cover - compiled
+    """``_fading_core`` into fresh arrays (every slot's gains are new arrays: snapshots stay valid)."""
+    K = direct_mean.shape[0]
+    F = neighbour_mean.shape[1]
+    direct = np.empty((K, n_bands))
+    dev = np.empty((K, F, n_bands))
+    external = np.empty(K)
+    primary = np.empty((n_primary, K))
+    _fading_core(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, direct, dev, external, primary)
     return direct, dev, external, primary
 
 
-def _play_slot(a_played, cap_of, available, band0_of, power_of, direct, cross_mean, dev, neighbours, noise, ext_band, ext_mw, external,
-               pu_gain, pu_band, pu_idx, pu_fade, threshold, proportional, energy_of, budget_of, n_actions,
-               mbit_per_rate, cum_rate, t, onehot_of, rel_db_of, min_gain, snr_scale, inv_noise,
-               static_next, feedback_nb, leak_db):  # pragma: no cover - compiled
-    """One slot's outcome (``InterferenceEnv._advance`` up to the channel's move, both rules).
+def _fading_steps(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, direct, dev, external,
+                  primary):  # pragma: no cover - compiled
+    """``_fading_core`` for every episode ``b`` of a batch (leading axis), in place."""
+    for b in range(h.shape[0]):
+        _fading_core(ptrs[b], h[b], rho, scale, direct_mean[b], neighbour_mean[b], external_mean[b], direct[b],
+                     dev[b], external[b], primary[b])
 
-    Returns the executed actions (K,), ``cols`` (7, K) = [rate, safe rate, Mbit, energy J, budget
-    excess dB, blamed incumbent excess dB, blocked 0/1], ``power`` (K,), ``any_blocked``,
-    ``suspended`` (K,) bool, ``any_over`` (an active incumbent above ``I_th``), Jain's index and the 5th percentile of the running average rates, the measurements
-    ``si_db`` (K, 2M), ``feedback`` (K, M + 1), ``last_power_db`` (K,) and the next observation
-    matrix (K, D) float32. ``cum_rate`` is updated in place."""
+
+def _slot_core(a_played, cap_of, available, band0_of, power_of, direct, cross_mean, dev, neighbours, noise,
+               ext_band, ext_mw, external, pu_gain, pu_band, pu_active, pu_fade, threshold, proportional,
+               energy_of, budget_of, mbit_per_rate, cum_rate, t, onehot_of, rel_db_of, min_gain, snr_scale,
+               inv_noise, static_next, feedback_nb, leak_db,
+               a, cols, power, suspended, si, fb, last_power_db, obs):  # pragma: no cover - compiled
+    """One slot's outcome (``InterferenceEnv._advance`` up to the channel's move, both rules), written
+    into the outputs: the executed actions ``a`` (K,), ``cols`` (7, K, zeros on entry) = [rate,
+    safe rate, Mbit, energy J, budget excess dB, blamed incumbent excess dB, blocked 0/1],
+    ``power`` (K,), ``suspended`` (K,) bool (False on entry), the measurements ``si`` (K, 2M),
+    ``fb`` (K, M + 1), ``last_power_db`` (K,) and the next observation matrix ``obs`` (K, D)
+    float32; ``cum_rate`` is updated in place. Returns ``(any_blocked, any_over, jain, p5)``:
+    whether an action was not executed as played, whether an active incumbent is above ``I_th``,
+    Jain's index and the 5th percentile of the running average rates."""
     K, M = direct.shape
-    n_actions_ = band0_of.size
+    n_actions = band0_of.size
     # what the radios execute: a level above the budget capped (v2's mask rule, ``cap_of``), a
     # band in outage silent (``available``); ``blocked`` where that differs from the action played
-    a = a_played.copy()
     any_blocked = False
-    cols = np.zeros((7, K))
     for k in range(K):
+        x = a_played[k]
         if cap_of.size:
-            a[k] = cap_of[k * n_actions_ + a_played[k]]
-        if available.size and a[k] > 0 and not available[band0_of[a[k]]]:
-            a[k] = 0
-        if a[k] != a_played[k]:
+            x = cap_of[k * n_actions + x]
+        if available.size and x > 0 and not available[band0_of[x]]:
+            x = 0
+        a[k] = x
+        if x != a_played[k]:
             cols[6, k] = 1.0
             any_blocked = True
     b0 = np.empty(K, dtype=np.int64)
-    power = np.empty(K)
     for j in range(K):
         b0[j] = band0_of[a[j]]
         power[j] = power_of[a[j]]
@@ -198,49 +215,49 @@ def _play_slot(a_played, cap_of, available, band0_of, power_of, direct, cross_me
         cols[2, k] = r * mbit_per_rate
         cols[3, k] = energy_of[a[k]]
         cols[4, k] = budget_of[k * n_actions + a[k]]
-    # incumbents
-    suspended = np.zeros(K, dtype=np.bool_)
+    # incumbents (the active ones, in index order)
     any_over = False
     U = pu_band.size
-    if U:
-        at_pu = np.zeros(U)
+    at_pu = np.zeros(U)
+    for u in range(U):
+        if not pu_active[u]:
+            continue
+        b = pu_band[u]
+        s = 0.0
+        for k in range(K):
+            if b0[k] == b and power[k] != 0.0:
+                g = pu_gain[u, k]
+                if pu_fade.size:
+                    g = g * pu_fade[u, k]
+                s += g * power[k]
+        at_pu[u] = s
+        if s > threshold:
+            any_over = True
+    if any_over and proportional:
         for u in range(U):
-            b = pu_band[u]
-            s = 0.0
-            for k in range(K):
-                if b0[k] == b and power[k] != 0.0:
-                    g = pu_gain[u, k]
-                    if pu_fade.size:
-                        g = g * pu_fade[pu_idx[u], k]
-                    s += g * power[k]
-            at_pu[u] = s
-            if s > threshold:
-                any_over = True
-        if any_over and proportional:
-            for u in range(U):
-                x = at_pu[u]
-                if x > threshold:
-                    w = _LOG10_SCALE * np.log10(x / threshold) / x
-                    b = pu_band[u]
-                    for k in range(K):
-                        if b0[k] == b and power[k] != 0.0:
-                            g = pu_gain[u, k]
-                            if pu_fade.size:
-                                g = g * pu_fade[pu_idx[u], k]
-                            cols[5, k] += w * (g * power[k])
-                            suspended[k] = True
-            for k in range(K):
-                if suspended[k]:
-                    cols[1, k] = 0.0
-        elif any_over:
-            per_band = np.zeros(M)
-            for u in range(U):
-                x = at_pu[u]
-                if x > threshold:
-                    per_band[pu_band[u]] = max(per_band[pu_band[u]], _LOG10_SCALE * math.log10(x / threshold))
-            for k in range(K):
-                if power[k] > 0.0:
-                    cols[5, k] = per_band[b0[k]]
+            x = at_pu[u]
+            if pu_active[u] and x > threshold:
+                w = _LOG10_SCALE * np.log10(x / threshold) / x
+                b = pu_band[u]
+                for k in range(K):
+                    if b0[k] == b and power[k] != 0.0:
+                        g = pu_gain[u, k]
+                        if pu_fade.size:
+                            g = g * pu_fade[u, k]
+                        cols[5, k] += w * (g * power[k])
+                        suspended[k] = True
+        for k in range(K):
+            if suspended[k]:
+                cols[1, k] = 0.0
+    elif any_over:
+        per_band = np.zeros(M)
+        for u in range(U):
+            x = at_pu[u]
+            if pu_active[u] and x > threshold:
+                per_band[pu_band[u]] = max(per_band[pu_band[u]], _LOG10_SCALE * math.log10(x / threshold))
+        for k in range(K):
+            if power[k] > 0.0:
+                cols[5, k] = per_band[b0[k]]
     # long-run statistics of the running average rates
     inv = 1.0 / (t + 1)
     avg = np.empty(K)
@@ -261,9 +278,6 @@ def _play_slot(a_played, cap_of, available, band0_of, power_of, direct, cross_me
     else:
         p5 = srt[lo]
     # measurements for the next observation, and the observation itself
-    fb = np.empty((K, M + 1))
-    last_power_db = np.empty(K)
-    si = np.empty((K, 2 * M))
     for k in range(K):
         for m in range(M + 1):
             fb[k, m] = onehot_of[a[k], m]
@@ -274,8 +288,6 @@ def _play_slot(a_played, cap_of, available, band0_of, power_of, direct, cross_me
             si[k, M + m] = _LOG10_SCALE * np.log10(received[k, m] * inv_noise + 1.0)
     n_nb = feedback_nb.shape[1]
     S = static_next.shape[1]
-    D = 2 * M + M + 2 + S + n_nb * (M + 2)
-    obs = np.empty((K, D), dtype=np.float32)
     for k in range(K):
         c = 0
         for m in range(2 * M):
@@ -296,13 +308,60 @@ def _play_slot(a_played, cap_of, available, band0_of, power_of, direct, cross_me
                 c += 1
             obs[k, c] = leak_db[k, n]
             c += 1
+    return any_blocked, any_over, jain, p5
+
+
+def _play_slot(a_played, cap_of, available, band0_of, power_of, direct, cross_mean, dev, neighbours, noise,
+               ext_band, ext_mw, external, pu_gain, pu_band, pu_active, pu_fade, threshold, proportional,
+               energy_of, budget_of, mbit_per_rate, cum_rate, t, onehot_of, rel_db_of, min_gain, snr_scale,
+               inv_noise, static_next, feedback_nb, leak_db):  # pragma: no cover - compiled
+    """``_slot_core`` for one env into fresh arrays: returns ``(a, cols, power, any_blocked,
+    suspended, any_over, jain, p5, si, fb, last_power_db, obs)``."""
+    K, M = direct.shape
+    D = 5 * M + 3 + feedback_nb.shape[1] * (M + 2)
+    a = np.empty(K, dtype=np.int64)
+    cols = np.zeros((7, K))
+    power = np.empty(K)
+    suspended = np.zeros(K, dtype=np.bool_)
+    si = np.empty((K, 2 * M))
+    fb = np.empty((K, M + 1))
+    last_power_db = np.empty(K)
+    obs = np.empty((K, D), dtype=np.float32)
+    any_blocked, any_over, jain, p5 = _slot_core(
+        a_played, cap_of, available, band0_of, power_of, direct, cross_mean, dev, neighbours, noise, ext_band,
+        ext_mw, external, pu_gain, pu_band, pu_active, pu_fade, threshold, proportional, energy_of, budget_of,
+        mbit_per_rate, cum_rate, t, onehot_of, rel_db_of, min_gain, snr_scale, inv_noise, static_next,
+        feedback_nb, leak_db, a, cols, power, suspended, si, fb, last_power_db, obs)
     return a, cols, power, any_blocked, suspended, any_over, jain, p5, si, fb, last_power_db, obs
+
+
+def _play_slots(a_played, cap_of, available, band0_of, power_of, direct, cross_mean, dev, neighbours, noise,
+                ext_band, ext_mw, external, pu_gain, pu_band, pu_active, pu_fade, threshold, proportional,
+                energy_of, budget_of, mbit_per_rate, cum_rate, t, onehot_of, rel_db_of, min_gain, snr_scale,
+                inv_noise, static_next, feedback_nb, leak_db,
+                a, cols, power, suspended, si, fb, last_power_db, obs, flags, stats):  # pragma: no cover - compiled
+    """``_slot_core`` for every episode ``b`` of a batch (leading axis of every per-episode array),
+    into the outputs; ``flags`` (B, 2) bool = (any_blocked, any_over), ``stats`` (B, 2) = (Jain, p5)."""
+    for b in range(a_played.shape[0]):
+        r = _slot_core(a_played[b], cap_of[b], available[b], band0_of, power_of, direct[b], cross_mean[b], dev[b],
+                       neighbours[b], noise, ext_band[b], ext_mw, external[b], pu_gain[b], pu_band, pu_active[b],
+                       pu_fade[b], threshold, proportional, energy_of, budget_of[b], mbit_per_rate, cum_rate[b], t,
+                       onehot_of, rel_db_of, min_gain, snr_scale, inv_noise, static_next[b], feedback_nb[b],
+                       leak_db[b], a[b], cols[b], power[b], suspended[b], si[b], fb[b], last_power_db[b], obs[b])
+        flags[b, 0] = r[0]
+        flags[b, 1] = r[1]
+        stats[b, 0] = r[2]
+        stats[b, 1] = r[3]
 
 
 if AVAILABLE:
     draw_normals = _njit(_draw_normals)
     gauss_markov_step = _njit(_gauss_markov_step)
+    _fading_core = _njit(_fading_core)
+    _slot_core = _njit(_slot_core)
     fading_step = _njit(_fading_step)
+    fading_steps = _njit(_fading_steps)
     play_slot = _njit(_play_slot)
+    play_slots = _njit(_play_slots)
 else:                                   # pragma: no cover
-    draw_normals = gauss_markov_step = fading_step = play_slot = None
+    draw_normals = gauss_markov_step = fading_step = fading_steps = play_slot = play_slots = None

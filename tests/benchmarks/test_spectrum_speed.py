@@ -277,6 +277,36 @@ def test_compiled_wmmse_vs_loop(benchmark, K: int) -> None:
     assert speedup >= 8.0                                   # regression floor; the target is reported
 
 
+@pytest.mark.parametrize("task", [TASK, "spectrum/Interference-v2"])
+def test_compiled_step_vs_numpy_path(benchmark, task: str) -> None:
+    """Issue 17: the single PettingZoo env at k50 with the compiled step (``tasks/spectrum/kernels.py``,
+    the default with numba) and with the numpy reference path (``use_compiled(False)``), same
+    episodes; interleaved best-of runs of CPU time (``time.process_time``) and of wall time."""
+    env, episode = _episode_runner(NOMINAL, task)
+    assert env.compiled
+    assert benchmark.pedantic(episode, rounds=5, iterations=1, warmup_rounds=1) == env.horizon
+    cpu = {True: float("inf"), False: float("inf")}
+    wall = dict(cpu)
+    for _ in range(3):
+        for flag in (True, False):
+            env.use_compiled(flag)
+            cpu[flag] = min(cpu[flag], _best_cpu_seconds(episode, 4))
+            wall[flag] = min(wall[flag], _best_cpu_seconds(episode, 2, clock=time.perf_counter))
+    env.use_compiled(True)
+    sps = {f: env.horizon / cpu[f] for f in cpu}
+    wall_sps = {f: env.horizon / wall[f] for f in wall}
+    print(f"\n{task[-2:]} {NOMINAL}: compiled {sps[True]:,.0f} env steps/s per CPU-second ({wall_sps[True]:,.0f} "
+          f"wall), numpy path {sps[False]:,.0f} ({wall_sps[False]:,.0f} wall) -> {sps[True] / sps[False]:.2f}x, "
+          f"load {_load():.1f}")
+    if benchmark.stats is not None:
+        benchmark.extra_info.update(
+            steps_per_second=sps[True], wall_steps_per_second=wall_sps[True],
+            numpy_steps_per_second=sps[False], numpy_wall_steps_per_second=wall_sps[False],
+            speedup=sps[True] / sps[False], loadavg=_load(), target_steps_per_second=ENV_TARGET,
+            meets_target=sps[True] >= ENV_TARGET)
+    assert sps[True] > sps[False]                 # regression floor; the figures are the measure
+
+
 def test_v2_env_steps_per_second(benchmark) -> None:
     env, episode = _episode_runner(NOMINAL, "spectrum/Interference-v2")
     assert benchmark.pedantic(episode, rounds=5, iterations=1, warmup_rounds=1) == env.horizon

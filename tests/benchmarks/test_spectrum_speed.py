@@ -7,8 +7,9 @@ loose regression floors, the figures are the measure; the machine load is in ``l
   actions (``reset`` + ``step`` with PettingZoo's per-agent dicts, observations and infos);
   ``extra_info["steps_per_second"]`` (target: >= 10,000 at K = 50, the nominal scale).
 * ``test_batched_env_steps_per_second``: ``tasks.spectrum.batched.BatchedInterferenceEnv``
-  stepping B episodes at once (array actions and outputs) against B separate envs stepped one
-  after the other with the same actions; ``env_steps_per_second`` counts episode-steps (B per
+  stepping B episodes at once (array actions and outputs; on the compiled kernels by default,
+  ``compiled=False`` for its numpy path) against B separate single envs (compiled by default)
+  stepped one after the other with the same actions; ``env_steps_per_second`` counts episode-steps (B per
   batched step) per wall-clock second, so it compares with the single env's figure and the same
   target; ``env_steps_per_cpu_second`` divides by the CPU time of all threads instead (with
   ``n_threads`` = 2 the fading update runs on two threads; on one thread the two figures agree).
@@ -33,6 +34,9 @@ loose regression floors, the figures are the measure; the machine load is in ``l
   iteration counts; ``speedup`` (target: >= 20 at K = 20 and 30).
 * ``test_v2_env_steps_per_second``: the single PettingZoo env of Interference-v2 at k50 (its
   per-slot work adds the faded links into incumbents and the safe-rate bookkeeping).
+* ``test_compiled_step_vs_numpy_path`` (issue 17): the single env at k50, v1 and v2, on the compiled
+  step (``tasks/spectrum/kernels.py``, the default with numba) and on the numpy reference path,
+  interleaved; steps/s per CPU-second and wall-clock (target: >= 10,000 at k50).
 
 Run with ``pytest -m benchmark_suite --benchmark-enable tests/benchmarks/test_spectrum_speed.py``
 (``-s`` prints a summary line per case).
@@ -123,11 +127,13 @@ def test_env_steps_per_second(benchmark, scale: str) -> None:
     assert sps > FLOOR[scale]
 
 
-@pytest.mark.parametrize("scale, n_envs, n_threads, task", [
-    ("k4", 32, 1, TASK), (NOMINAL, 8, 1, TASK), (NOMINAL, 32, 1, TASK), (NOMINAL, 32, 2, TASK), ("k200", 8, 1, TASK),
-    (NOMINAL, 32, 1, "spectrum/Interference-v2")])
-def test_batched_env_steps_per_second(benchmark, scale: str, n_envs: int, n_threads: int, task: str) -> None:
-    benv = BatchedInterferenceEnv.make(n_envs, task, scale=scale, n_threads=n_threads)
+@pytest.mark.parametrize("scale, n_envs, n_threads, task, compiled", [
+    ("k4", 32, 1, TASK, None), (NOMINAL, 8, 1, TASK, None), (NOMINAL, 32, 1, TASK, None),
+    (NOMINAL, 32, 2, TASK, None), ("k200", 8, 1, TASK, None), (NOMINAL, 32, 1, "spectrum/Interference-v2", None),
+    (NOMINAL, 32, 1, TASK, False), (NOMINAL, 32, 1, "spectrum/Interference-v2", False)])
+def test_batched_env_steps_per_second(benchmark, scale: str, n_envs: int, n_threads: int, task: str,
+                                      compiled: bool | None) -> None:
+    benv = BatchedInterferenceEnv.make(n_envs, task, scale=scale, n_threads=n_threads, compiled=compiled)
     T, K = benv.horizon, benv.n_links
     acts = np.random.default_rng(0).integers(0, benv.n_actions, size=(T, n_envs, K))
     seeds = iter(range(0, 10**6, n_envs))
@@ -156,13 +162,14 @@ def test_batched_env_steps_per_second(benchmark, scale: str, n_envs: int, n_thre
     t_separate = _best_cpu_seconds(separate_episodes, 2)
     benv.close()
     sps, wall_sps = T * n_envs / t_batched, T * n_envs / t_wall
-    print(f"\n{task[-2:]} {scale} x {n_envs}, {n_threads} thread(s): batched {wall_sps:,.0f} env steps/s wall-clock, "
+    print(f"\n{task[-2:]} {scale} x {n_envs}, {n_threads} thread(s), {'compiled' if benv.compiled else 'numpy'}: "
+          f"batched {wall_sps:,.0f} env steps/s wall-clock, "
           f"{sps:,.0f} per CPU-second; separate envs {T * n_envs / t_separate:,.0f} -> "
           f"{t_separate / t_batched:.2f}x per CPU-second, load {_load():.1f}")
     if benchmark.stats is not None:
         target = ENV_TARGET if scale == NOMINAL else None
         benchmark.extra_info.update(
-            n_envs=n_envs, n_threads=n_threads, env_steps_per_second=wall_sps,
+            n_envs=n_envs, n_threads=n_threads, compiled=benv.compiled, env_steps_per_second=wall_sps,
             env_steps_per_cpu_second=sps, agent_steps_per_second=wall_sps * K,
             separate_env_steps_per_second=T * n_envs / t_separate,
             speedup_vs_separate_envs=t_separate / t_batched, loadavg=_load(),

@@ -5,7 +5,10 @@ per agent, (B, K, A), ``info["kpi"]`` adds ``safe_rate`` (B, K), and the reward 
 per-agent reward is refused: use the single env).
 
 Every episode is exactly the episode of a separate ``InterferenceEnv`` reset with the same seed
-and given the same actions, bit for bit (``tests/spectrum/test_batched.py``): episode ``b`` owns
+and given the same actions, bit for bit, on the same path (``tests/spectrum/test_batched.py``):
+with ``compiled`` (the default when numba is installed) every episode runs the single env's
+compiled kernels (``tasks/spectrum/kernels.py``) inside one call per slot; with
+``compiled=False`` the numpy arithmetic below, which is the single env's numpy path. Episode ``b`` owns
 its own ``numpy.random.Generator``, seeded by ``reset(seeds)`` as the single env seeds its own
 (``PCG64(seed)``), and draws from it exactly what the single env draws, in the same order. The
 model — radio channel, incumbents, rewards, counters, violations, observations — is the single

@@ -59,9 +59,11 @@ def profile(task: str, scale: str, compiled: bool) -> dict[str, float]:
         g = np.random.default_rng(1)
         out["  of which normal draws"] = best_us(lambda: kernels.draw_normals(kernels.generator_pointers(g), z))
 
+    matrix = env._obs_matrix()
+
     def observe() -> None:
         if compiled:
-            env._obs_next = env._obs_matrix()      # what the compiled step leaves for _observe
+            env._obs_next = matrix                 # what the compiled step leaves for _observe
         env._observe()
 
     out["observation dicts (numpy: + matrix)"] = best_us(observe)

@@ -207,6 +207,7 @@ class BatchedInterferenceEnv:
             self._cap2 = self._cap.reshape(B, K * A) if self._cap is not None else np.zeros((B, 0), dtype=np.int64)
             self._no_avail = np.zeros((B, 0), dtype=bool)
             self._no_ext = np.zeros((B, 0))
+            self._no_fade = np.zeros((B, 0, K))     # full blame uses the unfaded gains (numpy path's rule)
         self.t = 0
         self._ready = True
         return self._obs(), self._mask()
@@ -327,7 +328,8 @@ class BatchedInterferenceEnv:
             a, self._cap2, np.ascontiguousarray(self._available[:, t]) if self._outage[t] else self._no_avail,
             e0._band0_of, e0._power_of, self._direct, self._cross_mean, self._cross_dev, self._nbr_local,
             e0.noise_mw, self._ext_band, self._ext_mw, self._external if self._ext_on[t] else self._no_ext,
-            self._pu_gain, self._pu_band, np.ascontiguousarray(self._pu_active[:, t]), self._primary_fade,
+            self._pu_gain, self._pu_band, np.ascontiguousarray(self._pu_active[:, t]),
+            self._primary_fade if self._proportional else self._no_fade,
             e0.pu_threshold_mw, self._proportional, e0._energy_of, self._budget2, e0._mbit_per_rate,
             self._cum_rate, t, e0._onehot_of, e0._rel_db_of, MIN_GAIN, e0._snr_scale, e0._inv_noise,
             self._static_all.take(self._slot_idx[:, t + 1], axis=0), self._fb_nbr_local, self._leak2,

@@ -779,7 +779,7 @@ class InterferenceEnv(RaoParallelEnv):
             self._band0_of, self._power_of, chan.direct, chan.cross_mean, chan._cross_dev,
             chan.neighbours, self.noise_mw, self.ext_band, self.ext_mw,
             chan.external if slot.external else self._no_array, self.pu_gain, self.pu_band,
-            self._pu_active[t], chan.primary_fade if self.pu_fading else self._no_pu[0], self.pu_threshold_mw,
+            self._pu_active[t], self._pu_fade_arg(), self.pu_threshold_mw,
             self.blame == "proportional", self._energy_of, self._budget_excess_of, self._mbit_per_rate, self._cum_rate, t, self._onehot_of, self._rel_db_of, MIN_GAIN,
             self._snr_scale, self._inv_noise, self._slots[t + 1].static, self.feedback_nb, self._leak_db)
         self._feedback = fb
@@ -813,6 +813,13 @@ class InterferenceEnv(RaoParallelEnv):
         k0["rate_p5"] = d_p5
         self._advance_channel(t)
         return reward, infos
+
+    def _pu_fade_arg(self) -> np.ndarray:
+        """The incumbents' fading for the slot kernel: only under proportional blame, where the
+        numpy path applies it (its full-blame branch, v1's, uses the unfaded gains)."""
+        if self.pu_fading and self.blame == "proportional":
+            return self.channel.primary_fade
+        return self._no_pu[0]
 
     def _blame(self, pu: tuple[np.ndarray, np.ndarray, np.ndarray], p: np.ndarray
                ) -> tuple[np.ndarray | None, np.ndarray | None]:

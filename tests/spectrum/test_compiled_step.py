@@ -32,11 +32,11 @@ def _close_f32(x: np.ndarray, y: np.ndarray) -> bool:
     return bool(np.all(np.abs(x - y) <= F32_REL * np.maximum(np.abs(x), np.abs(y)) + 1e-12))
 
 
-def run_pair(task: str, scale: str, scenario: str, seed: int) -> dict[str, float]:
+def run_pair(task: str, scale: str, scenario: str, seed: int, **overrides) -> dict[str, float]:
     """One episode on both paths; asserts agreement after the reset and every step and returns
     how many float32 observation entries differed (at most one rounding each)."""
-    fast = bench.make(task, scale=scale, scenario=scenario)
-    ref = bench.make(task, scale=scale, scenario=scenario)
+    fast = bench.make(task, scale=scale, scenario=scenario, **overrides)
+    ref = bench.make(task, scale=scale, scenario=scenario, **overrides)
     ref.use_compiled(False)
     assert fast.compiled and not ref.compiled
     agents = fast.possible_agents
@@ -71,6 +71,16 @@ def run_pair(task: str, scale: str, scenario: str, seed: int) -> dict[str, float
 def test_compiled_step_agrees_with_numpy_path(task: str, scale: str, scenario: str) -> None:
     out = run_pair(task, scale, scenario, seed=11)
     assert out["obs_entries_differing"] < 1e-3        # float32 ties are rare, not systematic
+
+
+@pytest.mark.parametrize("overrides", [
+    {"blame": "full"},                                   # v1's blame with v2's faded incumbents
+    {"protection_rule": "penalty"},                      # proportional blame without suspension
+    {"power_budget_rule": "violation", "pu_fading": False},
+    {"faded_interferers": 0},                            # no faded cross links
+    {"neighbours": 0}])                                  # no neighbour feedback in the observation
+def test_compiled_step_agrees_under_other_rule_combinations(overrides: dict) -> None:
+    run_pair("spectrum/Interference-v2", "k20", "primary_user_on", seed=3, **overrides)
 
 
 def test_compiled_is_the_default_and_switchable() -> None:

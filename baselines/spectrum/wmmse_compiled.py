@@ -58,18 +58,37 @@ def _objective(w, a, weighted):  # pragma: no cover - compiled
     return acc + math.log2(prod)
 
 
-def _kernel(G, P, N, A, weighted, max_iter, tol, out_p, out_it, out_obj):  # pragma: no cover - compiled
+def padded_width(K: int) -> int:
+    """Row length the kernel's inner loops run over: ``K`` rounded up to a multiple of 16 when
+    that adds at most 10 % (K = 30 → 32), else ``K``. The compiler's vectorised loop body covers
+    16 doubles (four 4-wide FMAs); a shorter tail runs scalar, so at K = 30 fourteen of thirty
+    products per row would be scalar. The padding holds zeros: the sums are unchanged but for
+    their order (agreement within tolerance, module docstring); 17 % faster at K = 30, no gain
+    at K = 20 (``docs/performance.md``)."""
+    kp = -(-K // 16) * 16
+    return kp if kp <= 1.1 * K else K
+
+
+def _kernel(G, P, N, A, weighted, max_iter, tol, out_p, out_it, out_obj, KP):  # pragma: no cover - compiled
     B, K = P.shape
     v = np.empty(K)
-    vv = np.empty(K)
+    vv = np.zeros(KP)                # entries K.. stay 0
     u = np.empty(K)
     w = np.empty(K)
     h = np.empty(K)
     sp = np.empty(K)
     a = np.ones(K)
-    den = np.empty(K)
+    den = np.empty(KP)
+    pad = np.zeros((K, KP))          # one sample's gains, rows padded with zeros
     for b in range(B):
-        g = G[b]
+        if KP == K:
+            g = G[b]
+        else:
+            gb = G[b]
+            for i in range(K):
+                for j in range(K):
+                    pad[i, j] = gb[i, j]
+            g = pad
         for i in range(K):
             sp[i] = math.sqrt(P[b, i])
             v[i] = sp[i]
@@ -80,7 +99,7 @@ def _kernel(G, P, N, A, weighted, max_iter, tol, out_p, out_it, out_obj):  # pra
         # u, w at full power and the objective
         for i in range(K):
             s = 0.0
-            for j in range(K):
+            for j in range(KP):
                 s += g[i, j] * vv[j]
             r = s + N[b, i]
             hv = h[i] * v[i]
@@ -91,11 +110,11 @@ def _kernel(G, P, N, A, weighted, max_iter, tol, out_p, out_it, out_obj):  # pra
         while it < max_iter:
             it += 1
             # v_i = min(α_i w_i u_i h_i / max(Σ_j α_j w_j u_j² G[j, i], tiny), sqrt(P_i))
-            for i in range(K):
+            for i in range(KP):
                 den[i] = 0.0
             for j in range(K):
                 c = a[j] * w[j] * u[j] * u[j]
-                for i in range(K):
+                for i in range(KP):
                     den[i] += c * g[j, i]
             for i in range(K):
                 x = a[i] * w[i] * u[i] * h[i] / max(den[i], _TINY)
@@ -103,7 +122,7 @@ def _kernel(G, P, N, A, weighted, max_iter, tol, out_p, out_it, out_obj):  # pra
                 vv[i] = v[i] * v[i]
             for i in range(K):
                 s = 0.0
-                for j in range(K):
+                for j in range(KP):
                     s += g[i, j] * vv[j]
                 r = s + N[b, i]
                 hv = h[i] * v[i]
@@ -157,5 +176,5 @@ def wmmse_solve_compiled(gains: np.ndarray, p_max, noise_power, max_iter: int = 
         weighted = True
     out_p, out_obj = np.empty((B, K)), np.empty(B)
     out_it = np.zeros(B, dtype=np.int64)
-    _compiled(G, P, N, A, weighted, int(max_iter), float(tol), out_p, out_it, out_obj)
+    _compiled(G, P, N, A, weighted, int(max_iter), float(tol), out_p, out_it, out_obj, padded_width(K))
     return WmmseResult(powers=out_p, iterations=out_it, objective=out_obj)

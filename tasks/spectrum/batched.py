@@ -5,7 +5,10 @@ per agent, (B, K, A), ``info["kpi"]`` adds ``safe_rate`` (B, K), and the reward 
 per-agent reward is refused: use the single env).
 
 Every episode is exactly the episode of a separate ``InterferenceEnv`` reset with the same seed
-and given the same actions, bit for bit (``tests/spectrum/test_batched.py``): episode ``b`` owns
+and given the same actions, bit for bit, on the same path (``tests/spectrum/test_batched.py``):
+with ``compiled`` (the default when numba is installed) every episode runs the single env's
+compiled kernels (``tasks/spectrum/kernels.py``) inside one call per slot; with
+``compiled=False`` the numpy arithmetic below, which is the single env's numpy path. Episode ``b`` owns
 its own ``numpy.random.Generator``, seeded by ``reset(seeds)`` as the single env seeds its own
 (``PCG64(seed)``), and draws from it exactly what the single env draws, in the same order. The
 model — radio channel, incumbents, rewards, counters, violations, observations — is the single
@@ -40,7 +43,8 @@ import numpy as np
 from bench.env_base import restore_views, state_with_views
 from bench.spec import EnvConfig
 from tasks.spectrum import channel as ch
-from tasks.spectrum.interference import RULES, InterferenceEnv, measurements_db
+from tasks.spectrum import kernels as _kernels
+from tasks.spectrum.interference import MIN_GAIN, RULES, InterferenceEnv, measurements_db
 
 
 class BatchedInterferenceEnv:
@@ -51,7 +55,7 @@ class BatchedInterferenceEnv:
     metadata: dict[str, Any] = {"render_modes": [], "name": "spectrum_Interference_batched"}
     render_mode: str | None = None  # nothing to draw; it deep-copies and pickles like the env
 
-    def __init__(self, config: EnvConfig, n_envs: int, n_threads: int = 1) -> None:
+    def __init__(self, config: EnvConfig, n_envs: int, n_threads: int = 1, compiled: bool | None = None) -> None:
         if isinstance(n_envs, bool) or not isinstance(n_envs, (int, np.integer)) or n_envs < 1:
             raise ValueError(f"n_envs must be an integer >= 1, got {n_envs!r}")
         if isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)) or n_threads < 1:
@@ -59,6 +63,13 @@ class BatchedInterferenceEnv:
         self.config = config
         self.n_envs = B = int(n_envs)
         self.envs = [InterferenceEnv(config) for _ in range(B)]
+        # compiled: every episode runs the single env's compiled kernels (tasks/spectrum/kernels.py)
+        # in one call per slot; numpy: this class lays out the single env's numpy arithmetic
+        self.compiled = _kernels.AVAILABLE if compiled is None else bool(compiled)
+        if self.compiled and not _kernels.AVAILABLE:
+            raise ValueError("compiled=True needs numba; install it or pass compiled=False")
+        for env in self.envs:
+            env.use_compiled(self.compiled)
         e = self.envs[0]
         if e.reward != "team":
             raise ValueError(f"BatchedInterferenceEnv gives the team reward only; this config sets "
@@ -98,12 +109,13 @@ class BatchedInterferenceEnv:
 
     @classmethod
     def make(cls, n_envs: int, task_id: str = "spectrum/Interference-v1", scale: str | None = None,
-             scenario: str | None = None, n_threads: int = 1, **overrides) -> "BatchedInterferenceEnv":
+             scenario: str | None = None, n_threads: int = 1, compiled: bool | None = None,
+             **overrides) -> "BatchedInterferenceEnv":
         """Build from the registry, like ``bench.make(task_id, scale, scenario, **overrides)``."""
         import bench
 
         return cls(bench.make(task_id, scale=scale, scenario=scenario, **overrides).config, n_envs,
-                   n_threads=n_threads)
+                   n_threads=n_threads, compiled=compiled)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle/deepcopy without the thread pool (threads do not pickle; the copy starts its own)
@@ -184,6 +196,18 @@ class BatchedInterferenceEnv:
         self._feedback = stack([e._feedback for e in envs])               # (B, K, M+1)
         self._last_power_db = stack([e.last_power_db for e in envs])
         self._si_db = stack([e._si_db for e in envs])                     # (B, K, 2M)
+        if self.compiled:                    # the kernels' per-episode arguments (leading axis B)
+            K, A = self.n_links, self.n_actions
+            self._dmean = stack([c.direct_mean for c in chans])                   # (B, K)
+            self._nmean = stack([c.neighbour_mean for c in chans])                # (B, K, F)
+            self._nbr_local = stack([c.neighbours for c in chans])                # (B, K, F)
+            self._fb_nbr_local = stack([e.feedback_nb for e in envs])             # (B, K, nn)
+            self._leak2 = stack([e._leak_db for e in envs])                       # (B, K, nn)
+            self._budget2 = self._budget_excess.reshape(B, K * A)
+            self._cap2 = self._cap.reshape(B, K * A) if self._cap is not None else np.zeros((B, 0), dtype=np.int64)
+            self._no_avail = np.zeros((B, 0), dtype=bool)
+            self._no_ext = np.zeros((B, 0))
+            self._no_fade = np.zeros((B, 0, K))     # full blame uses the unfaded gains (numpy path's rule)
         self.t = 0
         self._ready = True
         return self._obs(), self._mask()
@@ -202,6 +226,8 @@ class BatchedInterferenceEnv:
         if a.size and a.reshape(-1).view(np.uint64).max() >= self.n_actions:
             raise ValueError(f"actions must be integers in [0, {self.n_actions - 1}] (0 = silent, "
                              f"1 + band * {self.n_levels} + level)")
+        if self.compiled:
+            return self._step_compiled(a)
         t = self.t
         e0 = self.envs[0]
         blocked = None
@@ -282,6 +308,54 @@ class BatchedInterferenceEnv:
             self._ready = False
         return self._obs(), self._mask(), reward, done, info
 
+    def _step_compiled(self, a: np.ndarray):
+        """``step`` through the single env's compiled kernels, every episode in one call: each
+        episode is, bit for bit, a single ``InterferenceEnv`` on its compiled path."""
+        t = self.t
+        B, K, M = self.n_envs, self.n_links, self.n_bands
+        e0 = self.envs[0]
+        a_exec = np.empty((B, K), dtype=np.int64)
+        cols = np.zeros((B, 7, K))
+        power = np.empty((B, K))
+        suspended = np.zeros((B, K), dtype=bool)
+        si = np.empty((B, K, 2 * M))
+        fb = np.empty((B, K, M + 1))
+        last_power_db = np.empty((B, K))
+        obs = np.empty((B, K, self.obs_dim), dtype=np.float32)
+        flags = np.zeros((B, 2), dtype=bool)
+        stats = np.empty((B, 2))
+        _kernels.play_slots(
+            a, self._cap2, np.ascontiguousarray(self._available[:, t]) if self._outage[t] else self._no_avail,
+            e0._band0_of, e0._power_of, self._direct, self._cross_mean, self._cross_dev, self._nbr_local,
+            e0.noise_mw, self._ext_band, self._ext_mw, self._external if self._ext_on[t] else self._no_ext,
+            self._pu_gain, self._pu_band, np.ascontiguousarray(self._pu_active[:, t]),
+            self._primary_fade if self._proportional else self._no_fade,
+            e0.pu_threshold_mw, self._proportional, e0._energy_of, self._budget2, e0._mbit_per_rate,
+            self._cum_rate, t, e0._onehot_of, e0._rel_db_of, MIN_GAIN, e0._snr_scale, e0._inv_noise,
+            self._static_all.take(self._slot_idx[:, t + 1], axis=0), self._fb_nbr_local, self._leak2,
+            a_exec, cols, power, suspended, si, fb, last_power_db, obs, flags, stats)
+        jain, p5 = stats[:, 0].copy(), stats[:, 1].copy()
+        d_jain, d_p5 = jain - self._jain_prev, p5 - self._p5_prev
+        self._jain_prev, self._p5_prev = jain, p5
+        # the single env's left-to-right sums of its per-agent lists
+        total = np.cumsum(cols, axis=2)[:, :, -1]                          # (B, 7)
+        exceed = total[:, 4] + total[:, 5]                                 # (+0.0 when no incumbent is over)
+        if self._suspend:
+            reward = (total[:, 1] - e0.penalty * exceed) / K
+            kpi = {"rate": cols[:, 0], "safe_rate": cols[:, 1]}
+        else:
+            reward = (total[:, 0] - e0.penalty * exceed) / K
+            kpi = {"rate": cols[:, 0]}
+        kpi.update(mbits=cols[:, 2], energy_j=cols[:, 3], blocked=cols[:, 6], jain=d_jain, rate_p5=d_p5)
+        info = {"kpi": kpi, "violations": {"pu_interference": cols[:, 5], "power_budget": cols[:, 4]}}
+        self._feedback, self._last_power_db, self._si_db = fb, last_power_db, si
+        self._advance_channel(self._rho[t + 1])
+        self.t = t + 1
+        done = self.t >= self.horizon
+        if done:
+            self._ready = False
+        return obs, self._mask(), reward, done, info
+
     def _blame(self, p: np.ndarray, active: np.ndarray, pu_excess: np.ndarray, suspended: np.ndarray) -> None:
         """``InterferenceEnv._blame`` for every episode with an active incumbent over its threshold:
         fills ``pu_excess`` and ``suspended`` (B, K) in place (the same operations per episode)."""
@@ -346,11 +420,16 @@ class BatchedInterferenceEnv:
     def _advance_rows(self, rows: slice, rho: float, scale: float) -> None:
         """``_advance_channel`` for the episodes ``rows`` (elementwise per episode, so any split of
         the rows gives the same bits)."""
+        if self.compiled:
+            ptrs = np.stack([_kernels.generator_pointers(r) for r in self._rngs[rows]])
+            _kernels.fading_steps(ptrs, self._h_real[rows], rho, scale, self._dmean[rows], self._nmean[rows],
+                                  self._ext_mean[rows], self._direct[rows], self._cross_dev[rows],
+                                  self._external[rows], self._primary_fade[rows])
+            return
         z = self._z[rows]
-        draw = ch.draw_normals
         for rng, row in zip(self._rngs[rows], z):
-            if draw is not None:
-                draw(rng, row)                       # compiled, the same stream (channel.py)
+            if _kernels.AVAILABLE and type(rng.bit_generator) is np.random.PCG64:
+                _kernels.draw_normals(_kernels.generator_pointers(rng), row)   # the same stream
             else:
                 rng.standard_normal(out=row)
         z *= ch._SQRT_HALF

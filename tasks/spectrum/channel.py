@@ -88,6 +88,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import j0
 
+from tasks.spectrum import kernels as _kernels
+
 BOLTZMANN_J_PER_K = 1.380649e-23
 REFERENCE_TEMPERATURE_K = 290.0
 SPEED_OF_LIGHT_M_PER_S = 299_792_458.0
@@ -332,6 +334,9 @@ class InterferenceChannel:
         # the links into primary receivers (Interference-v2) come last, so v1's layout is unchanged
         self.fading = GaussMarkovFading((self._n_direct + self._n_cross + K + self.U * K,))
         self.primary_fade = np.ones((self.U, K))                 # |h|² of the links into incumbents
+        # True: ``advance`` refreshes the gains in the compiled kernel (``tasks/spectrum/kernels.py``;
+        # within bench.reproduce's tolerance of the numpy refresh, not bit-identical)
+        self.compiled = False
         self._innovation = np.empty(2 * self.fading.size)       # real and imaginary parts, reused
 
     def reset(self, rng: np.random.Generator, large_scale: np.ndarray, external_gain: np.ndarray) -> None:
@@ -348,7 +353,7 @@ class InterferenceChannel:
         np.fill_diagonal(cross, 0.0)
         self.cross_mean = cross                                        # (K, K), zero diagonal
         # each receiver's F strongest interferers (largest mean gain), ties by index
-        self.neighbours = np.argsort(-cross, axis=1, kind="stable")[:, :F]          # (K, F)
+        self.neighbours = np.ascontiguousarray(np.argsort(-cross, axis=1, kind="stable")[:, :F])   # (K, F)
         self.neighbour_mean = np.take_along_axis(cross, self.neighbours, axis=1)    # (K, F)
         # the means laid out like the gains they scale (flat, contiguous multiplies in _refresh)
         self._neighbour_mean3 = np.repeat(self.neighbour_mean[:, :, None], self.M, axis=2)
@@ -366,7 +371,17 @@ class InterferenceChannel:
             raise ValueError(f"fading correlation rho must lie in [-1, 1], got {rho}")
         scale = math.sqrt(max(1.0 - rho * rho, 0.0))
         h = self.fading.h.view(np.float64)
-        if gauss_markov_step is not None and type(rng.bit_generator) is np.random.PCG64:
+        if _kernels.AVAILABLE and type(rng.bit_generator) is np.random.PCG64:
+            ptrs = _kernels.generator_pointers(rng)
+            if self.compiled:                            # draws, update and refresh in one call
+                self.direct, self._cross_dev, self.external, primary = _kernels.fading_step(
+                    ptrs, h, rho, scale, self.direct_mean, self.neighbour_mean, self.external_mean,
+                    self.M, self.U)
+                if self.U:
+                    self.primary_fade = primary
+                return
+            _kernels.gauss_markov_step(ptrs, h, rho, scale)   # compiled: the same draws and bits
+        elif gauss_markov_step is not None and type(rng.bit_generator) is np.random.PCG64:
             gauss_markov_step(rng, h, rho, scale)        # compiled: the same draws and bits
         else:
             z = self._innovation

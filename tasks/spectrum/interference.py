@@ -110,6 +110,7 @@ from gymnasium import spaces
 from bench.env_base import RaoParallelEnv
 from bench.spec import EnvConfig
 from tasks.spectrum import channel as ch
+from tasks.spectrum import kernels
 
 SHIFT_KINDS = ("faster_mobility", "new_interferer", "primary_user_on", "subband_outage")
 # The rule parameters Interference-v2 introduced, with the value that reproduces v1 first.
@@ -328,6 +329,9 @@ class InterferenceEnv(RaoParallelEnv):
         self._row_offset = self._idx * M                    # flat index of (k, 0) in a (K, M) array
         self._action_offset = self._idx * self.n_actions    # flat index of (k, 0) in a (K, A) array
         self._zeros_k = [0.0] * K
+        self._agent_keys = dict.fromkeys(self.possible_agents)     # dict.fromkeys(dict) is faster
+        self._all_false = dict.fromkeys(self.possible_agents, False)    # copied per step (fast)
+        self._all_true = dict.fromkeys(self.possible_agents, True)
         self._no_block = np.zeros(K, dtype=bool)
         # _measure's constants per column of [direct gains | received power]
         self._meas_floor = np.repeat([[MIN_GAIN, -np.inf]], [M, M], axis=1).repeat(K, axis=0)
@@ -335,7 +339,26 @@ class InterferenceEnv(RaoParallelEnv):
         self._meas_offset = np.repeat([[0.0, 1.0]], [M, M], axis=1).repeat(K, axis=0)
         self._no_block.setflags(write=False)
         self._masks: dict[bytes, np.ndarray] = {}                 # action mask per availability
+        self._no_pu = (np.zeros((0, K)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        self._no_array = np.zeros(0)
+        self._no_actions = np.zeros(0, dtype=np.int64)
+        self._no_bands = np.zeros(0, dtype=bool)
+        self._obs_next: np.ndarray | None = None
+        self.use_compiled(kernels.AVAILABLE)
         self._ready = False
+
+    def use_compiled(self, on: bool = True) -> None:
+        """Step with the compiled kernels (``tasks/spectrum/kernels.py``, numba; the default when
+        numba is installed) or with the numpy reference path (``on=False``). Both draw the same
+        random numbers from the env's Generator and agree within ``bench.reproduce``'s tolerance
+        (``tests/spectrum/test_compiled_step.py``); the numpy path is the one the pinned episode
+        digests and the batched env reproduce bit for bit. The per-agent reward (``reward:
+        per_agent``, training only) always runs on the numpy path. May be switched between steps."""
+        if on and not kernels.AVAILABLE:
+            raise RuntimeError("the compiled spectrum step needs numba; install it or use_compiled(False)")
+        self.compiled = bool(on) and self.reward != "per_agent"
+        self.channel.compiled = self.compiled
+        self._obs_next = None
 
     # -- scenario ---------------------------------------------------------------------------------
     def _read_shift(self, config: EnvConfig) -> None:
@@ -498,9 +521,10 @@ class InterferenceEnv(RaoParallelEnv):
         cross = self.large_scale.copy()
         np.fill_diagonal(cross, 0.0)
         nb = np.argsort(-cross.T, axis=1, kind="stable")[:, : self.n_nb]                    # (K, n_nb)
-        self.feedback_nb = nb
+        self.feedback_nb = np.ascontiguousarray(nb)
         leak_db = np.clip(ch.linear_to_db(np.take_along_axis(cross.T, nb, axis=1)
                                           * self.p_top_mw / self.noise_mw), -DB_CLIP, DB_CLIP)
+        self._leak_db = leak_db                                                           # (K, n_nb)
         self._leak_db3 = leak_db[:, :, None]                                              # (K, n_nb, 1)
 
         # what a slot's step and observation need from the schedules, per distinct slot state
@@ -534,6 +558,7 @@ class InterferenceEnv(RaoParallelEnv):
         self.last_power_db = np.full(K, SILENT_POWER_DB)
         self.last_outcome = None
         self._measure(np.zeros((K, M)))
+        self._obs_next = None
         self._prev_csi = self.channel.snapshot()
         self.channel.advance(rng, self._rho(0))
         self._ready = True
@@ -632,11 +657,11 @@ class InterferenceEnv(RaoParallelEnv):
         reward, infos = self._advance(self._actions_to_array(actions))
         self.t += 1
         obs = self._observe()
-        agents = self.possible_agents
         done = self.t >= self.horizon
-        rewards = dict(zip(agents, reward)) if isinstance(reward, list) else dict.fromkeys(agents, reward)
-        terminations = dict.fromkeys(agents, False)
-        truncations = dict.fromkeys(agents, done)
+        rewards = dict(zip(self.possible_agents, reward)) if isinstance(reward, list) \
+            else dict.fromkeys(self._agent_keys, reward)
+        terminations = self._all_false.copy()
+        truncations = (self._all_true if done else self._all_false).copy()
         if done:
             self.agents = []
         return obs, rewards, terminations, truncations, infos
@@ -652,6 +677,8 @@ class InterferenceEnv(RaoParallelEnv):
     def _advance(self, a: np.ndarray) -> tuple[float | list[float], dict[str, dict[str, dict[str, float]]]]:
         """Play slot ``t`` with the joint action ``a`` (K,) and move the channel on; returns the
         team reward and every agent's infos (see the module docstring)."""
+        if self.compiled:
+            return self._advance_compiled(a)
         t = self.t
         K, M = self.n_links, self.n_bands
         slot = self._slots[t]
@@ -736,6 +763,63 @@ class InterferenceEnv(RaoParallelEnv):
                              "blocked": blocked if blocked is not None else self._no_block}
         self._advance_channel(t)
         return reward, infos
+
+    def _advance_compiled(self, a: np.ndarray) -> tuple[float, dict[str, dict[str, dict[str, float]]]]:
+        """``_advance`` through the compiled kernels (``tasks/spectrum/kernels.py``): the same
+        model, rules and outputs (both protection rules, team reward), with the slot's arithmetic
+        and the next observation matrix in one call and the channel's move in another."""
+        t = self.t
+        K = self.n_links
+        slot = self._slots[t]
+        chan = self.channel
+        (a, cols, power, any_blocked, suspended, any_over, jain, p5, self._si_db, fb, self.last_power_db,
+         self._obs_next) = kernels.play_slot(
+            a, self._cap_of if self._cap_of is not None else self._no_actions,
+            self._available[t] if slot.outage else self._no_bands,
+            self._band0_of, self._power_of, chan.direct, chan.cross_mean, chan._cross_dev,
+            chan.neighbours, self.noise_mw, self.ext_band, self.ext_mw,
+            chan.external if slot.external else self._no_array, self.pu_gain, self.pu_band,
+            self._pu_active[t], self._pu_fade_arg(), self.pu_threshold_mw,
+            self.blame == "proportional", self._energy_of, self._budget_excess_of, self._mbit_per_rate, self._cum_rate, t, self._onehot_of, self._rel_db_of, MIN_GAIN,
+            self._snr_scale, self._inv_noise, self._slots[t + 1].static, self.feedback_nb, self._leak_db)
+        self._feedback = fb
+        d_jain, d_p5 = jain - self._jain_prev, p5 - self._p5_prev
+        self._jain_prev, self._p5_prev = jain, p5
+        rate_l, safe_l, mbit_l, energy_l, budget_l, pu_l, blocked_l = cols.tolist()
+        rate = cols[0]
+        blocked = cols[6] != 0.0 if any_blocked else self._no_block
+        agents = self.possible_agents
+        if self.protection_rule == "suspend":
+            reward = (sum(safe_l) - self.penalty * (sum(budget_l) + sum(pu_l))) / K
+            infos = dict(zip(agents, [{"kpi": {"rate": r, "safe_rate": s_, "mbits": b, "energy_j": e,
+                                               "blocked": bl},
+                                       "violations": {"pu_interference": u, "power_budget": v}}
+                                      for r, s_, b, e, bl, u, v in zip(rate_l, safe_l, mbit_l, energy_l,
+                                                                       blocked_l, pu_l, budget_l)]))
+            self.last_outcome = {"action": a, "power_mw": power, "rate": rate, "safe_rate": cols[1],
+                                 "suspended": suspended if any_over else self._no_block, "blocked": blocked}
+        else:
+            exceed = sum(budget_l)
+            if any_over:
+                exceed += sum(pu_l)
+            reward = (sum(rate_l) - self.penalty * exceed) / K
+            infos = dict(zip(agents, [{"kpi": {"rate": r, "mbits": b, "energy_j": e, "blocked": bl},
+                                       "violations": {"pu_interference": u, "power_budget": v}}
+                                      for r, b, e, bl, u, v in zip(rate_l, mbit_l, energy_l, blocked_l, pu_l,
+                                                                   budget_l)]))
+            self.last_outcome = {"action": a, "power_mw": power, "rate": rate, "blocked": blocked}
+        k0 = infos[agents[0]]["kpi"]
+        k0["jain"] = d_jain
+        k0["rate_p5"] = d_p5
+        self._advance_channel(t)
+        return reward, infos
+
+    def _pu_fade_arg(self) -> np.ndarray:
+        """The incumbents' fading for the slot kernel: only under proportional blame, where the
+        numpy path applies it (its full-blame branch, v1's, uses the unfaded gains)."""
+        if self.pu_fading and self.blame == "proportional":
+            return self.channel.primary_fade
+        return self._no_pu[0]
 
     def _blame(self, pu: tuple[np.ndarray, np.ndarray, np.ndarray], p: np.ndarray
                ) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -863,11 +947,15 @@ class InterferenceEnv(RaoParallelEnv):
 
     def _observe(self) -> dict[str, dict[str, np.ndarray]]:
         mask = self._slots[self.t].mask
+        obs = self._obs_next                 # built by the compiled step (the same entries)
+        if obs is None:
+            obs = self._obs_matrix()
+        self._obs_next = None
+        # dict(zip(keys, list)) builds the same dict as a comprehension, about 15% faster
         if mask.ndim == 2:                   # per-agent masks (power budget masked, v2)
-            return {a: {"observation": row, "action_mask": m}
-                    for a, row, m in zip(self.possible_agents, self._obs_matrix(), mask)}
-        return {a: {"observation": row, "action_mask": mask}
-                for a, row in zip(self.possible_agents, self._obs_matrix())}
+            return dict(zip(self.possible_agents, [{"observation": row, "action_mask": m}
+                                                   for row, m in zip(obs, mask)]))
+        return dict(zip(self.possible_agents, [{"observation": row, "action_mask": mask} for row in obs]))
 
     def state(self) -> np.ndarray:
         """Every link's observation (link_0 first), the incumbent activity per band, the

@@ -7,8 +7,9 @@ loose regression floors, the figures are the measure; the machine load is in ``l
   actions (``reset`` + ``step`` with PettingZoo's per-agent dicts, observations and infos);
   ``extra_info["steps_per_second"]`` (target: >= 10,000 at K = 50, the nominal scale).
 * ``test_batched_env_steps_per_second``: ``tasks.spectrum.batched.BatchedInterferenceEnv``
-  stepping B episodes at once (array actions and outputs) against B separate envs stepped one
-  after the other with the same actions; ``env_steps_per_second`` counts episode-steps (B per
+  stepping B episodes at once (array actions and outputs; on the compiled kernels by default,
+  ``compiled=False`` for its numpy path) against B separate single envs (compiled by default)
+  stepped one after the other with the same actions; ``env_steps_per_second`` counts episode-steps (B per
   batched step) per wall-clock second, so it compares with the single env's figure and the same
   target; ``env_steps_per_cpu_second`` divides by the CPU time of all threads instead (with
   ``n_threads`` = 2 the fading update runs on two threads; on one thread the two figures agree).
@@ -33,6 +34,9 @@ loose regression floors, the figures are the measure; the machine load is in ``l
   iteration counts; ``speedup`` (target: >= 20 at K = 20 and 30).
 * ``test_v2_env_steps_per_second``: the single PettingZoo env of Interference-v2 at k50 (its
   per-slot work adds the faded links into incumbents and the safe-rate bookkeeping).
+* ``test_compiled_step_vs_numpy_path`` (issue 17): the single env at k50, v1 and v2, on the compiled
+  step (``tasks/spectrum/kernels.py``, the default with numba) and on the numpy reference path,
+  interleaved; steps/s per CPU-second and wall-clock (target: >= 10,000 at k50).
 
 Run with ``pytest -m benchmark_suite --benchmark-enable tests/benchmarks/test_spectrum_speed.py``
 (``-s`` prints a summary line per case).
@@ -123,11 +127,13 @@ def test_env_steps_per_second(benchmark, scale: str) -> None:
     assert sps > FLOOR[scale]
 
 
-@pytest.mark.parametrize("scale, n_envs, n_threads, task", [
-    ("k4", 32, 1, TASK), (NOMINAL, 8, 1, TASK), (NOMINAL, 32, 1, TASK), (NOMINAL, 32, 2, TASK), ("k200", 8, 1, TASK),
-    (NOMINAL, 32, 1, "spectrum/Interference-v2")])
-def test_batched_env_steps_per_second(benchmark, scale: str, n_envs: int, n_threads: int, task: str) -> None:
-    benv = BatchedInterferenceEnv.make(n_envs, task, scale=scale, n_threads=n_threads)
+@pytest.mark.parametrize("scale, n_envs, n_threads, task, compiled", [
+    ("k4", 32, 1, TASK, None), (NOMINAL, 8, 1, TASK, None), (NOMINAL, 32, 1, TASK, None),
+    (NOMINAL, 32, 2, TASK, None), ("k200", 8, 1, TASK, None), (NOMINAL, 32, 1, "spectrum/Interference-v2", None),
+    (NOMINAL, 32, 1, TASK, False), (NOMINAL, 32, 1, "spectrum/Interference-v2", False)])
+def test_batched_env_steps_per_second(benchmark, scale: str, n_envs: int, n_threads: int, task: str,
+                                      compiled: bool | None) -> None:
+    benv = BatchedInterferenceEnv.make(n_envs, task, scale=scale, n_threads=n_threads, compiled=compiled)
     T, K = benv.horizon, benv.n_links
     acts = np.random.default_rng(0).integers(0, benv.n_actions, size=(T, n_envs, K))
     seeds = iter(range(0, 10**6, n_envs))
@@ -156,13 +162,14 @@ def test_batched_env_steps_per_second(benchmark, scale: str, n_envs: int, n_thre
     t_separate = _best_cpu_seconds(separate_episodes, 2)
     benv.close()
     sps, wall_sps = T * n_envs / t_batched, T * n_envs / t_wall
-    print(f"\n{task[-2:]} {scale} x {n_envs}, {n_threads} thread(s): batched {wall_sps:,.0f} env steps/s wall-clock, "
+    print(f"\n{task[-2:]} {scale} x {n_envs}, {n_threads} thread(s), {'compiled' if benv.compiled else 'numpy'}: "
+          f"batched {wall_sps:,.0f} env steps/s wall-clock, "
           f"{sps:,.0f} per CPU-second; separate envs {T * n_envs / t_separate:,.0f} -> "
           f"{t_separate / t_batched:.2f}x per CPU-second, load {_load():.1f}")
     if benchmark.stats is not None:
         target = ENV_TARGET if scale == NOMINAL else None
         benchmark.extra_info.update(
-            n_envs=n_envs, n_threads=n_threads, env_steps_per_second=wall_sps,
+            n_envs=n_envs, n_threads=n_threads, compiled=benv.compiled, env_steps_per_second=wall_sps,
             env_steps_per_cpu_second=sps, agent_steps_per_second=wall_sps * K,
             separate_env_steps_per_second=T * n_envs / t_separate,
             speedup_vs_separate_envs=t_separate / t_batched, loadavg=_load(),
@@ -275,6 +282,36 @@ def test_compiled_wmmse_vs_loop(benchmark, K: int) -> None:
                                     loadavg=_load(), target_speedup=WMMSE_TARGET,
                                     meets_target=speedup >= WMMSE_TARGET)
     assert speedup >= 8.0                                   # regression floor; the target is reported
+
+
+@pytest.mark.parametrize("task", [TASK, "spectrum/Interference-v2"])
+def test_compiled_step_vs_numpy_path(benchmark, task: str) -> None:
+    """Issue 17: the single PettingZoo env at k50 with the compiled step (``tasks/spectrum/kernels.py``,
+    the default with numba) and with the numpy reference path (``use_compiled(False)``), same
+    episodes; interleaved best-of runs of CPU time (``time.process_time``) and of wall time."""
+    env, episode = _episode_runner(NOMINAL, task)
+    assert env.compiled
+    assert benchmark.pedantic(episode, rounds=5, iterations=1, warmup_rounds=1) == env.horizon
+    cpu = {True: float("inf"), False: float("inf")}
+    wall = dict(cpu)
+    for _ in range(3):
+        for flag in (True, False):
+            env.use_compiled(flag)
+            cpu[flag] = min(cpu[flag], _best_cpu_seconds(episode, 4))
+            wall[flag] = min(wall[flag], _best_cpu_seconds(episode, 2, clock=time.perf_counter))
+    env.use_compiled(True)
+    sps = {f: env.horizon / cpu[f] for f in cpu}
+    wall_sps = {f: env.horizon / wall[f] for f in wall}
+    print(f"\n{task[-2:]} {NOMINAL}: compiled {sps[True]:,.0f} env steps/s per CPU-second ({wall_sps[True]:,.0f} "
+          f"wall), numpy path {sps[False]:,.0f} ({wall_sps[False]:,.0f} wall) -> {sps[True] / sps[False]:.2f}x, "
+          f"load {_load():.1f}")
+    if benchmark.stats is not None:
+        benchmark.extra_info.update(
+            steps_per_second=sps[True], wall_steps_per_second=wall_sps[True],
+            numpy_steps_per_second=sps[False], numpy_wall_steps_per_second=wall_sps[False],
+            speedup=sps[True] / sps[False], loadavg=_load(), target_steps_per_second=ENV_TARGET,
+            meets_target=sps[True] >= ENV_TARGET)
+    assert sps[True] > sps[False]                 # regression floor; the figures are the measure
 
 
 def test_v2_env_steps_per_second(benchmark) -> None:

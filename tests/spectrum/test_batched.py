@@ -10,6 +10,7 @@ import pytest
 
 import bench
 from bench.registry import get_spec
+from tasks.spectrum import kernels
 from tasks.spectrum.batched import BatchedInterferenceEnv
 
 TASK = "spectrum/Interference-v1"
@@ -20,12 +21,17 @@ LARGE = [(s.name, c.name) for s in SPEC.scales if s.agents > 50 for c in SPEC.sc
 
 
 def run_both(scale: str, scenario: str, seeds: list[int], n_steps: int | None = None,
-             action_seed: int = 1, n_threads: int = 1, task: str = TASK) -> int:
+             action_seed: int = 1, n_threads: int = 1, task: str = TASK, compiled: bool = False) -> int:
     """Step a batched env and one single env per seed with the same random actions, asserting
-    equality of everything after the reset and after every step; returns the steps played."""
+    equality of everything after the reset and after every step; returns the steps played.
+    ``compiled``: both on the compiled kernels (tasks/spectrum/kernels.py), else both on the numpy
+    path (the two paths agree within tolerance: test_compiled_step.py)."""
     B = len(seeds)
-    benv = BatchedInterferenceEnv.make(B, task, scale=scale, scenario=scenario, n_threads=n_threads)
+    benv = BatchedInterferenceEnv.make(B, task, scale=scale, scenario=scenario, n_threads=n_threads,
+                                       compiled=compiled)
     singles = [bench.make(task, scale=scale, scenario=scenario) for _ in seeds]
+    for env in singles:
+        env.use_compiled(compiled)
     v2 = task != TASK
     agents = singles[0].possible_agents
     obs, mask = benv.reset(seeds)
@@ -68,17 +74,23 @@ def run_both(scale: str, scenario: str, seeds: list[int], n_steps: int | None = 
     return steps
 
 
+COMPILED = [False, True] if kernels.AVAILABLE else [False]
+
+
+@pytest.mark.parametrize("compiled", COMPILED)
 @pytest.mark.parametrize("scale, scenario", CASES)
-def test_batched_equals_separate_envs(scale: str, scenario: str) -> None:
+def test_batched_equals_separate_envs(scale: str, scenario: str, compiled: bool) -> None:
     # whole episodes (onsets at slot 50), two episodes with unrelated seeds
-    assert run_both(scale, scenario, [5, 123456]) == SPEC.horizon
+    assert run_both(scale, scenario, [5, 123456], compiled=compiled) == SPEC.horizon
 
 
+@pytest.mark.parametrize("compiled", COMPILED)
 @pytest.mark.parametrize("scenario", ["nominal", "faster_mobility"])
-def test_threaded_fading_equals_separate_envs(scenario: str) -> None:
+def test_threaded_fading_equals_separate_envs(scenario: str, compiled: bool) -> None:
     # the fading update split over threads (uneven row blocks: 5 episodes on 2 and 3 threads)
     for n_threads in (2, 3):
-        assert run_both("k20", scenario, [5, 6, 7, 8, 123456], n_threads=n_threads) == SPEC.horizon
+        assert run_both("k20", scenario, [5, 6, 7, 8, 123456], n_threads=n_threads,
+                        compiled=compiled) == SPEC.horizon
 
 
 @pytest.mark.parametrize("scale", [s for s, c in LARGE if c == "nominal"])
@@ -96,16 +108,18 @@ V2 = "spectrum/Interference-v2"
 V2_CASES = [(s, c.name) for s in ("k4", "k20") for c in get_spec(V2).scenarios]
 
 
+@pytest.mark.parametrize("compiled", COMPILED)
 @pytest.mark.parametrize("scale, scenario", V2_CASES)
-def test_batched_equals_separate_envs_v2(scale: str, scenario: str) -> None:
+def test_batched_equals_separate_envs_v2(scale: str, scenario: str, compiled: bool) -> None:
     """Interference-v2's rules (suspension, proportional blame, capped budget, faded links into
     incumbents) give the same bits batched as in separate envs."""
-    assert run_both(scale, scenario, [5, 123456], task=V2) == SPEC.horizon
+    assert run_both(scale, scenario, [5, 123456], task=V2, compiled=compiled) == SPEC.horizon
 
 
-def test_batched_v2_k50_and_threads() -> None:
-    assert run_both("k50", "nominal", [5, 123456], n_steps=60, task=V2) == 60
-    assert run_both("k20", "primary_user_on", [5, 6, 7], n_threads=2, task=V2) == SPEC.horizon
+@pytest.mark.parametrize("compiled", COMPILED)
+def test_batched_v2_k50_and_threads(compiled: bool) -> None:
+    assert run_both("k50", "nominal", [5, 123456], n_steps=60, task=V2, compiled=compiled) == 60
+    assert run_both("k20", "primary_user_on", [5, 6, 7], n_threads=2, task=V2, compiled=compiled) == SPEC.horizon
 
 
 def test_episodes_really_differ_and_violations_fire() -> None:

@@ -627,7 +627,9 @@ def test_released_episodes_are_unchanged(scale: str, scenario: str, digest: str)
     if _platform_canary() != "072500e8cb59bc615067":
         pytest.skip("this platform's log/complex arithmetic rounds differently from the reference "
                     "machine's, so the pinned digests do not apply (determinism is still tested)")
-    assert episode_digest(make(scale, scenario), 7) == digest
+    env = make(scale, scenario)
+    env.use_compiled(False)     # the numpy reference path; the compiled one agrees within tolerance
+    assert episode_digest(env, 7) == digest                      # (tests/spectrum/test_compiled_step.py)
 
 
 @pytest.mark.parametrize("scale, scenario", [("k4", "subband_outage"), ("k20", "nominal")])

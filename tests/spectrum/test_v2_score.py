@@ -211,6 +211,8 @@ def test_per_agent_reward_is_own_safe_rate_minus_the_interference_price() -> Non
         assert got == pytest.approx(expected, rel=1e-9, abs=1e-9)
     # the evaluation score is the team's: the reward mode changes no KPI
     team, per = make("k20"), make("k20", reward="per_agent")
+    assert not per.compiled             # the per-agent reward runs on the numpy path ...
+    team.use_compiled(False)            # ... so compare with the team reward's numpy path, bit for bit
     pol = load_policy("random")
     r1 = run_episode(team, pol.build(team), 7, SPEC)
     r2 = run_episode(per, pol.build(per), 7, SPEC)

@@ -21,7 +21,7 @@ def agree(a, b) -> list[str]:
     return differences(as_dict(a), as_dict(b))
 
 
-@pytest.mark.parametrize("K", [1, 2, 5, 10, 20, 30, 40])
+@pytest.mark.parametrize("K", [1, 2, 5, 10, 15, 20, 30, 31, 40])     # 15, 30, 31: padded rows
 def test_agrees_with_the_batch_and_the_loop_on_gaussian_ic(K: int) -> None:
     rng = np.random.default_rng(K)
     B = 400 if K <= 20 else 150
@@ -73,3 +73,9 @@ def test_wmmse_uses_the_kernel_and_validates_inputs() -> None:
         wmmse_solve_compiled(G, 1.0, 0.0)
     with pytest.raises(ValueError, match="max_iter"):
         wmmse_solve_compiled(G, 1.0, 1.0, max_iter=-1)
+
+
+def test_padded_width_pads_only_near_a_multiple_of_16() -> None:
+    from baselines.spectrum.wmmse_compiled import padded_width
+
+    assert [padded_width(k) for k in (1, 10, 15, 20, 30, 31, 32, 40, 46)] == [1, 10, 16, 20, 32, 32, 32, 40, 48]

@@ -325,3 +325,13 @@ def test_a_result_whose_sidecar_is_absent_is_valid_but_cannot_be_verified(tmp_pa
     assert report.ok, [str(p) for p in report.problems]
     assert any(p.stage == "actions" and "not present here" in p.message for p in report.warnings)
     assert not verify_file(dst / "lot_for_lot.json", rerun=False).ok
+
+
+def test_replay_ignores_the_run_label_of_a_merged_entry():
+    """merge-runs labels a learner's episodes with their training run; a replay record has no
+    label, and the label is not an outcome of the episode, so it is not compared."""
+    from bench.submit.replay import compare
+
+    ep = {"seed": 1, "V": 0.5, "kpis": {"x": 1.0}, "run": 2}
+    assert compare({"seed": 1, "V": 0.5, "kpis": {"x": 1.0}}, ep) == []
+    assert compare({"seed": 1, "V": 0.6, "kpis": {"x": 1.0}}, ep)

@@ -17,9 +17,10 @@ from bench.episode import TIMING_FIELDS
 from bench.reproduce import differences
 from bench.submit.actionlog import ActionLogError, LogPolicy, decode, episode_raw
 
-#: record fields a replay does not compare: machine timings, and the log itself (its digest is
-#: compared separately, because the replay re-logs the actions it played)
-IGNORED = TIMING_FIELDS + ("actions",)
+#: record fields a replay does not compare: machine timings, the log itself (its digest is
+#: compared separately, because the replay re-logs the actions it played), and the training-run
+#: label merge-runs puts on a learner's episodes (a label, not an outcome of the episode)
+IGNORED = TIMING_FIELDS + ("actions", "run")
 
 
 @dataclass(frozen=True)

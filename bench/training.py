@@ -104,6 +104,7 @@ class _Run:
     t0: float = field(default_factory=time.perf_counter)
     started_unix_s: float = field(default_factory=time.time)
     stopped_by: str | None = None
+    holdout: bool = True
 
 
 _RUNS: "weakref.WeakValueDictionary[str, _Run]" = weakref.WeakValueDictionary()
@@ -122,7 +123,9 @@ class TrainingEnv(ParallelEnv):
 
     ``strict=True`` (what ``rao-bench train MODULE:FUNCTION`` uses) makes ``step`` raise
     :class:`BudgetExhausted` once the budget is spent; the reference learners check
-    :meth:`exhausted` between rollouts instead.
+    :meth:`exhausted` between rollouts instead. ``holdout=True`` (the default) keeps the last
+    VALIDATION_SEEDS training seeds out of the stream for :meth:`validate`; ``False`` draws from the
+    whole range (how the v1 reference entries were trained, so their commands still reproduce them).
     """
 
     metadata: dict[str, Any] = {"render_modes": [], "is_parallelizable": True}
@@ -130,13 +133,13 @@ class TrainingEnv(ParallelEnv):
 
     def __init__(self, task_id: str, *, seed: int, budget: Budget, scale: str | None = None,
                  scenario: str | None = None, reward: str = "env", window: int | None = None,
-                 strict: bool = False) -> None:
+                 strict: bool = False, holdout: bool = True) -> None:
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
         spec = get_spec(task_id)
         run = _Run(key=f"{os.getpid()}-{next(_RUN_IDS)}-{id(self)}", seed=int(seed), budget=budget,
                    strict=bool(strict), ledger=_Ledger(),
-                   seed_rng=np.random.Generator(np.random.PCG64(int(seed))))
+                   seed_rng=np.random.Generator(np.random.PCG64(int(seed))), holdout=bool(holdout))
         _RUNS[run.key] = run
         self._attach(spec, make(task_id, scale=scale, scenario=scenario), run, reward, window)
         led = run.ledger
@@ -240,7 +243,7 @@ class TrainingEnv(ParallelEnv):
 
     def next_seed(self) -> int:
         s = self.spec.seeds
-        held_out = s.train_stop - VALIDATION_SEEDS
+        held_out = s.train_stop - VALIDATION_SEEDS if self._run.holdout else s.train_stop
         while True:
             seed = int(self._run.seed_rng.integers(s.train_start, s.train_stop))
             # the ranges are disjoint (the eval check guards a bad spec); validation seeds are held out
@@ -252,6 +255,9 @@ class TrainingEnv(ParallelEnv):
         :meth:`next_seed`, disjoint from the evaluation seeds, the same for every run."""
         if not 1 <= n <= VALIDATION_SEEDS:
             raise ValueError(f"validation episodes must be in [1, {VALIDATION_SEEDS}], got {n!r}")
+        if not self._run.holdout:
+            raise ValueError("this run was made with holdout=False, so it may have trained on the "
+                             "validation seeds; make the TrainingEnv with holdout=True to validate")
         s = self.spec.seeds
         return list(range(s.train_stop - VALIDATION_SEEDS, s.train_stop - VALIDATION_SEEDS + n))
 

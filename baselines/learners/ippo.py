@@ -42,7 +42,7 @@ from baselines.learners.curves import Curve, GreedyPolicy, StopRule
 from baselines.learners.marl_common import (
     AgentGroup, AgentMLP, BoxHead, RunningMeanStd, TrainedPolicy, agent_groups, budget_for,
     discount, group_meta, make_action_head, save_checkpoint, scales_to_train, seed_everything,
-    training_command,
+    training_command, validates,
 )
 from bench.policy import PolicyInfo
 from bench.training import REWARDS, TrainingEnv
@@ -103,9 +103,10 @@ class Args:
     """normalised observations are clipped to +-obs_clip"""
     bootstrap_truncation: bool = True
     """bootstrap the value at the horizon (time-limit truncation) instead of treating it as terminal"""
-    validate: bool = True
+    validate: bool | None = None
     """greedy validation on held-out training seeds (curves.StopRule): learning curve, the
-    best-validation network is the one saved, and a plateau ends the run before the budget"""
+    best-validation network is the one saved, and a plateau ends the run before the budget;
+    None = on, except on the v1 tasks (marl_common.UNVALIDATED_TASKS)"""
 
     def __post_init__(self) -> None:
         if self.reward not in REWARDS:
@@ -181,9 +182,11 @@ def train_ppo(task_id: str, args: Any, *, algo: str, cli_algo: str, critic_facto
     todo = scales or scales_to_train(task_id, args.agent_id, args.share_parameters)
     command = training_command(cli_algo, task_id, args.seed, args.reward, args.env_steps)
     records = []
+    validate = validates(task_id, getattr(args, "validate", None))
     for scale in todo:
-        env = TrainingEnv(task_id, seed=args.seed, budget=budget, scale=scale, reward=args.reward)
-        meta, actor_state, curve = _train_scale(env, args, critic_factory, progress,
+        env = TrainingEnv(task_id, seed=args.seed, budget=budget, scale=scale, reward=args.reward,
+                          holdout=validate)
+        meta, actor_state, curve = _train_scale(env, args, critic_factory, progress, validate,
                                                 desc=f"{algo} {task_id} {scale}")
         record = env.record()
         if curve is not None:
@@ -195,7 +198,7 @@ def train_ppo(task_id: str, args: Any, *, algo: str, cli_algo: str, critic_facto
 
 
 def _train_scale(env: TrainingEnv, args: Any, critic_factory: CriticFactory, progress: bool,
-                 desc: str) -> tuple[dict, dict, Curve | None]:
+                 validate: bool, desc: str) -> tuple[dict, dict, Curve | None]:
     gen, rng = seed_everything(args.seed)
     gamma = args.gamma if args.gamma is not None else discount(env.spec.id)
     groups: list[AgentGroup] = agent_groups(env)
@@ -255,7 +258,7 @@ def _train_scale(env: TrainingEnv, args: Any, critic_factory: CriticFactory, pro
 
     episode_returns: list[float] = []  # learning curve: mean over agents of each episode's return
     curve = None
-    if getattr(args, "validate", False):
+    if validate:
         curve = Curve(env, StopRule(), GreedyPolicy(groups, actor, obs_rms, args.agent_id, args.obs_clip,
                                                      lambda g, raw: g.to_env(raw, args.box_squash)))
     ep_return = 0.0

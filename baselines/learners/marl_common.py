@@ -116,6 +116,18 @@ BUDGETS: dict[str, Budget] = {
 DISCOUNTS: dict[str, float] = {"spectrum/Interference-v1": 0.9, "spectrum/Interference-v2": 0.9}
 
 
+#: Tasks whose reference entries were trained before greedy validation existed (their archived
+#: checkpoints): there a learner validates only when asked, so that the training command stored
+#: with each entry still reproduces it (same training-seed stream, no model selection).
+UNVALIDATED_TASKS = frozenset({"supply_chain/Serial-v1", "supply_chain/ThreeTier-v1", "power_grid/IEEE33-v1",
+                               "spectrum/Interference-v1", "compute/EdgeCluster-v1"})
+
+
+def validates(task_id: str, validate: bool | None) -> bool:
+    """Whether a reference learner validates during training (``validate`` None: the task's default)."""
+    return (task_id not in UNVALIDATED_TASKS) if validate is None else bool(validate)
+
+
 def discount(task_id: str) -> float:
     """The discount per env step the reference learners use on ``task_id``."""
     return DISCOUNTS.get(task_id, 0.99)

@@ -61,7 +61,7 @@ from torch import nn
 from baselines.learners.curves import Curve, GreedyPolicy, StopRule
 from baselines.learners.marl_common import (
     AgentGroup, RunningMeanStd, TrainedPolicy, agent_groups, group_meta, masked_argmax,
-    save_checkpoint, scales_to_train, seed_everything,
+    save_checkpoint, scales_to_train, seed_everything, validates,
 )
 from bench.policy import PolicyInfo
 from bench.training import REWARDS, Budget, TrainingEnv
@@ -142,9 +142,10 @@ class Args:
     env_steps: int | None = None
     """Env steps per trained scale; None = the task's declared budget (VDN_BUDGETS)."""
     wall_time_s: float | None = None
-    validate: bool = True
+    validate: bool | None = None
     """greedy validation on held-out training seeds (curves.StopRule, with no plateau stop before
-    exploration has decayed): learning curve, best-validation network saved, plateau stop"""
+    exploration has decayed): learning curve, best-validation network saved, plateau stop;
+    None = on, except on the v1 tasks (marl_common.UNVALIDATED_TASKS)"""
     """Wall-time cap per trained scale, s; None = the task's declared budget."""
 
     def __post_init__(self) -> None:
@@ -401,7 +402,8 @@ def train(task_id: str, args: Args, *, out_dir: Path | None = None, scales: list
     command = training_command(task_id, args, algo)
     records = []
     for scale in todo:
-        env = TrainingEnv(task_id, seed=args.seed, budget=budget, scale=scale, reward=args.reward)
+        env = TrainingEnv(task_id, seed=args.seed, budget=budget, scale=scale, reward=args.reward,
+                          holdout=validates(task_id, args.validate))
         meta, state, curve = train_scale(env, args, progress=progress, mixer_factory=mixer_factory,
                                          desc=algo)
         record = env.record()
@@ -470,7 +472,7 @@ def train_scale(env: TrainingEnv, args: Args, progress: bool = True,
     losses: list[float] = []
     bar = _progress(total, progress, f"{desc} {env.spec.id} {env.scale}")
     curve = None
-    if args.validate:
+    if validates(env.spec.id, args.validate):
         rule = StopRule(min_frac=max(StopRule.min_frac, args.eps_fraction))
         curve = Curve(env, rule, GreedyPolicy(groups, net, rms, args.agent_id, args.obs_clip,
                                               lambda g, raw: g.to_env(raw)))

@@ -164,3 +164,27 @@ def test_trained_policies_act_in_float64():
     for agent in a64:
         np.testing.assert_allclose(np.asarray(a64[agent], float), np.asarray(a32[agent], float),
                                    rtol=1e-5, atol=1e-6)
+
+
+def test_ippo_on_a_v2_task_validates_saves_the_best_network_and_records_its_curve(tmp_path):
+    """End to end on a tiny budget: the record carries the rule and curve, the saved network is
+    the best-validation one (re-validated from the checkpoint, in float64, it scores the curve's
+    best V up to float32 noise), and the CSV has PPO's diagnostics."""
+    from baselines.learners import ippo
+    from baselines.learners.marl_common import validates
+
+    assert validates("supply_chain/Serial-v2", None) and not validates("supply_chain/Serial-v1", None)
+    (record,) = ippo.train("supply_chain/Serial-v2", ippo.Args(seed=1, env_steps=2048, rollout_steps=128),
+                           out_dir=tmp_path, progress=False, scales=["n2"])
+    val = record["validation"]
+    assert record["stopped_by"] in ("env_steps", "plateau")
+    steps = [c[0] for c in val["curve"]]
+    assert val["selected_env_steps"] in steps and val["episodes"] == 4 * len(steps)
+    best = max(c[1] for c in val["curve"])
+    env = TrainingEnv("supply_chain/Serial-v2", seed=99, budget=Budget(10, 60.0), scale="n2")
+    policy_cls = ippo.IPPOPolicy.with_checkpoints(tmp_path)
+    again = env.validate(policy_cls(env.env), 4)["V"]
+    assert again == pytest.approx(best, abs=1e-4)
+    header = (tmp_path / "ippo" / "supply_chain__Serial-v2" / "n2.curve.csv").read_text().splitlines()[0]
+    for col in ("approx_kl", "clipfrac", "explained_variance", "entropy", "val_V"):
+        assert col in header

@@ -46,6 +46,27 @@ def torchrl_env(env: TrainingEnv, device: str = "cpu") -> EnvBase:
                              device=device)
 
 
+def symlog(x: torch.Tensor) -> torch.Tensor:
+    """sign(x) log(1 + |x|): a stateless squash of unbounded observations (inventories of
+    thousands of units saturate a tanh network's first layer; Hafner et al. 2023, DreamerV3)."""
+    return torch.sign(x) * torch.log1p(x.abs())
+
+
+def _symlog_transform(keys: list) -> Any:
+    from torchrl.envs.transforms import Transform
+
+    class SymLog(Transform):
+        """:func:`symlog` on ``keys`` (monotone, 0 -> 0: the specs' bounds stay valid)."""
+
+        def _apply_transform(self, obs: torch.Tensor) -> torch.Tensor:
+            return symlog(obs)
+
+        def _reset(self, tensordict: Any, tensordict_reset: Any) -> Any:
+            return self._call(tensordict_reset)
+
+    return SymLog(in_keys=keys, out_keys=keys)
+
+
 def _action_kind(env: TrainingEnv) -> str:
     kinds = {type(env.action_space(a)) for a in env.possible_agents}
     if kinds <= {spaces.Box}:
@@ -61,8 +82,11 @@ class RaoTask(PettingZooClass):
     the harness's run). Specs come from TorchRL's PettingZoo wrapper, as for BenchMARL's own
     PettingZoo tasks."""
 
-    def __init__(self, make_env: Callable[[], TrainingEnv]) -> None:
+    def __init__(self, make_env: Callable[[], TrainingEnv], reward_scale: float | None = None,
+                 obs_symlog: bool = False) -> None:
         self._make_env = make_env
+        self._reward_scale = reward_scale
+        self._obs_symlog = bool(obs_symlog)
         self._probe = self._spare = make_env()
         super().__init__(name=self._probe.spec.id.replace("/", "_").upper(), config={})
         self._kind = _action_kind(self._probe)
@@ -75,7 +99,9 @@ class RaoTask(PettingZooClass):
         # BenchMARL pickles its task beside the checkpoint (for resuming): the harness's envs
         # cannot go along (they count this run's budget), so a reloaded task builds no env
         return {"name": self.name, "config": self.config, "_kind": self._kind,
-                "_horizon": self._horizon, "_make_env": None, "_probe": None, "_spare": None}
+                "_horizon": self._horizon, "_reward_scale": self._reward_scale,
+                "_obs_symlog": self._obs_symlog,
+                "_make_env": None, "_probe": None, "_spare": None}
 
     def get_env_fun(self, num_envs: int, continuous_actions: bool, seed: int | None,
                     device: Any) -> Callable[[], EnvBase]:
@@ -98,6 +124,23 @@ class RaoTask(PettingZooClass):
     def has_state(self) -> bool:
         return True
 
+    def get_env_transforms(self, env: EnvBase) -> list:
+        """Rewards x ``reward_scale`` when one is set, :func:`symlog` on every group's observation
+        and the state with ``obs_symlog`` (what the learner sees; the harness's ledger and the
+        task's score are untouched)."""
+        out: list = []
+        if self._reward_scale is not None:
+            from torchrl.envs import RewardScaling
+
+            keys = list(env.reward_keys)
+            out.append(RewardScaling(loc=0.0, scale=float(self._reward_scale), in_keys=keys,
+                                     out_keys=keys))
+        if self._obs_symlog:
+            keys = [k for k in env.observation_spec.keys(True, True)
+                    if k == "state" or (isinstance(k, tuple) and k[-1] == "observation")]
+            out.append(_symlog_transform(keys))
+        return out
+
     def has_render(self, env: EnvBase) -> bool:
         return False
 
@@ -108,8 +151,8 @@ class RaoTask(PettingZooClass):
 def train_mappo(make_env: Callable[[], TrainingEnv], out_dir: Path, seed: int, *,
                 frames_per_batch: int | None = None, n_envs: int = 2,
                 overrides: dict[str, Any] | None = None, algorithm: dict[str, Any] | None = None,
-                num_cells: list[int] | None = None, num_threads: int | None = 1,
-                run: bool = True) -> Any:
+                num_cells: list[int] | None = None, reward_scale: float | None = None,
+                obs_symlog: bool = False, num_threads: int | None = 1, run: bool = True) -> Any:
     """BenchMARL's MAPPO (its YAML defaults, MLP actor and critic) on the harness's envs, for
     exactly the run's env-step budget: ``max_n_frames`` = the budget, collected
     ``frames_per_batch`` at a time (default: two episodes per env) from ``n_envs`` envs of the
@@ -117,7 +160,10 @@ def train_mappo(make_env: Callable[[], TrainingEnv], out_dir: Path, seed: int, *
     checkpoint under ``out_dir``, and the greedy actor :class:`BenchmarlPolicy` plays
     (``out_dir/benchmarl_actor.pt``). ``overrides`` sets further ``ExperimentConfig`` fields,
     ``algorithm`` further ``MappoConfig`` fields, ``num_cells`` the hidden layer widths of actor
-    and critic (BenchMARL's default: 256, 256). ``num_threads`` caps torch's intra-op threads
+    and critic (BenchMARL's default: 256, 256); ``reward_scale`` multiplies the rewards the
+    learner sees (BenchMARL normalises neither rewards nor advantages); ``obs_symlog`` squashes
+    observations and state with :func:`symlog` (BenchMARL does not normalise them; the exported
+    actor applies it too). ``num_threads`` caps torch's intra-op threads
     (1, as the reference learners: one core per run; None leaves torch's default). Returns the
     BenchMARL ``Experiment`` (its ``policy`` is the trained actor); with ``run=False`` it is built
     but not trained yet (``experiment.run()`` trains it; then call :func:`export_actor`)."""
@@ -127,7 +173,7 @@ def train_mappo(make_env: Callable[[], TrainingEnv], out_dir: Path, seed: int, *
 
     if num_threads:
         torch.set_num_threads(int(num_threads))
-    task = RaoTask(make_env)
+    task = RaoTask(make_env, reward_scale=reward_scale, obs_symlog=obs_symlog)
     budget = task._probe.steps_left
     per_batch = int(frames_per_batch or 2 * n_envs * task._horizon)
     cfg = ExperimentConfig.get_from_yaml()
@@ -189,6 +235,21 @@ def train_mappo_matched(make_env: Callable[[], TrainingEnv], out_dir: Path, seed
     return train_mappo(make_env, out_dir, seed, **copy.deepcopy(MATCHED_TO_OURS))
 
 
+def train_mappo_matched_scaled(make_env: Callable[[], TrainingEnv], out_dir: Path, seed: int) -> Any:
+    """:func:`train_mappo_matched` on rewards x 1e-3: our MAPPO normalises returns and advantages,
+    BenchMARL neither, and Serial's per-period team cost runs from ~50 (optimal) to thousands
+    (an untrained policy); x 1e-3 brings per-step rewards to order 0.1-1."""
+    return train_mappo(make_env, out_dir, seed, reward_scale=1e-3, **copy.deepcopy(MATCHED_TO_OURS))
+
+
+def train_mappo_matched_symlog(make_env: Callable[[], TrainingEnv], out_dir: Path, seed: int) -> Any:
+    """:func:`train_mappo_matched_scaled` on :func:`symlog` observations and state: a stateless
+    stand-in for our running observation normalisation (unnormalised inventories saturate the
+    tanh actor, which then orders the maximum every period)."""
+    return train_mappo(make_env, out_dir, seed, reward_scale=1e-3, obs_symlog=True,
+                       **copy.deepcopy(MATCHED_TO_OURS))
+
+
 # ---------------------------------------------------------------------------------------------
 # evaluation: the trained actor, outside BenchMARL
 # ---------------------------------------------------------------------------------------------
@@ -236,7 +297,8 @@ def export_actor(experiment: Any, path: Path) -> dict[str, Any]:
         else:
             entry.update(kind="discrete", n=int(spec.space.n))
         groups[group] = entry
-    doc = {"format": 1, "groups": groups}
+    doc = {"format": 1, "groups": groups,
+           "obs_transform": "symlog" if getattr(experiment.task, "_obs_symlog", False) else None}
     path = Path(path)
     tmp = path.with_suffix(".tmp")
     torch.save(doc, tmp)
@@ -262,11 +324,13 @@ class BenchmarlPolicy:
     def __init__(self, env: Any, checkpoint_dir: Path) -> None:
         from torchrl.modules import MLP
 
+        torch.set_num_threads(1)  # as the reference learners' policies: tiny nets, shared cores
         path = Path(checkpoint_dir) / ACTOR_FILE
         if not path.exists():
             raise FileNotFoundError(f"{path} not found: train with bench.torchrl_adapter:train_mappo "
                                     "(it writes the actor there at the end of training)")
         doc = torch.load(path, weights_only=True)
+        self.symlog = doc.get("obs_transform") == "symlog"
         self.groups: list[tuple[list[str], dict[str, Any], torch.nn.Module]] = []
         members: dict[str, list[str]] = {}
         for agent in env.possible_agents:
@@ -290,6 +354,8 @@ class BenchmarlPolicy:
         from tensordict.nn import NormalParamExtractor
         from torchrl.modules import MaskedCategorical, TanhNormal
 
+        if torch.get_num_threads() != 1:
+            torch.set_num_threads(1)  # worker processes start with torch's default
         actions: dict[str, Any] = {}
         for agents, entry, net in self.groups:
             live = [a for a in agents if a in observations]
@@ -301,7 +367,7 @@ class BenchmarlPolicy:
                 mask = torch.as_tensor(np.stack([o["action_mask"] for o in obs]), dtype=torch.bool)
                 obs = [o["observation"] for o in obs]
             x = torch.as_tensor(np.stack([np.asarray(o, np.float32).ravel() for o in obs]))
-            logits = net(x)
+            logits = net(symlog(x) if self.symlog else x)
             if entry["kind"] == "continuous":
                 loc, scale = NormalParamExtractor(scale_mapping=entry["scale_mapping"])(logits)
                 if entry["tanh_normal"]:

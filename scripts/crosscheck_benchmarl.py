@@ -11,7 +11,10 @@ printed as a markdown table. Finished steps are skipped on a rerun, so an interr
 
 Arms: ``ours`` (baselines/learners/mappo.py, reference settings), ``benchmarl_defaults``
 (BenchMARL's YAML defaults), ``benchmarl_matched`` (BenchMARL with our settings where it has them;
-bench.torchrl_adapter.MATCHED_TO_OURS).
+bench.torchrl_adapter.MATCHED_TO_OURS), ``benchmarl_matched_scaled`` (the same on rewards x 1e-3,
+standing in for the return and advantage normalisation BenchMARL lacks), ``benchmarl_matched_symlog``
+(the same on symlog-squashed observations and state, standing in for our observation
+normalisation).
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ ARMS = {
                            "bench.torchrl_adapter:BenchmarlPolicy"),
     "benchmarl_matched": ("bench.torchrl_adapter:train_mappo_matched",
                           "bench.torchrl_adapter:BenchmarlPolicy"),
+    "benchmarl_matched_scaled": ("bench.torchrl_adapter:train_mappo_matched_scaled",
+                                 "bench.torchrl_adapter:BenchmarlPolicy"),
+    "benchmarl_matched_symlog": ("bench.torchrl_adapter:train_mappo_matched_symlog",
+                                 "bench.torchrl_adapter:BenchmarlPolicy"),
 }
 
 
@@ -108,7 +115,7 @@ def compare(args: argparse.Namespace, merged: dict[str, Path], timings: dict[str
     docs = {arm: json.loads(p.read_text()) for arm, p in merged.items()}
     mats = {arm: _nominal_matrix(d, args.scale) for arm, d in docs.items()}
     out: dict[str, Any] = {"task": args.task, "scale": args.scale, "env_steps": args.env_steps,
-                           "seeds": args.seeds, "protocol": args.protocol, "arms": {}}
+                           "protocol": args.protocol, "arms": {}}
     for arm, doc in docs.items():
         m = mats[arm]
         lo, hi = runs_seeds_bootstrap_ci(m, rng)
@@ -122,10 +129,13 @@ def compare(args: argparse.Namespace, merged: dict[str, Path], timings: dict[str
             "shifts_V": {k: v["V_mean"] for k, v in s["adaptability"]["shifts"].items()},
             "safety": s.get("safety"),
             "train_env_steps_per_run": [r.get("env_steps") for r in tr.get("runs", [])],
-            "train_wall_s_per_run": [timings.get(f"{arm}/seed{sd}", {}).get("train_wall_s")
-                                     for sd in args.seeds],
-            "eval_wall_s_per_run": [timings.get(f"{arm}/seed{sd}", {}).get("eval_wall_s")
-                                    for sd in args.seeds],
+            "learner_seeds": [r.get("seed") for r in tr.get("runs", [])],
+            "train_wall_s_per_run": [timings.get(f"{arm}/seed{r.get('seed')}", {}).get("train_wall_s")
+                                     for r in tr.get("runs", [])],
+            "eval_wall_s_per_run": [timings.get(f"{arm}/seed{r.get('seed')}", {}).get("eval_wall_s")
+                                    for r in tr.get("runs", [])],
+            "load_during_train": [timings.get(f"{arm}/seed{r.get('seed')}", {}).get("load_after_train")
+                                  for r in tr.get("runs", [])],
             "training_violations": tr.get("violations"),
         }
     if "ours" in mats:
@@ -158,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     ap.add_argument("--protocol", default="full", choices=["full", "quick"])
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "crosscheck_benchmarl")
+    ap.add_argument("--compare-only", action="store_true",
+                    help="train nothing: compare the runs already under OUT (any seeds per arm)")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     tpath = args.out / "timings.json"
@@ -165,7 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     merged: dict[str, Path] = {}
     for arm in args.arms:                       # one process at a time: runs in sequence
         results = []
-        for seed in args.seeds:
+        if args.compare_only:
+            results = sorted((args.out / arm).glob("result_seed*.json"))
+            if not results:
+                continue
+        for seed in ([] if args.compare_only else args.seeds):
             results.append(run_arm(arm, seed, args, timings))
             tpath.write_text(json.dumps(timings, indent=1))
         merged[arm] = args.out / f"{arm}.json"

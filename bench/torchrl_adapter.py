@@ -152,7 +152,8 @@ def train_mappo(make_env: Callable[[], TrainingEnv], out_dir: Path, seed: int, *
                 frames_per_batch: int | None = None, n_envs: int = 2,
                 overrides: dict[str, Any] | None = None, algorithm: dict[str, Any] | None = None,
                 num_cells: list[int] | None = None, reward_scale: float | None = None,
-                obs_symlog: bool = False, num_threads: int | None = 1, run: bool = True) -> Any:
+                obs_symlog: bool = False, normalize_advantage: bool = False,
+                num_threads: int | None = 1, run: bool = True) -> Any:
     """BenchMARL's MAPPO (its YAML defaults, MLP actor and critic) on the harness's envs, for
     exactly the run's env-step budget: ``max_n_frames`` = the budget, collected
     ``frames_per_batch`` at a time (default: two episodes per env) from ``n_envs`` envs of the
@@ -163,7 +164,8 @@ def train_mappo(make_env: Callable[[], TrainingEnv], out_dir: Path, seed: int, *
     and critic (BenchMARL's default: 256, 256); ``reward_scale`` multiplies the rewards the
     learner sees (BenchMARL normalises neither rewards nor advantages); ``obs_symlog`` squashes
     observations and state with :func:`symlog` (BenchMARL does not normalise them; the exported
-    actor applies it too). ``num_threads`` caps torch's intra-op threads
+    actor applies it too); ``normalize_advantage`` standardises advantages per minibatch
+    (TorchRL's ``ClipPPOLoss`` option, which BenchMARL's MAPPO leaves off). ``num_threads`` caps torch's intra-op threads
     (1, as the reference learners: one core per run; None leaves torch's default). Returns the
     BenchMARL ``Experiment`` (its ``policy`` is the trained actor); with ``run=False`` it is built
     but not trained yet (``experiment.run()`` trains it; then call :func:`export_actor`)."""
@@ -205,6 +207,9 @@ def train_mappo(make_env: Callable[[], TrainingEnv], out_dir: Path, seed: int, *
     experiment = Experiment(task=task, algorithm_config=algo_cfg, model_config=model_cfg,
                             critic_model_config=copy.deepcopy(model_cfg),
                             seed=int(seed), config=cfg)
+    if normalize_advantage:
+        for loss in experiment.losses.values():
+            loss.normalize_advantage = True
     if run:
         experiment.run()
         export_actor(experiment, Path(out_dir) / ACTOR_FILE)
@@ -248,6 +253,14 @@ def train_mappo_matched_symlog(make_env: Callable[[], TrainingEnv], out_dir: Pat
     tanh actor, which then orders the maximum every period)."""
     return train_mappo(make_env, out_dir, seed, reward_scale=1e-3, obs_symlog=True,
                        **copy.deepcopy(MATCHED_TO_OURS))
+
+
+def train_mappo_matched_normalised(make_env: Callable[[], TrainingEnv], out_dir: Path,
+                                   seed: int) -> Any:
+    """:func:`train_mappo_matched_symlog` with advantages standardised per minibatch, as ours: all
+    three of our normalisations (observations, returns, advantages) have a stand-in."""
+    return train_mappo(make_env, out_dir, seed, reward_scale=1e-3, obs_symlog=True,
+                       normalize_advantage=True, **copy.deepcopy(MATCHED_TO_OURS))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ Arms: ``ours`` (baselines/learners/mappo.py, reference settings), ``benchmarl_de
 bench.torchrl_adapter.MATCHED_TO_OURS), ``benchmarl_matched_scaled`` (the same on rewards x 1e-3,
 standing in for the return and advantage normalisation BenchMARL lacks), ``benchmarl_matched_symlog``
 (the same on symlog-squashed observations and state, standing in for our observation
-normalisation).
+normalisation), ``benchmarl_matched_normalised`` (the same with advantages standardised per
+minibatch, as ours).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ ARMS = {
                                  "bench.torchrl_adapter:BenchmarlPolicy"),
     "benchmarl_matched_symlog": ("bench.torchrl_adapter:train_mappo_matched_symlog",
                                  "bench.torchrl_adapter:BenchmarlPolicy"),
+    "benchmarl_matched_normalised": ("bench.torchrl_adapter:train_mappo_matched_normalised",
+                                     "bench.torchrl_adapter:BenchmarlPolicy"),
 }
 
 

@@ -40,6 +40,34 @@ def test_training_env_is_a_torchrl_env_on_the_ledger() -> None:
     assert all(spec.seeds.train_start <= s < spec.seeds.train_stop for s in tenv.record()["seeds"])
 
 
+def test_torchrl_env_plays_the_same_episode_as_the_pettingzoo_env() -> None:
+    """What BenchMARL learns from is the task itself: on the same run seed (so the same training
+    episode), the TorchRL env's observations, state, rewards and done flags equal the PettingZoo
+    env's, step for step, under the same varying orders, to the end of the episode. (TorchRL's
+    wrapper resets once when it is built: that unplayed reset takes the run's first seed.)"""
+    a = TrainingEnv(TASK, seed=3, budget=Budget(10_000, 600.0), scale="n2")
+    b = TrainingEnv(TASK, seed=3, budget=Budget(10_000, 600.0), scale="n2")
+    env = torchrl_adapter.torchrl_env(a)
+    td = env.reset()
+    b.reset()
+    obs, _ = b.reset()
+    assert a.record()["seeds"] == b.record()["seeds"]
+    agents = list(b.possible_agents)
+    for t in range(HORIZON):
+        orders = np.array([[(7 * t + 5 * i) % 21] for i in range(len(agents))], np.float32)
+        np.testing.assert_allclose(td["stage", "observation"].numpy(),
+                                   np.stack([obs[x] for x in agents]), rtol=1e-6)
+        np.testing.assert_allclose(td["state"].numpy(), b.state().astype(np.float32), rtol=1e-6)
+        td["stage", "action"] = torch.from_numpy(orders)
+        td = env.step(td)
+        obs, rew, term, trunc, _ = b.step({x: orders[i] for i, x in enumerate(agents)})
+        np.testing.assert_allclose(td["next", "stage", "reward"].numpy()[:, 0],
+                                   [rew[x] for x in agents], rtol=1e-6)
+        assert bool(td["next", "done"]) == (not b.agents)
+        td = td["next"]
+    assert bool(td["done"]) and a.env_steps == b.env_steps == HORIZON
+
+
 def test_benchmarl_mappo_trains_through_the_harness(tmp_path) -> None:
     """Two MAPPO iterations (2 envs x one 130-step episode each per batch) on Serial n2: the
     harness counts exactly BenchMARL's frames, the actor's weights change, a checkpoint is saved;

@@ -7,7 +7,9 @@ full --workers 1``, and its runs merged with ``rao-bench merge-runs``; the compa
 with runs x seeds CIs, paired differences against ours) goes to ``OUT/comparison.json`` and is
 printed as a markdown table. Finished steps are skipped on a rerun, so an interrupted run resumes.
 
-    python scripts/crosscheck_benchmarl.py                 # Serial-v2 n3, 30k env steps, seeds 1-3
+    python scripts/crosscheck_benchmarl.py      # the documented comparison: Serial-v2 n3, 30k env steps,
+                                                # PLAN's arms and seeds
+    python scripts/crosscheck_benchmarl.py --arms ours benchmarl_defaults --seeds 1 2 3
 
 Arms: ``ours`` (baselines/learners/mappo.py, reference settings), ``benchmarl_defaults``
 (BenchMARL's YAML defaults), ``benchmarl_matched`` (BenchMARL with our settings where it has them;
@@ -50,6 +52,13 @@ ARMS = {
     "benchmarl_matched_normalised": ("bench.torchrl_adapter:train_mappo_matched_normalised",
                                      "bench.torchrl_adapter:BenchmarlPolicy"),
 }
+
+
+#: what docs/benchmarl_crosscheck.md reports: 5 runs of ours and of the closest BenchMARL arm, one
+#: run of each arm that fails outright (its greedy actor orders the maximum every period)
+PLAN: dict[str, list[int]] = {"ours": [1, 2, 3, 4, 5], "benchmarl_matched": [1],
+                              "benchmarl_matched_scaled": [1], "benchmarl_matched_symlog": [1],
+                              "benchmarl_matched_normalised": [1, 2, 3, 4, 5]}
 
 
 def _rao_bench() -> str:
@@ -167,8 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--task", default="supply_chain/Serial-v2")
     ap.add_argument("--scale", default="n3", help="the trained scale (the task's nominal one)")
     ap.add_argument("--env-steps", type=int, default=30_000)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    ap.add_argument("--seeds", type=int, nargs="+", default=None,
+                    help="learner seeds of every arm (default: PLAN's, per arm)")
+    ap.add_argument("--arms", nargs="+", default=list(PLAN), choices=list(ARMS))
     ap.add_argument("--protocol", default="full", choices=["full", "quick"])
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "crosscheck_benchmarl")
     ap.add_argument("--compare-only", action="store_true",
@@ -184,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             results = sorted((args.out / arm).glob("result_seed*.json"))
             if not results:
                 continue
-        for seed in ([] if args.compare_only else args.seeds):
+        for seed in ([] if args.compare_only else (args.seeds or PLAN.get(arm, [1, 2, 3]))):
             results.append(run_arm(arm, seed, args, timings))
             tpath.write_text(json.dumps(timings, indent=1))
         merged[arm] = args.out / f"{arm}.json"

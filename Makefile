@@ -10,7 +10,8 @@ WORKERS ?= 2
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,marl]"
+	@# [benchmarl] so that the TorchRL/BenchMARL adapter tests run, not skip (~150 MB; docs/learners.md)
+	$(BIN)/python -m pip install -q -e ".[dev,marl,benchmarl]"
 	@rm -f $(VENV)/.installed-*; touch $@
 
 ## leaderboard: evaluate every reference baseline on every task (full protocol), rebuild leaderboard/

@@ -2,9 +2,13 @@
 ``tasks/power_grid/data/simbench_mv_rural.npz`` (run once; the task needs neither ``simbench`` nor
 ``pandapower`` at run time).
 
-Source: the ``simbench`` package (PyPI 1.6.3), grid code ``1-MV-rural--0-sw`` (SimBench's rural
-20 kV grid, today's scenario, with switches), and its 2016 15-minute profiles (ODbL 1.0 / DbCL
-1.0, see tasks/power_grid/data/SIMBENCH_LICENSE.md).
+Source: the ``simbench`` package (PyPI 1.6.3), grid code ``1-MV-rural--2-sw`` (SimBench's rural
+20 kV grid in its scenario 2, the projected 2034 expansion of wind and PV, with switches), and its
+2016 15-minute profiles (ODbL 1.0 / DbCL 1.0, see tasks/power_grid/data/SIMBENCH_LICENSE.md).
+Why scenario 2: in today's grid (``--0-``) a no-control day leaves the 0.95-1.05 band in only
+15 % of intervals (wind-driven); the 2034 grid, with 29 MW of PV and 16 MW of wind on the same
+lines, is the high-DER case active voltage control is for (31 %). Another code can be passed as
+the first argument and an output path as the second (used to compare the scenarios).
 
 What is kept, and how the pandapower elements become ``network.Network`` data:
 
@@ -21,6 +25,11 @@ What is kept, and how the pandapower elements become ``network.Network`` data:
   coupled) are stored once with ``parallel = 2``; their data (sn, vk, vkr, pfe, i0) and the tap
   (position 0 = neutral, ratio 1: SimBench's time series do not move it).
 * Ext grid: ``vm_pu`` (1.025) at the HV bus.
+* Storage: scenario 2 places 90 PV home-storage units (13.8 MW). They are left out (zero power):
+  their published series are never negative and, with the units' negative ``p_mw``, make
+  ``simbench.get_absolute_values`` return in-feed that peaks at noon, which pandapower's sign
+  convention (positive = charging) reads as the batteries discharging into the midday PV peak; we
+  do not guess which sign was meant.
 * Loads (each with its profile name) and static generators: PV (SimBench types ``lv_RES``, the
   aggregated PV of the LV grid behind an MV/LV substation, and ``PV_MV``) become inverter agents;
   wind, biomass and hydro are uncontrolled in-feed.
@@ -39,8 +48,11 @@ from pathlib import Path
 
 import numpy as np
 
-CODE = "1-MV-rural--0-sw"
-OUT = Path(__file__).resolve().parents[1] / "tasks" / "power_grid" / "data" / "simbench_mv_rural.npz"
+import sys
+
+CODE = sys.argv[1] if len(sys.argv) > 1 else "1-MV-rural--2-sw"
+OUT = Path(sys.argv[2]) if len(sys.argv) > 2 else \
+    Path(__file__).resolve().parents[1] / "tasks" / "power_grid" / "data" / "simbench_mv_rural.npz"
 PV_TYPES = ("lv_RES", "PV_MV")
 
 
@@ -50,7 +62,7 @@ def main() -> None:
 
     net = sb.get_simbench_net(CODE)
     assert len(net.ext_grid) == 1 and len(net.trafo) == 2 and len(net.shunt) == 0
-    assert len(net.storage) == 0 and len(net.gen) == 0 and len(net.impedance) == 0
+    assert len(net.gen) == 0 and len(net.impedance) == 0
     # -- buses: merge closed bus-bus switches --------------------------------------------------
     rep = {int(b): int(b) for b in net.bus.index}
     for _, s in net.switch[(net.switch.et == "b") & net.switch.closed].iterrows():
@@ -79,6 +91,9 @@ def main() -> None:
         index[b] = len(names)
         names.append(m.group(1))
         f = re.search(r"Feeder(\d+)", str(net.bus.subnet[b]))
+        if f is None:                   # a bus whose subnet names no feeder: its line's feeder
+            touching = net.line[(net.line.from_bus == b) | (net.line.to_bus == b)].subnet
+            f = re.search(r"Feeder(\d+)", " ".join(touching.astype(str)))
         zone.append(int(f.group(1)) - 1)
     idx = lambda b: index[rep[int(b)]]  # noqa: E731
 

@@ -1,14 +1,15 @@
-"""The SimBench rural medium-voltage feeder (``1-MV-rural--0-sw``) and its real days.
+"""The SimBench rural medium-voltage grid (``1-MV-rural--2-sw``, 2034 scenario) and its real days.
 
 Data: ``data/simbench_mv_rural.npz``, extracted once from the ``simbench`` package by
 ``scripts/extract_simbench_mv.py`` (ODbL 1.0 / DbCL 1.0, ``data/SIMBENCH_LICENSE.md``; the
 script's docstring says what was kept and how). No ``simbench`` / ``pandapower`` at run time.
 
-Network (``simbench_mv_rural``): a 20 kV grid of 8 radial feeders (69 km of cable, 47 km of
-overhead line) fed from a 110 kV ext grid held at 1.025 p.u. through two identical 25 MVA
-110/20 kV transformers in parallel; six loop lines are normally open. Buses: ``HV`` (slack),
-``T`` (the transformers' star point), ``busbar`` and the 93 other 20 kV buses named by their
-SimBench number. Modelled as ``tasks/power_grid/powerflow.py`` equation (1'):
+Network (``simbench_mv_rural``): SimBench's rural 20 kV grid in its scenario 2 (the 2034
+expansion of wind and PV; the script's docstring says why, and that its home-storage units are
+left out): 8 radial feeders (cable and overhead line) fed from a 110 kV ext grid held at 1.025
+p.u. through two identical 25 MVA 110/20 kV transformers in parallel; six loop lines are
+normally open. Buses: ``HV`` (slack), ``T`` (the transformers' star point), ``busbar`` and the 95
+other 20 kV buses named by their SimBench number. Modelled as ``tasks/power_grid/powerflow.py`` equation (1'):
 
 * lines: series ``r + jx`` and the pi model's charging ``jb/2`` at each end (``line_b_us``); an
   open loop line stays charged from the end whose switch is closed (``line_stub_bus``), as in
@@ -23,9 +24,10 @@ SimBench number. Modelled as ``tasks/power_grid/powerflow.py`` equation (1'):
 
 Agents: every bus with PV — SimBench's ``lv_RES`` units (the aggregated PV of the LV grid behind
 an MV/LV substation) and ``PV_MV`` plants; two buses with two units each are one inverter —
-90 inverters, 12.8 MW installed (``p_max`` = installed power, SimBench's ``sn_mva``). Wind (11.4
+90 inverters, 29.3 MW installed (``p_max`` = installed power, SimBench's ``sn_mva``). Wind (16.4
 MW), biomass and hydro in-feed is uncontrolled (net negative load at its bus). Zones: the 8
-SimBench feeders (``busbar`` and ``T`` join feeder 1).
+SimBench feeders (``busbar`` joins feeder 1; the star point ``T`` is no bus: zone -1, not
+monitored).
 
 A day (``mv_day``): SimBench's own 2016 series at 15 minutes, each element with the profile the
 grid assigns it (loads ``p = p_mw · pload(t)``, ``q = q_mvar · qload(t)``; generators ``p =
@@ -91,6 +93,8 @@ def simbench_mv_rural() -> Network:
     lq = np.bincount(d["load_bus"], weights=d["load_q_mvar"], minlength=n)
     pv_cap = np.bincount(d["gen_bus"], weights=np.where(d["gen_is_pv"], d["gen_p_mw"], 0.0), minlength=n)
     pv_bus = np.flatnonzero(pv_cap > 0)
+    zone = d["bus_zone"].astype(np.int64)
+    zone[t_bus] = -1                    # the star point is no bus: not monitored, in no zone
     shunt = np.zeros(n, dtype=complex)
     shunt[t_bus] = y_m
     return Network(
@@ -102,12 +106,30 @@ def simbench_mv_rural() -> Network:
         rating_ka=np.concatenate([[rating_t] * 2, d["line_rating_a"] / 1000.0]),
         in_service=np.concatenate([[True, True], ~d["line_normally_open"]]),
         normally_open=np.concatenate([[False, False], d["line_normally_open"]]),
-        load_p_mw=lp, load_q_mvar=lq, zone=d["bus_zone"].astype(np.int64),
+        load_p_mw=lp, load_q_mvar=lq, zone=zone,
         pv_bus=pv_bus, pv_p_max_mw=pv_cap[pv_bus], slack_bus=hv,
         slack_vm_pu=float(d["slack_vm_pu"]),
         line_b_us=np.concatenate([[0.0, 0.0], d["line_b_us"]]),
         line_stub_bus=np.concatenate([[-1, -1], d["line_stub_bus"]]).astype(np.int64),
         bus_shunt_pu=shunt)
+
+
+def _rows(day: int) -> np.ndarray:
+    """Rows of the 2016 series for intervals -1 .. 95 of 0-based day ``day``."""
+    if not 0 <= int(day) < N_DAYS:
+        raise ValueError(f"day must lie in 0..{N_DAYS - 1}, got {day!r}")
+    return (int(day) * STEPS_PER_DAY - 1 + np.arange(STEPS_PER_DAY + 1)) % (N_DAYS * STEPS_PER_DAY)
+
+
+def uncontrolled_mw(day: int, n_bus: int) -> np.ndarray:
+    """(97, n_bus) uncontrolled in-feed (wind, biomass, hydro; MW) of day ``day`` per bus: the
+    part of ``mv_day``'s net load that is generation (a load-only shift leaves it alone)."""
+    d = mv_data()
+    other = ~d["gen_is_pv"]
+    g_el = d["profile_res"][_rows(day)][:, d["gen_profile"][other]] * d["gen_p_mw"][other][None, :]
+    out = np.zeros((STEPS_PER_DAY + 1, n_bus))
+    np.add.at(out.T, d["gen_bus"][other], g_el.T)
+    return out
 
 
 def mv_day(rng: np.random.Generator, day: int, net: Network, *, load_scale: float = 1.0,
@@ -116,11 +138,9 @@ def mv_day(rng: np.random.Generator, day: int, net: Network, *, load_scale: floa
     and available PV per inverter of ``net`` (``simbench_mv_rural()``, maybe with scaled PV);
     random draws (day level, bus deviations) from ``rng`` in a fixed order. Row 0 is the previous
     day's last interval."""
-    if not 0 <= int(day) < N_DAYS:
-        raise ValueError(f"day must lie in 0..{N_DAYS - 1}, got {day!r}")
     d = mv_data()
     n = net.n_bus
-    rows = (int(day) * STEPS_PER_DAY - 1 + np.arange(STEPS_PER_DAY + 1)) % (N_DAYS * STEPS_PER_DAY)
+    rows = _rows(day)
     T1 = len(rows)
     lb = d["load_bus"]
     lp_el = d["profile_load_p"][rows][:, d["load_profile"]] * d["load_p_mw"][None, :]
@@ -134,9 +154,8 @@ def mv_day(rng: np.random.Generator, day: int, net: Network, *, load_scale: floa
     mult = load_scale * level * eps
     lp *= mult
     lq *= mult
+    lp -= uncontrolled_mw(day, n)
     g_el = d["profile_res"][rows][:, d["gen_profile"]] * d["gen_p_mw"][None, :]
-    other = ~d["gen_is_pv"]
-    np.subtract.at(lp.T, d["gen_bus"][other], g_el[:, other].T)
     pv_bus_all = np.zeros((T1, n))
     np.add.at(pv_bus_all.T, d["gen_bus"][d["gen_is_pv"]], g_el[:, d["gen_is_pv"]].T)
     pv = pv_bus_all[:, net.pv_bus] * pv_scale

@@ -33,6 +33,9 @@ What is kept, and how the pandapower elements become ``network.Network`` data:
 * Loads (each with its profile name) and static generators: PV (SimBench types ``lv_RES``, the
   aggregated PV of the LV grid behind an MV/LV substation, and ``PV_MV``) become inverter agents;
   wind, biomass and hydro are uncontrolled in-feed.
+* ``nocontrol_vmax``: the highest 20 kV voltage of every interval with no control and no
+  randomness, by the task's own power flow (``simbench_mv.year_vmax_no_control``; it defines the
+  task's active days).
 * Profiles: the columns the grid's elements use, 2016, 15-minute (35,136 rows), float32:
   load p and q multipliers per load profile, and RES multipliers per generation profile, exactly
   as ``simbench.get_absolute_values`` applies them (checked below).
@@ -152,6 +155,13 @@ def main() -> None:
         profile_load_p=lp.astype(np.float32), profile_load_q=lq.astype(np.float32),
         profile_res=rs.astype(np.float32), first_time=np.array(str(prof["load"].time.iloc[0])),
         **lines)
+    np.savez_compressed(OUT, **data)
+    # the no-control voltage of every interval, by the task's own flow (defines the active days)
+    import tasks.power_grid.simbench_mv as mv
+    mv.DATA = OUT
+    mv.mv_data.cache_clear()
+    mv.simbench_mv_rural.cache_clear()
+    data["nocontrol_vmax"] = mv.year_vmax_no_control().astype(np.float32)
     np.savez_compressed(OUT, **data)
     print(f"wrote {OUT} ({OUT.stat().st_size / 1e6:.2f} MB): {len(names)} buses, {len(ln)} lines "
           f"({normally_open.sum()} open), {len(net.load)} loads, {len(net.sgen)} sgens "

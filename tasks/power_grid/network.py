@@ -79,8 +79,8 @@ class Network:
     held at ``slack_vm_pu`` (angle 0). Lines are series impedances ``r_ohm + j x_ohm`` (no shunt
     admittance: short overhead lines, as in Baran & Wu) with a thermal rating ``rating_ka``;
     ``in_service`` says which switches are closed. Loads are constant-power spot loads
-    ``load_p_mw + j load_q_mvar``; ``zone`` assigns each bus a control zone (-1 at the slack and at a transformer's star point,
-    which is no bus: neither observed nor held to the voltage band).
+    ``load_p_mw + j load_q_mvar``; ``zone`` assigns each bus a control zone (-1 at the slack and
+    at a transformer's star point, which is no bus: neither observed nor held to the band).
     PV inverters sit at ``pv_bus`` with active-power ratings ``pv_p_max_mw``.
 
     Shunt admittances (optional; ``None`` = none, as in Baran & Wu): ``line_b_us`` is each

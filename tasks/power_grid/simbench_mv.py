@@ -34,7 +34,8 @@ grid assigns it (loads ``p = p_mw · pload(t)``, ``q = q_mvar · qload(t)``; gen
 p_mw · profile(t)``), summed per bus. Loads then get the v2 randomness of
 ``simbench_profiles.simbench_day`` (a lognormal day level and per-bus AR(1) deviations: a
 SimBench profile is shared by dozens of buses); generation is SimBench's, unchanged. Days come
-from the same disjoint train / eval pools as IEEE33-v2 (``simbench_profiles.pool_days``).
+from the same disjoint train / eval weeks as IEEE33-v2 (``simbench_profiles.pool_days``), restricted
+to the *active* days (``active_days``: no control leaves the band for at least an hour).
 """
 
 from __future__ import annotations
@@ -129,6 +130,51 @@ def uncontrolled_mw(day: int, n_bus: int) -> np.ndarray:
     g_el = d["profile_res"][_rows(day)][:, d["gen_profile"][other]] * d["gen_p_mw"][other][None, :]
     out = np.zeros((STEPS_PER_DAY + 1, n_bus))
     np.add.at(out.T, d["gen_bus"][other], g_el.T)
+    return out
+
+
+#: A day is *active* (a voltage-control problem) when, with no control and SimBench's series alone
+#: (no random level or deviations), some monitored bus is above v_max in at least this many intervals.
+ACTIVE_MIN_INTERVALS = 4
+
+
+def year_vmax_no_control(load_scale: float = 1.0, pv_scale: float = 1.0) -> np.ndarray:
+    """(35136,) highest monitored voltage of every interval of 2016 with no control, from
+    SimBench's series alone (no random level or deviations), by the task's own power flow (one
+    batch of 35,136 states: ~1.5 min on a busy machine). At the nominal scales it is shipped in
+    the extract (``nocontrol_vmax``, written by ``scripts/extract_simbench_mv.py``)."""
+    from tasks.power_grid.powerflow import solve_power_flow
+
+    d = mv_data()
+    if load_scale == 1.0 and pv_scale == 1.0 and "nocontrol_vmax" in d:
+        return d["nocontrol_vmax"].astype(np.float64)
+    net = simbench_mv_rural()
+    n = net.n_bus
+    T = N_DAYS * STEPS_PER_DAY
+    p = np.zeros((T, n))
+    q = np.zeros((T, n))
+    np.add.at(p.T, d["load_bus"], (d["profile_load_p"][:, d["load_profile"]] * d["load_p_mw"]).T)
+    np.add.at(q.T, d["load_bus"], (d["profile_load_q"][:, d["load_profile"]] * d["load_q_mvar"]).T)
+    p *= load_scale
+    q *= load_scale
+    g = d["profile_res"][:, d["gen_profile"]] * d["gen_p_mw"]
+    g[:, d["gen_is_pv"]] *= pv_scale
+    np.subtract.at(p.T, d["gen_bus"], g.T)
+    p[:, net.slack_bus] = q[:, net.slack_bus] = 0.0
+    vm = solve_power_flow(net, p, q, on_failure="flag").vm_pu[:, net.zone >= 0]
+    return np.nan_to_num(vm, nan=0.0).max(axis=1)
+
+
+@functools.lru_cache(maxsize=8)
+def active_days(v_max: float, load_scale: float = 1.0, pv_scale: float = 1.0) -> np.ndarray:
+    """0-based days of 2016 on which the grid with no control is above ``v_max`` in at least
+    ``ACTIVE_MIN_INTERVALS`` intervals (``year_vmax_no_control``). The SimBenchMV day pools keep
+    only these days, so that every episode is a control problem: on a calm day every policy,
+    random included, stays in band, and V (a mean over episodes of clipped per-episode scores)
+    would credit doing nothing."""
+    vmax = year_vmax_no_control(load_scale, pv_scale).reshape(N_DAYS, STEPS_PER_DAY)
+    out = np.flatnonzero((vmax > v_max).sum(axis=1) >= ACTIVE_MIN_INTERVALS)
+    out.setflags(write=False)
     return out
 
 

@@ -120,6 +120,13 @@ so v1 runs bit-identically):
 * ``profiles: simbench`` — the day is a real SimBench day (``simbench_profiles.py``): training
   seeds draw from the training weeks, every other seed from the held-out eval weeks.
 
+``power_grid/SimBenchMV-v1`` runs this env with the version-2 switches on SimBench's rural MV grid
+(``network: simbench_mv_rural``, ``simbench_mv.py``: line charging and the HV/MV transformer in
+the power flow, 90 PV inverters, uncontrolled wind in-feed netted into the bus loads) and its own
+series (``profiles: simbench_mv``); ``days: active`` keeps only the days of the seed's pool on
+which no control leaves the band for an hour or more. The transformer's star point has zone -1:
+it is neither observed nor held to the band. ``heat_wave`` there scales the loads, not the in-feed.
+
 ``perturb_future(t0, seed)`` (v1 and v2) redraws the future of the day for the no-foresight check.
 
 Public to every policy: ``env.params`` (the network follows from them: ``network.build_network``
@@ -147,7 +154,7 @@ from bench.spec import EnvConfig
 from tasks.power_grid.network import Network, build_network
 from tasks.power_grid.powerflow import solve_blocks
 from tasks.power_grid.profiles import COMMERCIAL_BUSES, DayProfiles, day_length, generate_day
-from tasks.power_grid.simbench_mv import mv_day, uncontrolled_mw
+from tasks.power_grid.simbench_mv import active_days, mv_day, uncontrolled_mw
 from tasks.power_grid.simbench_profiles import bus_load_types, coincident_peak, pool_days, simbench_day
 
 #: IEEE 1547-2018 Category II default trip settings (Table 11): OV2 1.20 p.u. / 0.16 s, OV1 1.10
@@ -292,6 +299,9 @@ class VoltageControlEnv(RaoParallelEnv):
                              "tripped interval is scored on the commanded state)")
         if self.profiles != "synthetic" and self.step_minutes != 15:
             raise ValueError(f"profiles: {self.profiles} are 15-minute series; set step_minutes: 15")
+        self.days = self._choice(p, "days", ("all", "active"))
+        if self.days == "active" and self.profiles != "simbench_mv":
+            raise ValueError("parameter days: active is defined for profiles: simbench_mv only")
         if (self.profiles == "simbench_mv") != (p.get("network") == "simbench_mv_rural"):
             raise ValueError("profiles: simbench_mv are the days of network: simbench_mv_rural (its "
                              "own elements' series); use them together")
@@ -353,7 +363,7 @@ class VoltageControlEnv(RaoParallelEnv):
 
     # -- configuration -------------------------------------------------------------------------
     _DEFAULTS = {"profiles": "synthetic", "failure_scoring": "trip", "pf_fallback": "none",
-                 "inverter_protection": "none"}
+                 "inverter_protection": "none", "days": "all"}
 
     @classmethod
     def _choice(cls, params: Mapping[str, Any], name: str, options: tuple[str, ...]) -> str:
@@ -444,7 +454,10 @@ class VoltageControlEnv(RaoParallelEnv):
         seeds = self.config.spec.seeds
         seed = getattr(self, "_episode_seed", None)
         train = seed is None or seeds.train_start <= int(seed) < seeds.train_stop
-        return pool_days("train" if train else "eval")
+        pool = pool_days("train" if train else "eval")
+        if self.days == "active":       # SimBenchMV: only days with a voltage problem
+            pool = np.intersect1d(pool, active_days(self.v_max, self.load_scale, self.pv_scale))
+        return pool
 
     def _draw_day(self, rng: np.random.Generator | None = None, keep_day: Day | None = None) -> Day:
         """Draw the episode's day from ``rng`` (the env's Generator). ``keep_day``: redraw the

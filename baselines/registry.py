@@ -16,7 +16,7 @@ BASELINES: dict[str, str] = {
     "lp_rolling": "baselines.lp_rolling:RollingLPPolicy",
     "lp_hindsight": "baselines.lp_hindsight:HindsightLPPolicy",
     "lot_for_lot": "baselines.lot_for_lot:LotForLotPolicy",   # supply-chain v2 naive floor
-    # power_grid/IEEE33-v1
+    # power_grid/IEEE33-v1, -v2 and SimBenchMV-v1
     "no_control": "baselines.power_grid.no_control:NoControlPolicy",
     "volt_var": "baselines.power_grid.volt_var:VoltVarPolicy",
     "lindistflow": "baselines.power_grid.lindistflow:LinDistFlowPolicy",

@@ -43,7 +43,7 @@ from bench.policy import PolicyInfo
 from tasks.power_grid.network import BASE_MVA, Network
 from tasks.power_grid.powerflow import solve_blocks
 
-TASKS = ("power_grid/IEEE33-v1", "power_grid/IEEE33-v2")
+TASKS = ("power_grid/IEEE33-v1", "power_grid/IEEE33-v2", "power_grid/SimBenchMV-v1")
 MARGIN = 0.002        # p.u. tightening of the band
 MU = 1e5              # penalty per (p.u.²)² of band / capability violation
 LAMBDA_E = 1.0        # cost per MW curtailed (line loss costs 1 per MW too)

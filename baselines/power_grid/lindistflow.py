@@ -52,7 +52,7 @@ from tasks.power_grid.network import Network, build_network
 from tasks.power_grid.powerflow import solve_blocks
 from tasks.power_grid.voltage_control import OBS_HEAD, OBS_PER_BUS, agent_layout
 
-TASKS = ("power_grid/IEEE33-v1", "power_grid/IEEE33-v2")
+TASKS = ("power_grid/IEEE33-v1", "power_grid/IEEE33-v2", "power_grid/SimBenchMV-v1")
 MARGIN = 0.005         # p.u. tightening of the band
 M_VIOLATION = 1e4      # cost per p.u.² of band violation
 LAMBDA_C = 1.0         # cost per MW curtailed

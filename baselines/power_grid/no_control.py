@@ -8,7 +8,7 @@ import numpy as np
 
 from bench.policy import PolicyInfo
 
-TASKS = ("power_grid/IEEE33-v1", "power_grid/IEEE33-v2")
+TASKS = ("power_grid/IEEE33-v1", "power_grid/IEEE33-v2", "power_grid/SimBenchMV-v1")
 
 
 class NoControlPolicy:

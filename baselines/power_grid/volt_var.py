@@ -36,7 +36,7 @@ import numpy as np
 
 from bench.policy import PolicyInfo
 
-TASKS = ("power_grid/IEEE33-v1", "power_grid/IEEE33-v2")
+TASKS = ("power_grid/IEEE33-v1", "power_grid/IEEE33-v2", "power_grid/SimBenchMV-v1")
 CURVE_V = (0.92, 0.98, 1.02, 1.08)     # IEEE 1547-2018 Table 8, Category B: V1..V4 (p.u.)
 CURVE_Q = (0.44, 0.0, 0.0, -0.44)      # Q1..Q4 as a fraction of nameplate apparent power
 ALPHA = 0.5                            # first-order update toward the curve (see docstring)

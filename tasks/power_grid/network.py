@@ -79,8 +79,17 @@ class Network:
     held at ``slack_vm_pu`` (angle 0). Lines are series impedances ``r_ohm + j x_ohm`` (no shunt
     admittance: short overhead lines, as in Baran & Wu) with a thermal rating ``rating_ka``;
     ``in_service`` says which switches are closed. Loads are constant-power spot loads
-    ``load_p_mw + j load_q_mvar``; ``zone`` assigns each bus a control zone (-1 at the slack).
+    ``load_p_mw + j load_q_mvar``; ``zone`` assigns each bus a control zone (-1 at the slack and
+    at a transformer's star point, which is no bus: neither observed nor held to the band).
     PV inverters sit at ``pv_bus`` with active-power ratings ``pv_p_max_mw``.
+
+    Shunt admittances (optional; ``None`` = none, as in Baran & Wu): ``line_b_us`` is each
+    line's total charging susceptance (µS; the pi model puts half at each end),
+    ``line_stub_bus`` the bus a switched-out line stays connected to (a normally-open loop line
+    whose switch is at its other end is still charged from this bus; -1 = disconnected at both
+    ends), and ``bus_shunt_pu`` a fixed shunt admittance per bus (complex p.u., load convention
+    ``I = y V``: a transformer's magnetising branch). ``shunt_pu`` sums them for the lines in
+    service.
     """
 
     name: str
@@ -100,9 +109,20 @@ class Network:
     pv_p_max_mw: np.ndarray
     slack_bus: int = 0
     slack_vm_pu: float = 1.0
+    line_b_us: np.ndarray | None = None
+    line_stub_bus: np.ndarray | None = None
+    bus_shunt_pu: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n, m = len(self.bus_names), len(self.line_from)
+        for name, size in (("line_b_us", m), ("line_stub_bus", m), ("bus_shunt_pu", n)):
+            a = getattr(self, name)
+            if a is not None:
+                if len(a) != size:
+                    raise ValueError(f"Network {self.name!r}: {name} needs {size} entries, got {len(a)}")
+                object.__setattr__(self, name, _ro(np.asarray(a)))
+        if self.line_b_us is not None and np.any(self.line_b_us < 0):
+            raise ValueError(f"Network {self.name!r}: line_b_us must be >= 0 µS (capacitive charging)")
         for name in ("line_to", "r_ohm", "x_ohm", "rating_ka", "in_service", "normally_open"):
             if len(getattr(self, name)) != m:
                 raise ValueError(f"Network {self.name!r}: {name} has {len(getattr(self, name))} "
@@ -166,6 +186,30 @@ class Network:
             raise ValueError(f"Network {self.name!r}: no single line between buses {a!r} and {b!r}")
         return int(hit[0])
 
+    @functools.cached_property
+    def shunt_pu(self) -> np.ndarray | None:
+        """Total shunt admittance at each bus (complex p.u., ``I = y V``), or None if the network
+        has none: half the charging of every line in service at each of its ends, the exact input
+        admittance ``y/2 + 1 / (z + 2/y)`` of a switched-out line at its ``line_stub_bus``, and
+        ``bus_shunt_pu``."""
+        if self.line_b_us is None and self.bus_shunt_pu is None:
+            return None
+        y = np.zeros(self.n_bus, dtype=complex)
+        if self.bus_shunt_pu is not None:
+            y += self.bus_shunt_pu
+        if self.line_b_us is not None:
+            yl = 1j * self.line_b_us * 1e-6 * self.z_base_ohm
+            on = self.in_service
+            np.add.at(y, self.line_from[on], yl[on] / 2)
+            np.add.at(y, self.line_to[on], yl[on] / 2)
+            if self.line_stub_bus is not None:
+                stub = ~on & (self.line_stub_bus >= 0) & (yl != 0)
+                z = (self.r_ohm[stub] + 1j * self.x_ohm[stub]) / self.z_base_ohm
+                half = yl[stub] / 2
+                np.add.at(y, self.line_stub_bus[stub], half + 1.0 / (z + 1.0 / half))
+        y.setflags(write=False)
+        return y
+
     # -- switching ----------------------------------------------------------------------------------
     def reconfigure(self, open_lines: Iterable[int] = (), close_lines: Iterable[int] = ()) -> "Network":
         """A copy with the given lines switched out / in; it must still be radial (checked)."""
@@ -210,6 +254,7 @@ class Topology:
     block_bus: np.ndarray        # (F, m)
     block_line: np.ndarray       # (F, m)
     groups: tuple[FeederGroup, ...]
+    shunt_block: np.ndarray | None = None  # (F, m) complex shunt admittance of each block bus
 
     @property
     def n_feeders(self) -> int:
@@ -288,9 +333,13 @@ class Topology:
             groups.append(FeederGroup(feeders=_ro(np.array(idx)), dlf=_ro(dlfs[f0]), k=_ro(ks[f0]),
                                       kt=_ro(ks[f0].T.astype(complex)),
                                       r_pu=_ro(rs[f0]), whole=len(idx) == len(heads)))
+        shunt = net.shunt_pu
+        shunt_block = None
+        if shunt is not None:
+            shunt_block = _ro(np.append(shunt, 0.0)[block_bus])
         return Topology(parent=_ro(parent), parent_line=_ro(parent_line), depth=_ro(depth),
                         feeder_of_bus=_ro(feeder), block_bus=_ro(block_bus),
-                        block_line=_ro(block_line), groups=tuple(groups))
+                        block_line=_ro(block_line), groups=tuple(groups), shunt_block=shunt_block)
 
 
 # -- the IEEE 33-bus feeder ------------------------------------------------------------------------
@@ -377,6 +426,8 @@ def multi_feeder(base: Network, n_feeders: int) -> Network:
         raise ValueError(f"n_feeders must be an integer >= 1, got {n_feeders!r}")
     if n_feeders == 1:
         return base
+    if base.shunt_pu is not None:
+        raise ValueError(f"multi_feeder copies shunt-free feeders only; {base.name} has shunts")
     s = base.slack_bus
     others = np.array([b for b in range(base.n_bus) if b != s])
     nb = len(others)
@@ -409,9 +460,19 @@ def multi_feeder(base: Network, n_feeders: int) -> Network:
 
 
 def build_network(name: str, n_feeders: int = 1, slack_vm_pu: float = 1.0) -> Network:
-    """The network a task names in its parameters: ``"ieee33"`` with ``n_feeders`` copies."""
+    """The network a task names in its parameters: ``"ieee33"`` with ``n_feeders`` copies, or
+    ``"simbench_mv_rural"`` (``simbench_mv.py``; one feeder, its own ext-grid voltage)."""
+    if name == "simbench_mv_rural":
+        from tasks.power_grid.simbench_mv import simbench_mv_rural
+
+        if n_feeders != 1:
+            raise ValueError("network simbench_mv_rural has no copies; set n_feeders: 1")
+        base = simbench_mv_rural()
+        if slack_vm_pu != base.slack_vm_pu:
+            base = replace(base, slack_vm_pu=float(slack_vm_pu))
+        return base
     if name != "ieee33":
-        raise ValueError(f"unknown network {name!r}; available: 'ieee33'")
+        raise ValueError(f"unknown network {name!r}; available: 'ieee33', 'simbench_mv_rural'")
     base = ieee33()
     if slack_vm_pu != base.slack_vm_pu:
         base = replace(base, slack_vm_pu=float(slack_vm_pu))

@@ -30,6 +30,17 @@ value is not finite. ``solve_power_flow`` then raises :class:`PowerFlowNotConver
 with ``on_failure="flag"``, returns the result with ``converged`` False and NaN voltages, losses
 and currents for the failed states.
 
+Shunt admittances (``Network.shunt_pu``: line charging, a transformer's magnetising branch;
+absent on the IEEE 33-bus feeder, whose solution path is then unchanged) are constant-impedance
+loads: bus ``i`` draws ``I_i = conj(s_i / V_i) + y_i V_i``, so (1) becomes
+
+    V = V0 − D · (conj(s / V) + y ∘ V),                                                 (1')
+
+still exact; a transformer is two series branches (its leakage impedance split at the star
+point of its T model) with the magnetising admittance at the star point. Line loss then also
+counts the shunts' conductance, ``Σ Re(y) |V|²`` (transformer iron loss).
+``tests/power_grid/test_simbench_mv.py`` checks (1') against pandapower on a SimBench feeder.
+
 Batching. Feeders hanging off the substation are independent given its voltage, so a network of
 ``F`` feeders and a batch of ``B`` states is one array of ``B·F`` independent radial problems;
 feeders with identical structure share one ``D`` (one matrix product per sweep for all of them).
@@ -90,7 +101,8 @@ NEWTON_MAX_ITER = 50         # Newton steps of the fallback (quadratic convergen
 
 
 def newton_feeder(dlf: np.ndarray, sc: np.ndarray, v0: float, tol: float,
-                  max_iter: int = NEWTON_MAX_ITER) -> tuple[np.ndarray, bool]:
+                  max_iter: int = NEWTON_MAX_ITER,
+                  shunt: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
     """Newton-Raphson on equation (1) for one feeder, from a flat start: the fallback for states
     where the sweep (a fixed-point iteration, slow near the nose of the PV curve) stalls or runs
     away. ``dlf``: the feeder's (m, m) matrix D as used by the sweep (``drop = cur @ dlf``); ``sc``:
@@ -100,15 +112,23 @@ def newton_feeder(dlf: np.ndarray, sc: np.ndarray, v0: float, tol: float,
     ``F(V) = V − V0 + (sc / conj V) @ D`` depends on conj V, so the Jacobian is taken in real form:
     with ``A[i, k] = −D[k, i] sc_k / conj(V_k)²`` (the derivative by conj V_k),
     ``dF = dV + A conj(dV)``, i.e. ``[[I + Re A, Im A], [Im A, I − Re A]] [dx; dy] = −[Re F; Im F]``.
+    With shunts ``y`` (equation (1')), ``F`` gains ``(y V) @ D``, holomorphic in V: with
+    ``P = I + (D ∘ y[:, None])ᵀ``, ``dF = P dV + A conj(dV)`` and the real form is
+    ``[[Re(P + A), −Im(P − A)], [Im(P + A), Re(P − A)]]``.
     Returns (V, converged): converged when the largest voltage update is at most ``tol``."""
     m = len(sc)
     v = np.full(m, complex(v0))
     eye = np.eye(m)
+    py = None if shunt is None else eye + (dlf * shunt[:, None]).T
     for _ in range(int(max_iter)):
         cv = np.conj(v)
-        f = v - v0 + (sc / cv) @ dlf
         a = (dlf * (-sc / (cv * cv))[:, None]).T
-        jac = np.block([[eye + a.real, a.imag], [a.imag, eye - a.real]])
+        if py is None:
+            f = v - v0 + (sc / cv) @ dlf
+            jac = np.block([[eye + a.real, a.imag], [a.imag, eye - a.real]])
+        else:
+            f = v - v0 + (sc / cv + shunt * v) @ dlf
+            jac = np.block([[(py + a).real, -(py - a).imag], [(py + a).imag, (py - a).real]])
         try:
             dx = np.linalg.solve(jac, -np.concatenate([f.real, f.imag]))
         except np.linalg.LinAlgError:
@@ -150,6 +170,9 @@ def solve_blocks(topo: Topology, s_pu: np.ndarray, v0: float, tol: float = DEFAU
         v = np.full((R, m), complex(v0))
     else:
         v = np.array(v_start, dtype=complex).reshape(R, m)
+    ysh = topo.shunt_block
+    if ysh is not None:
+        ysh = np.broadcast_to(ysh[None], (B, F, m)).reshape(R, m)
     failed = np.zeros(R, dtype=bool)
     drop = np.empty_like(v)
     collapse = COLLAPSE_VM_PU
@@ -158,6 +181,8 @@ def solve_blocks(topo: Topology, s_pu: np.ndarray, v0: float, tol: float = DEFAU
     v_prev = v
     for sweep in range(1, int(max_iter) + 1):
         cur = sc / np.conj(v)
+        if ysh is not None:
+            cur += ysh * v
         for idx, g in rows:
             if idx is None:
                 _rows_times(cur, g.dlf, drop)
@@ -184,10 +209,13 @@ def solve_blocks(topo: Topology, s_pu: np.ndarray, v0: float, tol: float = DEFAU
         for k, (idx, g) in enumerate(rows):
             group_of_row[slice(None) if idx is None else idx] = k
         for r in np.flatnonzero(~converged).tolist():
-            vr, ok = newton_feeder(rows[group_of_row[r]][1].dlf, sc[r], v0, tol)
+            vr, ok = newton_feeder(rows[group_of_row[r]][1].dlf, sc[r], v0, tol,
+                                   shunt=None if ysh is None else ysh[r])
             v[r] = vr if ok else v0
             converged[r] = ok
     cur = sc / np.conj(v)
+    if ysh is not None:
+        cur += ysh * v
     j = np.empty_like(v)
     for idx, g in rows:
         if idx is None:
@@ -198,6 +226,8 @@ def solve_blocks(topo: Topology, s_pu: np.ndarray, v0: float, tol: float = DEFAU
     for idx, g in rows:
         sel = slice(None) if idx is None else idx
         loss[sel] = ((j[sel].real ** 2 + j[sel].imag ** 2) * g.r_pu).sum(axis=1)
+    if ysh is not None and np.any(ysh.real != 0):        # shunt conductance (iron loss)
+        loss += (ysh.real * (v.real ** 2 + v.imag ** 2)).sum(axis=1)
     return BlockSolution(v=v.reshape(B, F, m), j=j.reshape(B, F, m), loss_pu=loss.reshape(B, F),
                          converged=converged.reshape(B, F),
                          iterations=np.full((B, F), sweeps, dtype=np.int64))
@@ -283,6 +313,10 @@ def solve_power_flow(network: Network, p_mw: np.ndarray, q_mvar: np.ndarray, *,
     feeder_loss = sol.loss_pu * BASE_MVA
     # substation power: all load currents return through it (the slack's own load excluded)
     i_tot = (np.conj(s_ext[:, :n] / np.where(v == 0, 1, v))).sum(axis=1)
+    if network.shunt_pu is not None:                     # shunt currents (the slack's own excluded)
+        y = network.shunt_pu.copy()
+        y[network.slack_bus] = 0.0
+        i_tot = i_tot + (y[None, :] * v).sum(axis=1)
     s_slack = v0 * np.conj(i_tot) * BASE_MVA
     conv = sol.converged.all(axis=1)
     vm = np.abs(v)

@@ -120,6 +120,13 @@ so v1 runs bit-identically):
 * ``profiles: simbench`` — the day is a real SimBench day (``simbench_profiles.py``): training
   seeds draw from the training weeks, every other seed from the held-out eval weeks.
 
+``power_grid/SimBenchMV-v1`` runs this env with the version-2 switches on SimBench's rural MV grid
+(``network: simbench_mv_rural``, ``simbench_mv.py``: line charging and the HV/MV transformer in
+the power flow, 90 PV inverters, uncontrolled wind in-feed netted into the bus loads) and its own
+series (``profiles: simbench_mv``); ``days: active`` keeps only the days of the seed's pool on
+which no control leaves the band for an hour or more. The transformer's star point has zone -1:
+it is neither observed nor held to the band. ``heat_wave`` there scales the loads, not the in-feed.
+
 ``perturb_future(t0, seed)`` (v1 and v2) redraws the future of the day for the no-foresight check.
 
 Public to every policy: ``env.params`` (the network follows from them: ``network.build_network``
@@ -147,6 +154,7 @@ from bench.spec import EnvConfig
 from tasks.power_grid.network import Network, build_network
 from tasks.power_grid.powerflow import solve_blocks
 from tasks.power_grid.profiles import COMMERCIAL_BUSES, DayProfiles, day_length, generate_day
+from tasks.power_grid.simbench_mv import active_days, mv_day, uncontrolled_mw
 from tasks.power_grid.simbench_profiles import bus_load_types, coincident_peak, pool_days, simbench_day
 
 #: IEEE 1547-2018 Category II default trip settings (Table 11): OV2 1.20 p.u. / 0.16 s, OV1 1.10
@@ -279,7 +287,7 @@ class VoltageControlEnv(RaoParallelEnv):
         self.pf_tol = _num(p, "pf_tol", 1e-14, 1e-3, lo_open=True)
         self.pf_max_iter = int(_num(p, "pf_max_iter", 1, 10_000))
         # v2 switches (their defaults are v1's behaviour; see "Version 2" in the module docstring)
-        self.profiles = self._choice(p, "profiles", ("synthetic", "simbench"))
+        self.profiles = self._choice(p, "profiles", ("synthetic", "simbench", "simbench_mv"))
         self.failure_scoring = self._choice(p, "failure_scoring", ("trip", "collapse"))
         self.pf_newton = self._choice(p, "pf_fallback", ("none", "newton")) == "newton"
         self.protection = self._choice(p, "inverter_protection", ("none", "ieee1547_cat2"))
@@ -289,8 +297,14 @@ class VoltageControlEnv(RaoParallelEnv):
         if self.protection != "none" and self.failure_scoring != "collapse":
             raise ValueError("parameter inverter_protection needs failure_scoring: collapse (a "
                              "tripped interval is scored on the commanded state)")
-        if self.profiles == "simbench" and self.step_minutes != 15:
-            raise ValueError("profiles: simbench are 15-minute series; set step_minutes: 15")
+        if self.profiles != "synthetic" and self.step_minutes != 15:
+            raise ValueError(f"profiles: {self.profiles} are 15-minute series; set step_minutes: 15")
+        self.days = self._choice(p, "days", ("all", "active"))
+        if self.days == "active" and self.profiles != "simbench_mv":
+            raise ValueError("parameter days: active is defined for profiles: simbench_mv only")
+        if (self.profiles == "simbench_mv") != (p.get("network") == "simbench_mv_rural"):
+            raise ValueError("profiles: simbench_mv are the days of network: simbench_mv_rural (its "
+                             "own elements' series); use them together")
 
         net = build_network(str(p.get("network", "ieee33")), int(n_feeders),
                             _num(p, "slack_vm_pu", 0.9, 1.1))
@@ -318,7 +332,8 @@ class VoltageControlEnv(RaoParallelEnv):
         self._pv_feeder = self.layout.feeder
         self.shift = self._read_shift(config)
         self._outage_net = self._outage_network() if self.shift and self.shift["kind"] == "line_outage" else None
-        self._live_bus = np.flatnonzero(self.topology.feeder_of_bus >= 0)
+        # monitored buses: every bus of a feeder but a transformer's star point (zone -1)
+        self._live_bus = np.flatnonzero((self.topology.feeder_of_bus >= 0) & (net.zone >= 0))
         self._live_feeder = self.topology.feeder_of_bus[self._live_bus]
         # 1 / line rating of the intact and (line-outage shift) reconfigured network, with a 0 for
         # the padding line; picked by identity in inv_rating(), which survives deepcopy/pickle
@@ -348,7 +363,7 @@ class VoltageControlEnv(RaoParallelEnv):
 
     # -- configuration -------------------------------------------------------------------------
     _DEFAULTS = {"profiles": "synthetic", "failure_scoring": "trip", "pf_fallback": "none",
-                 "inverter_protection": "none"}
+                 "inverter_protection": "none", "days": "all"}
 
     @classmethod
     def _choice(cls, params: Mapping[str, Any], name: str, options: tuple[str, ...]) -> str:
@@ -439,14 +454,21 @@ class VoltageControlEnv(RaoParallelEnv):
         seeds = self.config.spec.seeds
         seed = getattr(self, "_episode_seed", None)
         train = seed is None or seeds.train_start <= int(seed) < seeds.train_stop
-        return pool_days("train" if train else "eval")
+        pool = pool_days("train" if train else "eval")
+        if self.days == "active":       # SimBenchMV: only days with a voltage problem
+            pool = np.intersect1d(pool, active_days(self.v_max, self.load_scale, self.pv_scale))
+        return pool
 
     def _draw_day(self, rng: np.random.Generator | None = None, keep_day: Day | None = None) -> Day:
         """Draw the episode's day from ``rng`` (the env's Generator). ``keep_day``: redraw the
         randomness of another day of the same pool / day of year (``perturb_future``)."""
         rng = self.np_random if rng is None else rng
         net = self.network
-        if self.profiles == "simbench":
+        if self.profiles == "simbench_mv":
+            day = int(rng.choice(self._day_pool()) if self.day_of_year is None else self.day_of_year - 1)
+            prof = mv_day(rng, day, net, load_scale=self.load_scale, pv_scale=self.pv_scale,
+                          latitude_deg=self.latitude)
+        elif self.profiles == "simbench":
             day = int(rng.choice(self._day_pool()) if self.day_of_year is None else self.day_of_year - 1)
             prof = simbench_day(rng, day, base_p_mw=net.load_p_mw, base_q_mvar=net.load_q_mvar,
                                 bus_type=self._bus_type, feeder_of_bus=self.topology.feeder_of_bus,
@@ -479,7 +501,11 @@ class VoltageControlEnv(RaoParallelEnv):
                 k = np.clip(k + 0.05 * rng.standard_normal((n, self.n_pv)), 0.05, 1.0)
                 pv[r0:] = prof.pv_clear_sky_mw[r0:] * k
             elif kind == "heat_wave":
-                lp[r0:] *= float(s["factor"])
+                if self.profiles == "simbench_mv":   # scale the loads, not the in-feed netted in
+                    gen = uncontrolled_mw(prof.day_of_year - 1, net.n_bus)[r0:]
+                    lp[r0:] = (lp[r0:] + gen) * float(s["factor"]) - gen
+                else:
+                    lp[r0:] *= float(s["factor"])
                 lq[r0:] *= float(s["factor"])
             elif kind == "inverter_failure":
                 n_fail = int(round(float(s["fraction"]) * self.n_pv))

@@ -319,9 +319,10 @@ def floor_checks(e: Entry, entries: Sequence[Entry], spec: TaskSpec) -> list[tup
     floor when ``low > 0``."""
     out = []
     for name in floor_names(spec.id):
-        # the reference sweep's own file (registered, when identity was checked), not a namesake
-        floor = next((f for f in entries if f.name == name and f.source == f"{f.task}/{name}.json"
-                      and f.registered_reference is not False), None)
+        # the reference sweep's own file (in the repository the name's owner is checked on
+        # admission: leaderboard/entries.yaml), not a namesake elsewhere
+        floor = next((f for f in entries if f.name == name and f.source == f"{f.task}/{name}.json"),
+                     None)
         if floor is None or floor is e:
             continue
         a, sa = e.nominal_matrix(spec)

@@ -19,10 +19,15 @@ leaderboard: $(STAMP)
 	$(BIN)/rao-bench baselines --workers $(WORKERS)
 	$(BIN)/rao-bench leaderboard
 
-## learners: retrain every reference MARL learner (rao-bench train) and re-evaluate it into
-## leaderboard/submissions/ (about 40 min on a shared 2-core machine); then `make leaderboard` rebuilds the tables
+## learners: train every reference MARL learner RUNS times on the newest tasks (rao-bench train,
+## validated, plateau-stopped), evaluate each run and merge the runs into one entry per pair
+## (scripts/train_learners.py; resumes where it stopped). Measured 2026-12-07 on the shared 2-core
+## machine at load 5-10, per run (train + full-protocol evaluation): EdgeCluster-v2 4-10 min,
+## Serial-v2 4-9, IEEE33-v2 4-5, Interference-v2 4-6, ThreeTier-v2 ~17; so 5 runs of all 16 pairs
+## take about 5-6 hours with 2 jobs. Then `make leaderboard` rebuilds the tables
+RUNS ?= 5
 learners: $(STAMP)
-	$(BIN)/python scripts/train_learners.py --jobs $(WORKERS)
+	$(BIN)/python scripts/train_learners.py --jobs $(WORKERS) --runs $(RUNS)
 	$(BIN)/rao-bench leaderboard
 
 ## test: the default test suite (what CI runs)

@@ -16,18 +16,7 @@ import numpy as np
 from gymnasium import spaces
 
 from bench.policy import PolicyInfo
-
-
-def _newest_tasks() -> tuple[str, ...]:
-    """The newest version of every task: the floor is measured where learners are trained."""
-    from bench.registry import parse_id, task_ids
-
-    newest: dict[tuple, tuple[int, str]] = {}
-    for t in task_ids():
-        ns, base, version = parse_id(t)
-        if (ns, base) not in newest or (version or 0) > newest[(ns, base)][0]:
-            newest[(ns, base)] = (version or 0, t)
-    return tuple(sorted(t for _, t in newest.values()))
+from bench.registry import newest_task_ids
 
 
 def middle(space: spaces.Space, mask: Any = None) -> Any:
@@ -55,7 +44,7 @@ class ConstantPolicy:
     info = PolicyInfo(name="constant", version="1", paradigm="heuristic",
                       description="Every agent plays the middle of its action space at every step "
                                   "(ignores observations): the no-intelligence floor learners must beat.")
-    tasks = _newest_tasks()
+    tasks = tuple(newest_task_ids())  # the floor is measured where the learners are trained
 
     def __init__(self, env: Any) -> None:
         self._spaces = {a: env.action_space(a) for a in env.possible_agents}

@@ -71,17 +71,10 @@ def learner_names() -> list[str]:
 def learner_tasks(name: str) -> list[str]:
     """The tasks learner ``name``'s reference entry is trained on ("*": the newest version of
     every task; older versions keep their archived entries)."""
-    from bench.registry import parse_id, task_ids
+    from bench.registry import newest_task_ids, task_ids
 
     tasks = LEARNERS[name][2] if name in LEARNERS else ()
-    if tasks != "*":
-        return [t for t in task_ids() if t in tasks]
-    newest: dict[tuple, tuple[int, str]] = {}
-    for t in task_ids():
-        ns, base, version = parse_id(t)
-        if (ns, base) not in newest or (version or 0) > newest[(ns, base)][0]:
-            newest[(ns, base)] = (version or 0, t)
-    return sorted(t for _, t in newest.values())
+    return newest_task_ids() if tasks == "*" else [t for t in task_ids() if t in tasks]
 
 
 def learner(name: str) -> tuple[str, dict[str, object]]:

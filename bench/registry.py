@@ -75,6 +75,16 @@ def task_ids() -> list[str]:
     return sorted(_specs())
 
 
+def newest_task_ids() -> list[str]:
+    """The newest version of every task (older versions stay loadable, but are archived)."""
+    newest: dict[tuple, tuple[int, str]] = {}
+    for t in task_ids():
+        ns, base, version = parse_id(t)
+        if (ns, base) not in newest or (version or 0) > newest[(ns, base)][0]:
+            newest[(ns, base)] = (version or 0, t)
+    return sorted(t for _, t in newest.values())
+
+
 def all_specs() -> list[TaskSpec]:
     return [_specs()[i] for i in task_ids()]
 

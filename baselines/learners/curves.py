@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from baselines.learners.marl_common import save_checkpoint
 from bench.training import TrainingEnv
 
 
@@ -146,3 +147,15 @@ class Curve:
         for row in self.rows:
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
         return buf.getvalue()
+
+
+def save_run(algo: str, env: TrainingEnv, curve: Curve | None, *, meta: Mapping[str, Any],
+             actor_state: Mapping[str, Any], command: str, root: Any = None) -> dict[str, Any]:
+    """Save one trained scale's checkpoint with its record (and, when it validated, its
+    ``validation`` entry and curve CSV); return the record."""
+    record = env.record()
+    if curve is not None:
+        record["validation"] = curve.record()
+    save_checkpoint(algo, env.spec.id, env.scale, meta=meta, actor_state=actor_state, record=record,
+                    command=command, root=root, curve_csv=None if curve is None else curve.csv())
+    return record

@@ -38,10 +38,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.learners.curves import Curve, GreedyPolicy, StopRule
+from baselines.learners.curves import Curve, GreedyPolicy, StopRule, save_run
 from baselines.learners.marl_common import (
     AgentGroup, AgentMLP, BoxHead, RunningMeanStd, TrainedPolicy, agent_groups, budget_for,
-    discount, group_meta, make_action_head, save_checkpoint, scales_to_train, seed_everything,
+    discount, group_meta, make_action_head, scales_to_train, seed_everything,
     training_command, validates,
 )
 from bench.policy import PolicyInfo
@@ -188,12 +188,8 @@ def train_ppo(task_id: str, args: Any, *, algo: str, cli_algo: str, critic_facto
                           holdout=validate)
         meta, actor_state, curve = _train_scale(env, args, critic_factory, progress, validate,
                                                 desc=f"{algo} {task_id} {scale}")
-        record = env.record()
-        if curve is not None:
-            record["validation"] = curve.record()
-        save_checkpoint(algo, task_id, env.scale, meta=meta, actor_state=actor_state, record=record,
-                        command=command, root=out_dir, curve_csv=None if curve is None else curve.csv())
-        records.append(record)
+        records.append(save_run(algo, env, curve, meta=meta, actor_state=actor_state,
+                                command=command, root=out_dir))
     return records
 
 

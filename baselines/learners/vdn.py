@@ -58,10 +58,10 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from baselines.learners.curves import Curve, GreedyPolicy, StopRule
+from baselines.learners.curves import Curve, GreedyPolicy, StopRule, save_run
 from baselines.learners.marl_common import (
     AgentGroup, RunningMeanStd, TrainedPolicy, agent_groups, group_meta, masked_argmax,
-    save_checkpoint, scales_to_train, seed_everything, validates,
+    scales_to_train, seed_everything, validates,
 )
 from bench.policy import PolicyInfo
 from bench.training import REWARDS, Budget, TrainingEnv
@@ -406,12 +406,8 @@ def train(task_id: str, args: Args, *, out_dir: Path | None = None, scales: list
                           holdout=validates(task_id, args.validate))
         meta, state, curve = train_scale(env, args, progress=progress, mixer_factory=mixer_factory,
                                          desc=algo)
-        record = env.record()
-        if curve is not None:
-            record["validation"] = curve.record()
-        save_checkpoint(algo, task_id, env.scale, meta=meta, actor_state=state, record=record,
-                        command=command, root=out_dir, curve_csv=None if curve is None else curve.csv())
-        records.append(record)
+        records.append(save_run(algo, env, curve, meta=meta, actor_state=state, command=command,
+                                root=out_dir))
     return records
 
 

@@ -100,6 +100,8 @@ BUDGETS: dict[str, Budget] = {
     "supply_chain/ThreeTier-v2": Budget(env_steps=5_000, wall_time_s=600.0),     # all 4 scales
     "power_grid/IEEE33-v1": Budget(env_steps=50_000, wall_time_s=600.0),         # f1
     "power_grid/IEEE33-v2": Budget(env_steps=30_000, wall_time_s=600.0),         # f1
+    # SimBenchMV-v1: 90 agents, one scale, a step ~2x IEEE33's; declared, not yet trained
+    "power_grid/SimBenchMV-v1": Budget(env_steps=30_000, wall_time_s=900.0),
     "spectrum/Interference-v1": Budget(env_steps=30_000, wall_time_s=600.0),     # k50, k4
     "spectrum/Interference-v2": Budget(env_steps=20_000, wall_time_s=600.0),     # k50, k4
     "compute/EdgeCluster-v1": Budget(env_steps=40_000, wall_time_s=600.0),       # n10

@@ -313,6 +313,15 @@ def floor_names(task_id: str) -> tuple[str, ...]:
     return (FLOOR_CONSTANT,) + ((naive,) if naive else ())
 
 
+def paired_nominal(e: Entry, other: Entry, spec: TaskSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Both entries' nominal V as (runs, seeds) matrices on the eval seeds both ran, same column
+    order (the pairing of every paired comparison on the board)."""
+    a, sa = e.nominal_matrix(spec)
+    b, sb = other.nominal_matrix(spec)
+    shared = sorted(set(sa) & set(sb))
+    return a[:, [sa.index(x) for x in shared]], b[:, [sb.index(x) for x in shared]]
+
+
 def floor_checks(e: Entry, entries: Sequence[Entry], spec: TaskSpec) -> list[tuple[str, float, float, float]]:
     """For a learner entry: (floor name, mean V difference, 95% low, high) against each floor entry
     present, paired on the nominal eval seeds (runs resampled independently); the learner beats a
@@ -325,14 +334,10 @@ def floor_checks(e: Entry, entries: Sequence[Entry], spec: TaskSpec) -> list[tup
                      None)
         if floor is None or floor is e:
             continue
-        a, sa = e.nominal_matrix(spec)
-        b, sb = floor.nominal_matrix(spec)
-        shared = sorted(set(sa) & set(sb))
-        if len(shared) < 2:
+        a, b = paired_nominal(e, floor, spec)
+        if a.shape[1] < 2:
             continue
-        d, lo, hi = stats.paired_difference_ci(a[:, [sa.index(x) for x in shared]],
-                                               b[:, [sb.index(x) for x in shared]],
-                                               np.random.Generator(np.random.PCG64(FLOOR_SEED)))
+        d, lo, hi = stats.paired_difference_ci(a, b, np.random.Generator(np.random.PCG64(FLOOR_SEED)))
         out.append((name, float(d), float(lo), float(hi)))
     return out
 
@@ -464,13 +469,10 @@ def _poi(e: Entry, ref: Entry | None, spec: TaskSpec) -> tuple[float | None, tup
     behind it over (run, run, seed) comparisons; (None, None) for the reference itself."""
     if ref is None or e is ref:
         return None, None
-    a, sa = e.nominal_matrix(spec)
-    b, sb = ref.nominal_matrix(spec)
-    shared = sorted(set(sa) & set(sb))
-    if not shared:
+    a, b = paired_nominal(e, ref, spec)
+    if not a.shape[1]:
         return None, None
-    a = a[:, [sa.index(x) for x in shared]][:, None, :]
-    b = b[:, [sb.index(x) for x in shared]][None, :, :]
+    a, b = a[:, None, :], b[None, :, :]
     wtl = (int((a > b).sum()), int((a == b).sum()), int((a < b).sum()))
     return stats.paired_probability_of_improvement(a[:, 0, :], b[0]), wtl
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 from bench.policy import PolicySource, load_policy
 
@@ -58,6 +59,14 @@ LEARNERS: dict[str, tuple[str, dict[str, object], str | tuple[str, ...]]] = {
     "vdn": ("baselines.learners.vdn", {}, DISCRETE),
     "qmix": ("baselines.learners.qmix", {}, DISCRETE),
 }
+
+
+def run_checkpoint_dir(seed: int) -> Path:
+    """Where run ``k`` of a reference learner keeps its checkpoints: ``run<k>`` under the learners'
+    checkpoint root, trained with learner seed ``k`` (``scripts/train_learners.py``)."""
+    from baselines.learners.marl_common import CHECKPOINT_DIR
+
+    return CHECKPOINT_DIR / f"run{int(seed)}"
 
 
 def names() -> list[str]:

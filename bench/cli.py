@@ -308,7 +308,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
     return main_verify(args.files, workers=args.workers, policy=args.policy, fresh=args.fresh,
                        sample_seed=args.sample_seed, record=args.record, all_checks=args.all,
-                       rerun=not args.no_rerun)
+                       rerun=not args.no_rerun, replay=not args.no_replay)
 
 
 def _cmd_entries(args: argparse.Namespace) -> int:
@@ -515,6 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-rerun", action="store_true",
                    help="skip check (2), the isolated re-run of a sample: for reference entries that "
                         "the harness itself has just re-run in full (`rao-bench baselines`)")
+    p.add_argument("--no-replay", action="store_true",
+                   help="skip check (1) for a file whose exact bytes leaderboard/verified.json already "
+                        "records as replayed (a file it does not is replayed anyway)")
     p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("entries", help="print leaderboard/entries.yaml regenerated from the baselines registry")

@@ -34,6 +34,10 @@ class RaoParallelEnv(ParallelEnv):
 
     metadata: dict[str, Any] = {"render_modes": [], "is_parallelizable": True}
     render_mode: str | None = None
+    #: attributes through which a privileged oracle may take decisions inside ``step`` (e.g. a
+    #: per-job dispatch hook) instead of through its actions: such decisions are not in the action
+    #: log, so ``rao-bench verify`` cannot replay them (``bench.submit.verify``)
+    DECISION_HOOKS: tuple[str, ...] = ()
 
     def __init__(self, config: EnvConfig) -> None:
         self.render_mode = None

@@ -335,3 +335,71 @@ def test_replay_ignores_the_run_label_of_a_merged_entry():
     ep = {"seed": 1, "V": 0.5, "kpis": {"x": 1.0}, "run": 2}
     assert compare({"seed": 1, "V": 0.5, "kpis": {"x": 1.0}}, ep) == []
     assert compare({"seed": 1, "V": 0.6, "kpis": {"x": 1.0}}, ep)
+
+
+def test_ledger_records_which_checks_passed_and_keeps_them_for_the_same_bytes(entry, tmp_path):
+    path = copy_entry(entry, tmp_path)
+    root = tmp_path / "submissions"
+    book = tmp_path / "verified.json"
+    ledger.record([path], book, root, checks=["replay", "rerun"])
+    ledger.record([path], book, root, checks=["replay"])          # a later replay-only pass
+    key = f"{TASK}/{REF}.json"
+    assert ledger.read(book)[key]["checks"] == ["replay", "rerun"]
+    path.write_text(path.read_text() + " ")                         # new bytes: start afresh
+    ledger.record([path], book, root, checks=["replay"])
+    assert ledger.read(book)[key]["checks"] == ["replay"]
+
+
+def test_a_merged_learner_entry_reruns_each_run_from_its_own_checkpoints():
+    """Run r of a merged reference learner was trained with the seed its training block records;
+    verify re-runs run r's episodes from ``run<seed>/`` and samples every (run, cell)."""
+    from baselines import registry
+    from bench.submit.verify import run_refs, sample_per_run_and_cell
+
+    doc = {"episodes": [{"run": r, "scale": s, "scenario": "nominal", "seed": i}
+                        for r in (0, 1) for i, s in enumerate(("a", "a", "b"))],
+           "algorithm": {"training": {"runs": [{"run": 0, "seed": 4}, {"run": 1, "seed": 7},
+                                               {"run": 1, "seed": 7}]}}}
+    refs = run_refs(doc, "ippo", explicit=False)
+    assert refs == {0: f"ippo@{registry.run_checkpoint_dir(4)}", 1: f"ippo@{registry.run_checkpoint_dir(7)}"}
+    assert registry.run_checkpoint_dir(4).name == "run4"
+    assert run_refs(doc, "ippo", explicit=True) == {}                 # --policy given: as named
+    assert run_refs(doc, "order_up_to", explicit=False) == {}         # not a learner
+    idx = sample_per_run_and_cell(doc["episodes"], np.random.default_rng(0))
+    cells = sorted((doc["episodes"][i]["run"], doc["episodes"][i]["scale"]) for i in idx)
+    assert cells == [(0, "a"), (0, "b"), (1, "a"), (1, "b")]
+
+
+def test_an_oracle_deciding_through_an_env_hook_is_rerun_in_the_harness():
+    """EdgeCluster-v2's clairvoyant oracle places each job through the env's privileged
+    ``dispatch_hook``, not through its actions: its log cannot replay the episode, so verify
+    re-runs every episode of that registered oracle in the harness; only registered oracles
+    that declare a hook the env lists get this path."""
+    from bench.submit.actionlog import read_sidecar
+    from bench.submit.replay import replay_job
+    from bench.submit.verify import hook_decisions, inprocess_job
+
+    v2 = "compute/EdgeCluster-v2"
+    assert hook_decisions(v2, "clairvoyant_greedy", explicit=False) == ("dispatch_hook",)
+    assert hook_decisions("compute/EdgeCluster-v1", "clairvoyant_greedy", explicit=False) == ()
+    assert hook_decisions(v2, "jsq", explicit=False) == ()
+    assert hook_decisions(v2, "clairvoyant_greedy", explicit=True) == ()   # --policy: replayed
+    path = Path(__file__).resolve().parents[1] / "leaderboard" / "submissions" / v2 / "clairvoyant_greedy.json"
+    doc = json.loads(path.read_text())
+    ep = doc["episodes"][0]
+    assert inprocess_job((v2, "clairvoyant_greedy", 0, ep)).ok
+    raw = actionlog.episode_raw(ep["actions"], read_sidecar(doc, path.parent))
+    assert not replay_job((v2, 0, ep, raw)).ok          # the hook's decisions are not in the log
+
+
+def test_no_replay_skips_only_bytes_the_ledger_records_as_replayed(entry, tmp_path):
+    path = copy_entry(entry, tmp_path)
+    root = tmp_path / "submissions"
+    book = tmp_path / "verified.json"
+    v = verify_file(path, rerun=False, replay=False, ledger=book, ledger_root=root)   # not in it: replayed
+    assert v.ok and {c.kind for c in v.checks} == {"replay"}
+    book.write_text(json.dumps({f"{TASK}/{REF}.json": {"sha256": ledger._digest(path)}}))  # an old row
+    assert ledger.passed_checks(ledger.read(book)[f"{TASK}/{REF}.json"]) == {"replay"}
+    v = verify_file(path, rerun=True, replay=False, ledger=book, ledger_root=root, sample_seed=0)
+    assert v.ok and {c.kind for c in v.checks} == {"rerun"}
+    assert any("replay: skipped" in n for n in v.notes)

@@ -68,6 +68,71 @@ def policy_ref(doc: dict[str, Any], explicit: str | None) -> str | None:
     return entry.name if entry.name in registry.BASELINES else None
 
 
+def run_refs(doc: dict[str, Any], ref: str | None, explicit: bool) -> dict[Any, str]:
+    """The policy to re-run per training run of a merged learner entry (episodes labelled
+    ``run``): a registered reference learner's run ``r`` was trained with the learner seed its
+    training block records, and its checkpoints sit in ``run<seed>/``
+    (``baselines.registry.run_checkpoint_dir``). Empty when the entry has no runs, the policy
+    was given explicitly, or the name is not a registered learner."""
+    if ref is None or explicit or not any("run" in ep for ep in doc["episodes"]):
+        return {}
+    try:
+        from baselines import registry
+    except ImportError:
+        return {}
+    if ref not in registry.LEARNERS:
+        return {}
+    training = doc["algorithm"].get("training") or {}
+    seeds = {int(r["run"]): int(r["seed"]) for r in training.get("runs", []) if "run" in r and "seed" in r}
+    return {run: f"{ref}@{registry.run_checkpoint_dir(seed)}" for run, seed in seeds.items()}
+
+
+def sample_per_run_and_cell(episodes: Sequence[dict[str, Any]], rng: np.random.Generator,
+                            per_cell: int = 1) -> list[int]:
+    """``sample_per_cell`` within each training run, so every run's checkpoints are re-run."""
+    runs: dict[Any, list[int]] = {}
+    for i, ep in enumerate(episodes):
+        runs.setdefault(ep.get("run"), []).append(i)
+    out: list[int] = []
+    for run in sorted(runs, key=lambda r: (r is not None, r if r is not None else 0)):
+        idx = runs[run]
+        out += [idx[j] for j in sample_per_cell([episodes[i] for i in idx], rng, per_cell)]
+    return out
+
+
+def hook_decisions(task_id: str, ref: str | None, explicit: bool) -> tuple[str, ...]:
+    """The env hooks (``DECISION_HOOKS``) through which the registered reference oracle ``ref``
+    decides inside ``step``: its declared privileged attributes that the task's env lists. Such
+    decisions are not in the action log, so replay cannot reproduce them; the oracle is ours
+    (registered, in this repository), so verify re-runs every episode of it in the harness
+    instead. Empty for any other policy (a submission is always replayed)."""
+    if ref is None or explicit:
+        return ()
+    from bench.policy import load_policy, privileged_info
+    from bench.registry import get_spec, load_entry_point
+    from bench.submit.identity import lookup
+
+    entry = lookup(ref)
+    if entry is None or entry.kind != "oracle":
+        return ()
+    hooks = set(getattr(load_entry_point(get_spec(task_id, warn_old=False).entry_point), "DECISION_HOOKS", ()))
+    return tuple(sorted(hooks & set(privileged_info(load_policy(ref).factory))))
+
+
+def inprocess_job(job: tuple[str, str, int, dict[str, Any]]) -> Check:
+    """Re-run one episode of a registered oracle in the harness (worker process) and compare."""
+    from bench.protocol import run_job
+
+    task_id, ref, i, ep = job
+    cell = f"{ep['scale']}/{ep['scenario']}"
+    try:
+        record = run_job((task_id, ref, ep["scale"], ep["scenario"], int(ep["seed"])))
+    except Exception as exc:
+        return Check("rerun-all", i, cell, int(ep["seed"]), False, f"{type(exc).__name__}: {exc}")
+    diffs = compare(record, ep)
+    return Check("rerun-all", i, cell, int(ep["seed"]), not diffs, "; ".join(diffs[:4]))
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
     # spawn: a clean interpreter that imports only the harness and the released specs
     return ProcessPoolExecutor(max_workers=max(1, workers), mp_context=mp.get_context("spawn"))
@@ -113,8 +178,10 @@ def _ci(values: Sequence[float], rng: np.random.Generator, n: int = 2000) -> tup
 
 
 def verify_file(path: str | Path, *, workers: int = 1, policy: str | None = None, fresh: int = 0,
-                sample_seed: int | None = None, per_cell: int = 1, rerun: bool = True) -> Verdict:
-    """Run the three checks on one result file (see the module docstring)."""
+                sample_seed: int | None = None, per_cell: int = 1, rerun: bool = True,
+                replay: bool = True, ledger: Path | None = None, ledger_root: Path = SUBMISSIONS) -> Verdict:
+    """Run the three checks on one result file (see the module docstring). ``replay=False`` skips
+    check 1 only for bytes the ledger already records as replayed."""
     from bench.registry import get_spec
     from bench.submit.validator import load_valid
 
@@ -130,17 +197,39 @@ def verify_file(path: str | Path, *, workers: int = 1, policy: str | None = None
     except (ActionLogError, OSError) as exc:
         verdict.refused = f"the action log cannot be read: {exc}"
         return verdict
-    jobs, bad = replay_jobs(doc, sidecar)
-    verdict.checks += bad
     spec = get_spec(doc["task"]["id"], warn_old=False)
+    hooks = hook_decisions(spec.id, policy_ref(doc, policy), explicit=policy is not None)
+    if hooks:
+        ref = policy_ref(doc, policy)
+        verdict.notes.append(f"replay: not possible, the registered oracle {ref!r} decides through the "
+                             f"env's {', '.join(hooks)} (not in its actions); every episode is re-run "
+                             "in the harness instead")
+        with _pool(workers) as pool:
+            verdict.checks += list(pool.map(inprocess_job, [(spec.id, ref, i, ep)
+                                                            for i, ep in enumerate(doc["episodes"])]))
+        return verdict
+    jobs, bad = replay_jobs(doc, sidecar)
+    if not replay:
+        from bench.submit.ledger import replayed
+
+        when = replayed(path, ledger_root, ledger)
+        if when:
+            jobs, bad = [], []
+            verdict.notes.append(f"replay: skipped, these exact bytes were replayed on {when} "
+                                 "(leaderboard/verified.json)")
+    verdict.checks += bad
     seed = sample_seed if sample_seed is not None else secrets.randbits(32)
     rng = np.random.default_rng(seed)
     ref = policy_ref(doc, policy) if (rerun or fresh) else None
+    refs = run_refs(doc, ref, explicit=policy is not None)
     rerun_jobs: list[tuple[str, str, int, dict[str, Any], int | None]] = []
     if rerun and ref is not None:
-        idx = sample_per_cell(doc["episodes"], rng, per_cell)
-        verdict.notes.append(f"rerun: policy {ref!r}, {len(idx)} episode(s) sampled with seed {seed}")
-        rerun_jobs = [(spec.id, ref, i, doc["episodes"][i], None) for i in idx]
+        idx = sample_per_run_and_cell(doc["episodes"], rng, per_cell)
+        verdict.notes.append(f"rerun: policy {ref!r}" + (f" from each run's checkpoints ({len(refs)} runs)"
+                                                          if refs else "")
+                             + f", {len(idx)} episode(s) sampled with seed {seed}")
+        rerun_jobs = [(spec.id, refs.get(doc["episodes"][i].get("run"), ref), i, doc["episodes"][i], None)
+                      for i in idx]
     elif rerun:
         verdict.notes.append("rerun: not possible, the result does not name a policy this machine "
                              "can load (a registered reference baseline, or pass --policy)")
@@ -158,7 +247,8 @@ def verify_file(path: str | Path, *, workers: int = 1, policy: str | None = None
                     seeds.append(s)
             salt = secrets.token_bytes(16)
             nominal = {"scale": spec.nominal_scale.name, "scenario": "nominal"}
-            fresh_jobs = [(spec.id, ref, None, dict(nominal, seed=s),  # type: ignore[misc]
+            fresh_ref = refs[min(refs)] if refs else ref   # a merged entry: its first run
+            fresh_jobs = [(spec.id, fresh_ref, None, dict(nominal, seed=s),  # type: ignore[misc]
                            int.from_bytes(hashlib.sha256(salt + s.to_bytes(8, "little")).digest()[:4], "little"))
                           for s in seeds]
     with _pool(workers) as pool:
@@ -195,26 +285,28 @@ def format_verdict(v: Verdict, *, all_checks: bool = False) -> str:
     return "\n".join(lines)
 
 
-def record_verified(paths: Iterable[str | Path], ledger: Path | None = None) -> Path:
-    """Add the verified files' sha256 to ``leaderboard/verified.json`` (maintainers, after CI)."""
+def record_verified(paths: Iterable[str | Path], ledger: Path | None = None,
+                    checks: Sequence[str] = ()) -> Path:
+    """Add the verified files' sha256 to ``leaderboard/verified.json`` (maintainers, after CI),
+    with the checks that passed (``replay``, ``rerun``, ``fresh``)."""
     from bench.submit.ledger import record
 
-    return record(paths, ledger)
+    return record(paths, ledger, checks=checks)
 
 
 def main_verify(paths: list[str], *, workers: int = 1, policy: str | None = None, fresh: int = 0,
                 sample_seed: int | None = None, record: bool = False, all_checks: bool = False,
-                out: TextIO | None = None, rerun: bool = True) -> int:
+                out: TextIO | None = None, rerun: bool = True, replay: bool = True) -> int:
     stream = out if out is not None else sys.stdout
     passed = []
     for p in paths:
         v = verify_file(p, workers=workers, policy=policy, fresh=fresh, sample_seed=sample_seed,
-                        rerun=rerun)
+                        rerun=rerun, replay=replay)
         print(format_verdict(v, all_checks=all_checks), file=stream, flush=True)
         if v.ok:
             passed.append(p)
             if record:  # one file at a time, so an interrupted run keeps what it verified
-                record_verified([p])
+                record_verified([p], checks=sorted({c.kind for c in v.checks}))
     print(f"{len(paths)} file(s): {len(passed)} verified, {len(paths) - len(passed)} not", file=stream)
     if record and passed:
         print(f"recorded in {record_verified([])}", file=stream)

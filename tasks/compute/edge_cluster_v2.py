@@ -116,6 +116,8 @@ def load_trace(path: str | Path, n_nodes: int, n_classes: int, horizon_s: float
 class EdgeClusterV2Env(EdgeClusterEnv):
     """EdgeCluster with per-node dispatch rules applied at each arrival (module docstring)."""
 
+    DECISION_HOOKS = ("dispatch_hook",)   # the v2 clairvoyant oracle decides per job through it
+
     def __init__(self, config: EnvConfig) -> None:
         super().__init__(config)
         p = self.p

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import sys
 
 import numpy as np
 
@@ -62,19 +63,126 @@ try:
 
         return sig, codegen
 
+    from numba.experimental import structref
+
+    @structref.register
+    class _StepPackType(types.StructRef):
+        """numba type of ``StepPack`` (fields typed from the values it is built with)."""
+
+        def preprocess_fields(self, fields):
+            return tuple((name, types.unliteral(t)) for name, t in fields)
+
+    class StepPack(structref.StructRefProxy):
+        """One episode's constants and the env-owned arrays its compiled step updates in place
+        (``STEP_PACK_FIELDS``), handed to ``env_step`` as one argument: numba unboxes a struct
+        reference in a fraction of a microsecond, a NumPy array argument in about 0.14 µs each.
+        Not picklable: the env drops it when copied and rebuilds it on its next step."""
+
+    from llvmlite import ir as _ir
+    from numba.np.random._constants import fi_double, ki_double, wi_double, ziggurat_nor_inv_r, ziggurat_nor_r
+
+    @intrinsic
+    def _pcg_step(typingctx, lo, hi, inc_lo, inc_hi):
+        """PCG64's state transition ``s * MULT + inc (mod 2**128)`` on the halves ``(lo, hi)``."""
+        sig = types.UniTuple(types.uint64, 2)(types.uint64, types.uint64, types.uint64, types.uint64)
+
+        def codegen(context, builder, signature, args):
+            i128, i64 = _ir.IntType(128), _ir.IntType(64)
+
+            def join(low, high):
+                return builder.or_(builder.zext(low, i128), builder.shl(builder.zext(high, i128),
+                                                                        _ir.Constant(i128, 64)))
+
+            new = builder.add(builder.mul(join(args[0], args[1]), _ir.Constant(i128, _PCG_MULT)),
+                              join(args[2], args[3]))
+            return context.make_tuple(builder, signature.return_type, (
+                builder.trunc(new, i64), builder.trunc(builder.lshr(new, _ir.Constant(i128, 64)), i64)))
+
+        return sig, codegen
+
+    @intrinsic
+    def _pcg_output(typingctx, lo, hi):
+        """PCG64's output of a state: XSL-RR, ``rotr64(hi ^ lo, hi >> 58)``."""
+        sig = types.uint64(types.uint64, types.uint64)
+
+        def codegen(context, builder, signature, args):
+            i64 = _ir.IntType(64)
+            x = builder.xor(args[1], args[0])
+            rot = builder.lshr(args[1], _ir.Constant(i64, 58))
+            return builder.or_(builder.lshr(x, rot),
+                               builder.shl(x, builder.and_(builder.neg(rot), _ir.Constant(i64, 63))))
+
+        return sig, codegen
+
+    @intrinsic
+    def _load_word(typingctx, address, i):
+        """The ``i``-th uint64 at ``address``."""
+        sig = types.uint64(types.uintp, types.intp)
+
+        def codegen(context, builder, signature, args):
+            ptr = builder.inttoptr(args[0], _ir.IntType(64).as_pointer())
+            return builder.load(builder.gep(ptr, [args[1]]), align=8)
+
+        return sig, codegen
+
+    @intrinsic
+    def _store_word(typingctx, address, i, value):
+        """Write ``value`` as the ``i``-th uint64 at ``address``."""
+        sig = types.void(types.uintp, types.intp, types.uint64)
+
+        def codegen(context, builder, signature, args):
+            ptr = builder.inttoptr(args[0], _ir.IntType(64).as_pointer())
+            builder.store(args[2], builder.gep(ptr, [args[1]]), align=8)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
     _njit = _numba.njit(cache=True, nogil=True)
     AVAILABLE = True
 except Exception:           # pragma: no cover - numba absent or its internals changed
     _njit = None
+    StepPack = None
     AVAILABLE = False
+
+#: ``StepPack``'s fields, in constructor order (``InterferenceEnv._step_pack`` fills them):
+#: the per-episode tables of ``_slot_core`` and ``_fading_core``, the per-slot schedules indexed
+#: by ``t`` (``available``/``outage``, ``ext_on``, ``pu_active``, ``rho``/``scale`` of the move into
+#: each slot), the rule flags, and the state written in place each step (``h`` the fading state's
+#: float view, ``cum_rate``, the measurements ``si``/``fb``/``last_power_db``).
+STEP_PACK_FIELDS = (
+    "cap_of", "available", "outage", "band0_of", "power_of", "cross_mean", "neighbours", "noise", "ext_band",
+    "ext_mw", "ext_on", "pu_gain", "pu_band", "pu_active", "pu_fade_on", "threshold", "proportional", "suspend",
+    "penalty", "energy_of", "budget_of", "mbit_per_rate", "onehot_of", "rel_db_of", "min_gain", "snr_scale",
+    "inv_noise", "feedback_nb", "leak_db", "direct_mean", "neighbour_mean", "external_mean", "rho", "scale",
+    "h", "cum_rate", "si", "fb", "last_power_db")
+if AVAILABLE:
+    structref.define_proxy(StepPack, _StepPackType, list(STEP_PACK_FIELDS))
 
 
 _FN_POINTERS: dict[type, tuple[int, int, int]] = {}
+# PCG64's multiplier (numpy's PCG_DEFAULT_MULTIPLIER_128)
+_PCG_MULT = (2549297995355413924 << 64) + 4865540595714422341
+_PCG_LAYOUT_OK: list[bool] = []        # checked once: numpy's PCG64 keeps (state, inc) as native uint128
+
+
+def _pcg_words(bg: np.random.PCG64) -> int:
+    """Address of ``bg``'s 128-bit ``(state, inc)`` (numpy's ``pcg64_random_t``), or 0 if its
+    memory does not hold the state as native little-endian uint128s (checked once per process
+    against ``bg.state``; then the kernels draw through the function pointers instead)."""
+    address = ctypes.c_void_p.from_address(bg.ctypes.state_address).value or 0
+    if not _PCG_LAYOUT_OK:
+        w = (ctypes.c_uint64 * 4).from_address(address) if address else (0, 0, 0, 0)
+        st = bg.state["state"]
+        _PCG_LAYOUT_OK.append(bool(address) and (w[1] << 64 | w[0]) == st["state"]
+                              and (w[3] << 64 | w[2]) == st["inc"] and sys.byteorder == "little")
+    return address if _PCG_LAYOUT_OK[0] else 0
 
 
 def generator_pointers(rng: np.random.Generator) -> np.ndarray:
-    """``[state address, next_uint64, next_uint32, next_double]`` (uint64) of ``rng``'s bit
-    generator, read from the live object (numpy caches its ``ctypes`` interface)."""
+    """``[state address, next_uint64, next_uint32, next_double, PCG64 words]`` (uint64) of
+    ``rng``'s bit generator, read from the live object (numpy caches its ``ctypes`` interface);
+    the last entry is the address of a PCG64's 128-bit state and increment (``_pcg_words``), 0 for
+    another bit generator."""
     bg = rng.bit_generator
     iface = bg.ctypes
     fns = _FN_POINTERS.get(type(bg))
@@ -82,7 +190,8 @@ def generator_pointers(rng: np.random.Generator) -> np.ndarray:
         fns = tuple(ctypes.cast(getattr(iface, n), ctypes.c_void_p).value
                     for n in ("next_uint64", "next_uint32", "next_double"))
         _FN_POINTERS[type(bg)] = fns
-    return np.array((iface.state_address,) + fns, dtype=np.uint64)
+    words = _pcg_words(bg) if type(bg) is np.random.PCG64 else 0
+    return np.array((iface.state_address,) + fns + (words,), dtype=np.uint64)
 
 
 def _draw_normals(ptrs, out):  # pragma: no cover - compiled
@@ -102,8 +211,140 @@ def _gauss_markov_step(ptrs, h, rho, scale):  # pragma: no cover - compiled
         h[i] = h[i] * rho + z
 
 
+def _pcg_double(lo, hi, inc_lo, inc_hi):  # pragma: no cover - compiled
+    """PCG64's ``next_double``: ``(next_uint64 >> 11) * 2**-53``; returns ``(u, lo, hi)``."""
+    lo, hi = _pcg_step(lo, hi, inc_lo, inc_hi)
+    return (_pcg_output(lo, hi) >> 11) * (1.0 / 9007199254740992.0), lo, hi
+
+
+def _pcg_normal(lo, hi, inc_lo, inc_hi):  # pragma: no cover - compiled
+    """numpy's ``random_standard_normal`` (the ziggurat; numba's port, same operations) on a PCG64
+    whose state ``(lo, hi)`` is held in registers: returns ``(x, lo, hi)``."""
+    while 1:
+        lo, hi = _pcg_step(lo, hi, inc_lo, inc_hi)
+        r = _pcg_output(lo, hi)
+        idx = r & 0xff
+        r >>= 8
+        sign = r & 0x1
+        rabs = (r >> 1) & 0x000fffffffffffff
+        x = rabs * wi_double[idx]
+        if sign & 0x1:
+            x = -x
+        if rabs < ki_double[idx]:
+            return x, lo, hi
+        if idx == 0:
+            while 1:
+                u, lo, hi = _pcg_double(lo, hi, inc_lo, inc_hi)
+                xx = -ziggurat_nor_inv_r * np.log1p(-u)
+                u, lo, hi = _pcg_double(lo, hi, inc_lo, inc_hi)
+                yy = -np.log1p(-u)
+                if yy + yy > xx * xx:
+                    if (rabs >> 8) & 0x1:
+                        return -(ziggurat_nor_r + xx), lo, hi
+                    return ziggurat_nor_r + xx, lo, hi
+        else:
+            u, lo, hi = _pcg_double(lo, hi, inc_lo, inc_hi)
+            if (fi_double[idx - 1] - fi_double[idx]) * u + fi_double[idx] < np.exp(-0.5 * x * x):
+                return x, lo, hi
+
+
+def _draw_normals_pcg(ptrs, out):  # pragma: no cover - compiled
+    """``rng.standard_normal(out=out)`` through PCG64's state words (``ptrs[4]``): same stream."""
+    address = ptrs[4]
+    lo, hi = _load_word(address, 0), _load_word(address, 1)
+    inc_lo, inc_hi = _load_word(address, 2), _load_word(address, 3)
+    for i in range(out.size):
+        x, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
+        out[i] = x
+    _store_word(address, 0, lo)
+    _store_word(address, 1, hi)
+
+
 def _fading_core(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, direct, dev, external,
                  primary):  # pragma: no cover - compiled
+    """``_fading_core_generic``, drawing inline from a PCG64 (``ptrs[4]`` nonzero: the bit
+    generator's state words are held in registers through the loop and written back at the end,
+    the same draws and the same Generator state as through its function pointers) with each
+    pair's gain computed as soon as it is drawn; the same operations, hence the same bits."""
+    address = ptrs[4]
+    if address == 0:
+        _fading_core_generic(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, direct, dev,
+                             external, primary)
+        return
+    lo, hi = _load_word(address, 0), _load_word(address, 1)
+    inc_lo, inc_hi = _load_word(address, 2), _load_word(address, 3)
+    K, M = direct.shape
+    F = dev.shape[1]
+    e = 0
+    for k in range(K):
+        for m in range(M):
+            z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
+            z = z * 0.7071067811865476
+            z = z * scale
+            a = h[e] * rho + z
+            z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
+            z = z * 0.7071067811865476
+            z = z * scale
+            b = h[e + 1] * rho + z
+            h[e] = a
+            h[e + 1] = b
+            direct[k, m] = (a * a + b * b) * direct_mean[k]
+            e += 2
+    for k in range(K):
+        for f in range(F):
+            for m in range(M):
+                z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
+                z = z * 0.7071067811865476
+                z = z * scale
+                a = h[e] * rho + z
+                z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
+                z = z * 0.7071067811865476
+                z = z * scale
+                b = h[e + 1] * rho + z
+                h[e] = a
+                h[e + 1] = b
+                dev[k, f, m] = (a * a + b * b - 1.0) * neighbour_mean[k, f]
+                e += 2
+    for k in range(K):
+        z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
+        z = z * 0.7071067811865476
+        z = z * scale
+        a = h[e] * rho + z
+        z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
+        z = z * 0.7071067811865476
+        z = z * scale
+        b = h[e + 1] * rho + z
+        h[e] = a
+        h[e + 1] = b
+        external[k] = (a * a + b * b) * external_mean[k]
+        e += 2
+    for u in range(primary.shape[0]):
+        for k in range(K):
+            z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
+            z = z * 0.7071067811865476
+            z = z * scale
+            a = h[e] * rho + z
+            z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
+            z = z * 0.7071067811865476
+            z = z * scale
+            b = h[e + 1] * rho + z
+            h[e] = a
+            h[e + 1] = b
+            primary[u, k] = a * a + b * b
+            e += 2
+    # any entries of h beyond the gains (none in the env's layout) move on like the rest
+    while e < h.size:
+        z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
+        z = z * 0.7071067811865476
+        z = z * scale
+        h[e] = h[e] * rho + z
+        e += 1
+    _store_word(address, 0, lo)
+    _store_word(address, 1, hi)
+
+
+def _fading_core_generic(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, direct, dev, external,
+                         primary):  # pragma: no cover - compiled
     """``channel.gauss_markov_step`` (same draws, same operations, same bits of ``h``), then the
     slot's gains from ``|h|²`` written into ``direct`` (K, M), ``dev`` (K, F, M: the faded cross
     gains' deviation from their mean), ``external`` (K,) and ``primary`` (U, K)
@@ -354,14 +595,79 @@ def _play_slots(a_played, cap_of, available, band0_of, power_of, direct, cross_m
         stats[b, 1] = r[3]
 
 
+def _env_step(pack, a_played, t, static_next, direct, dev, external, primary, ptrs, advance):  # pragma: no cover - compiled
+    """One whole step of the single env on its compiled path: slot ``t``'s outcome (``_slot_core``)
+    and, if ``advance``, the channel's move into slot ``t + 1`` (``_fading_core``, drawing through
+    ``ptrs``: the env's Generator, or the perturbed-future one), in one call. ``direct``, ``dev``,
+    ``external``, ``primary`` are slot ``t``'s gains; the next slot's come back as fresh arrays (the
+    same ones when ``advance`` is False). Checks first that every action lies in ``[0, A)``: if
+    not, returns ``bad`` = True having changed nothing. Returns ``(bad, a, cols, power, suspended,
+    obs, direct, dev, external, primary, any_blocked, any_over, jain, p5, reward)``; ``reward`` is
+    the team reward of the protection rule (``InterferenceEnv._advance``'s formula and order)."""
+    K, M = direct.shape
+    A = pack.band0_of.size
+    n_nb = pack.feedback_nb.shape[1]
+    a = np.empty(K, dtype=np.int64)
+    cols = np.zeros((7, K))
+    power = np.empty(K)
+    suspended = np.zeros(K, dtype=np.bool_)
+    obs = np.empty((K, 5 * M + 3 + n_nb * (M + 2)), dtype=np.float32)
+    for k in range(K):
+        if a_played[k] < 0 or a_played[k] >= A:
+            return True, a, cols, power, suspended, obs, direct, dev, external, primary, False, False, 0.0, 0.0, 0.0
+    available = pack.available[t]
+    if not pack.outage[t]:
+        available = available[:0]
+    ext_now = external if pack.ext_on[t] else external[:0]
+    pu_fade = primary if pack.pu_fade_on else primary[:0]
+    any_blocked, any_over, jain, p5 = _slot_core(
+        a_played, pack.cap_of, available, pack.band0_of, pack.power_of, direct, pack.cross_mean, dev,
+        pack.neighbours, pack.noise, pack.ext_band, pack.ext_mw, ext_now, pack.pu_gain, pack.pu_band,
+        pack.pu_active[t], pu_fade, pack.threshold, pack.proportional, pack.energy_of, pack.budget_of,
+        pack.mbit_per_rate, pack.cum_rate, t, pack.onehot_of, pack.rel_db_of, pack.min_gain, pack.snr_scale,
+        pack.inv_noise, static_next, pack.feedback_nb, pack.leak_db, a, cols, power, suspended, pack.si,
+        pack.fb, pack.last_power_db, obs)
+    # the team reward, summed in agent order as Python's sum() over the counters' lists
+    s_budget = 0.0
+    s_pu = 0.0
+    s_rate = 0.0
+    for k in range(K):
+        s_budget += cols[4, k]
+        s_pu += cols[5, k]
+        s_rate += cols[1 if pack.suspend else 0, k]
+    if pack.suspend:
+        reward = (s_rate - pack.penalty * (s_budget + s_pu)) / K
+    else:
+        exceed = s_budget
+        if any_over:
+            exceed += s_pu
+        reward = (s_rate - pack.penalty * exceed) / K
+    if advance:
+        F = dev.shape[1]
+        direct_next = np.empty((K, M))
+        dev_next = np.empty((K, F, M))
+        external_next = np.empty(K)
+        primary_next = np.empty(primary.shape)
+        _fading_core(ptrs, pack.h, pack.rho[t + 1], pack.scale[t + 1], pack.direct_mean, pack.neighbour_mean,
+                     pack.external_mean, direct_next, dev_next, external_next, primary_next)
+        return (False, a, cols, power, suspended, obs, direct_next, dev_next, external_next, primary_next,
+                any_blocked, any_over, jain, p5, reward)
+    return False, a, cols, power, suspended, obs, direct, dev, external, primary, any_blocked, any_over, jain, p5, reward
+
+
 if AVAILABLE:
     draw_normals = _njit(_draw_normals)
     gauss_markov_step = _njit(_gauss_markov_step)
+    _pcg_double = _numba.njit(inline="always")(_pcg_double)
+    _pcg_normal = _numba.njit(inline="always")(_pcg_normal)
+    draw_normals_pcg = _njit(_draw_normals_pcg)
+    _fading_core_generic = _njit(_fading_core_generic)
     _fading_core = _njit(_fading_core)
     _slot_core = _njit(_slot_core)
     fading_step = _njit(_fading_step)
     fading_steps = _njit(_fading_steps)
     play_slot = _njit(_play_slot)
     play_slots = _njit(_play_slots)
+    env_step = _njit(_env_step)
 else:                                   # pragma: no cover
-    draw_normals = gauss_markov_step = fading_step = fading_steps = play_slot = play_slots = None
+    draw_normals = gauss_markov_step = fading_step = fading_steps = play_slot = play_slots = env_step = draw_normals_pcg = None

@@ -436,21 +436,22 @@ class InterferenceEnv(RaoParallelEnv):
         low_power = rng.random(K) < self.low_share
         corr = self.shadow_corr_m
         if corr > 0:     # Gudmundson: correlated over the transmitters' positions, per receiver
-            shadow = ch.correlated_shadowing_db(rng, self.shadow_db, tx, K, corr)
+            tx_factor = ch.shadowing_factor(tx, corr)
+            shadow = ch.correlated_shadowing_db(rng, self.shadow_db, tx, K, corr, tx_factor)
         else:
-            shadow = rng.normal(0.0, self.shadow_db, size=(K, K))
+            shadow = ch.normal(rng, self.shadow_db, (K, K))
         pu_pos = ch.points_on_perimeter(rng, U + 1, self.side_m, self.pu_offset_m)
         if corr > 0:
-            pu_shadow = ch.correlated_shadowing_db(rng, self.shadow_db, tx, U + 1, corr)
+            pu_shadow = ch.correlated_shadowing_db(rng, self.shadow_db, tx, U + 1, corr, tx_factor)
         else:
-            pu_shadow = rng.normal(0.0, self.shadow_db, size=(U + 1, K))
+            pu_shadow = ch.normal(rng, self.shadow_db, (U + 1, K))
         pu_phase = rng.integers(0, self.pu_period, size=U)
         ext_pos = rng.uniform(0.25 * self.side_m, 0.75 * self.side_m, size=2)
         ext_band = int(rng.integers(0, M))
         if corr > 0:     # one transmitter, correlated over the receivers' positions
             ext_shadow = ch.correlated_shadowing_db(rng, self.shadow_db, rx, 1, corr)[0]
         else:
-            ext_shadow = rng.normal(0.0, self.shadow_db, size=K)
+            ext_shadow = ch.normal(rng, self.shadow_db, K)
         outage_order = rng.permutation(M)
 
         def path_gain_db(rx_pos: np.ndarray, tx_pos: np.ndarray) -> np.ndarray:
@@ -524,8 +525,8 @@ class InterferenceEnv(RaoParallelEnv):
                 (np.clip(m, -MARGIN_CLIP_DB, MARGIN_CLIP_DB), budget_col), axis=1)
         cross = self.large_scale.copy()
         np.fill_diagonal(cross, 0.0)
-        nb = np.argsort(-cross.T, axis=1, kind="stable")[:, : self.n_nb]                    # (K, n_nb)
-        self.feedback_nb = np.ascontiguousarray(nb)
+        nb = ch.top_indices(cross.T, self.n_nb)                                           # (K, n_nb)
+        self.feedback_nb = nb
         leak_db = np.clip(ch.linear_to_db(np.take_along_axis(cross.T, nb, axis=1)
                                           * self.p_top_mw / self.noise_mw), -DB_CLIP, DB_CLIP)
         self._leak_db = leak_db                                                           # (K, n_nb)

@@ -159,17 +159,19 @@ if AVAILABLE:
     structref.define_proxy(StepPack, _StepPackType, list(STEP_PACK_FIELDS))
 
 
-_FN_POINTERS: dict[type, tuple[int, int, int]] = {}
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.restype = ctypes.c_void_p
+_capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 # PCG64's multiplier (numpy's PCG_DEFAULT_MULTIPLIER_128)
 _PCG_MULT = (2549297995355413924 << 64) + 4865540595714422341
 _PCG_LAYOUT_OK: list[bool] = []        # checked once: numpy's PCG64 keeps (state, inc) as native uint128
 
 
-def _pcg_words(bg: np.random.PCG64) -> int:
+def _pcg_words(bg: np.random.PCG64, state_address: int) -> int:
     """Address of ``bg``'s 128-bit ``(state, inc)`` (numpy's ``pcg64_random_t``), or 0 if its
     memory does not hold the state as native little-endian uint128s (checked once per process
     against ``bg.state``; then the kernels draw through the function pointers instead)."""
-    address = ctypes.c_void_p.from_address(bg.ctypes.state_address).value or 0
+    address = ctypes.c_void_p.from_address(state_address).value or 0   # pcg64_state.pcg_state
     if not _PCG_LAYOUT_OK:
         w = (ctypes.c_uint64 * 4).from_address(address) if address else (0, 0, 0, 0)
         st = bg.state["state"]
@@ -184,18 +186,18 @@ def generator_pointers(rng: np.random.Generator) -> np.ndarray:
     the last entry is the address of a PCG64's 128-bit state and increment (``_pcg_words``), 0 for
     another bit generator."""
     bg = rng.bit_generator
-    iface = bg.ctypes
-    fns = _FN_POINTERS.get(type(bg))
-    if fns is None:
-        fns = tuple(ctypes.cast(getattr(iface, n), ctypes.c_void_p).value
-                    for n in ("next_uint64", "next_uint32", "next_double"))
-        _FN_POINTERS[type(bg)] = fns
-    words = _pcg_words(bg) if type(bg) is np.random.PCG64 else 0
-    return np.array((iface.state_address,) + fns + (words,), dtype=np.uint64)
+    # numpy's bitgen_t {state, next_uint64, next_uint32, next_double, next_raw}, from the capsule
+    # numpy provides for compiled consumers (building ``bg.ctypes`` costs several µs per Generator)
+    bitgen = (ctypes.c_uint64 * 4).from_address(_capsule_pointer(bg.capsule, b"BitGenerator"))
+    words = _pcg_words(bg, bitgen[0]) if type(bg) is np.random.PCG64 else 0
+    return np.array((bitgen[0], bitgen[1], bitgen[2], bitgen[3], words), dtype=np.uint64)
 
 
 def _draw_normals(ptrs, out):  # pragma: no cover - compiled
     """``rng.standard_normal(out=out)`` for 1-D ``out``: the same stream, bit for bit."""
+    if ptrs.size > 4 and ptrs[4] != 0:
+        _draw_normals_pcg(ptrs, out)
+        return
     bitgen = _bitgen_from_pointers(ptrs[0], ptrs[1], ptrs[2], ptrs[3])
     for i in range(out.size):
         out[i] = random_standard_normal(bitgen)
@@ -595,6 +597,34 @@ def _play_slots(a_played, cap_of, available, band0_of, power_of, direct, cross_m
         stats[b, 1] = r[3]
 
 
+def _top_indices(values, n):  # pragma: no cover - compiled
+    """Per row of ``values`` (R, C), the columns of its ``n`` largest entries, largest first, ties
+    by column: ``np.argsort(-values, axis=1, kind="stable")[:, :n]`` (an insertion into a sorted
+    top-``n`` list per row instead of a whole sort)."""
+    R, C = values.shape
+    n = min(n, C)
+    out = np.empty((R, n), dtype=np.int64)
+    if n == 0:
+        return out
+    best = np.empty(n)
+    for r in range(R):
+        count = 0
+        for c in range(C):
+            v = values[r, c]
+            if count == n and not v > best[n - 1]:
+                continue
+            p = count if count < n else n - 1
+            while p > 0 and best[p - 1] < v:          # strictly: an equal value stays ahead
+                best[p] = best[p - 1]
+                out[r, p] = out[r, p - 1]
+                p -= 1
+            best[p] = v
+            out[r, p] = c
+            if count < n:
+                count += 1
+    return out
+
+
 def _env_step(pack, a_played, t, static_next, direct, dev, external, primary, ptrs, advance):  # pragma: no cover - compiled
     """One whole step of the single env on its compiled path: slot ``t``'s outcome (``_slot_core``)
     and, if ``advance``, the channel's move into slot ``t + 1`` (``_fading_core``, drawing through
@@ -660,9 +690,10 @@ if AVAILABLE:
     gauss_markov_step = _njit(_gauss_markov_step)
     _pcg_double = _numba.njit(inline="always")(_pcg_double)
     _pcg_normal = _numba.njit(inline="always")(_pcg_normal)
-    draw_normals_pcg = _njit(_draw_normals_pcg)
+    _draw_normals_pcg = draw_normals_pcg = _njit(_draw_normals_pcg)
     _fading_core_generic = _njit(_fading_core_generic)
     _fading_core = _njit(_fading_core)
+    top_indices = _njit(_top_indices)
     _slot_core = _njit(_slot_core)
     fading_step = _njit(_fading_step)
     fading_steps = _njit(_fading_steps)
@@ -670,4 +701,4 @@ if AVAILABLE:
     play_slots = _njit(_play_slots)
     env_step = _njit(_env_step)
 else:                                   # pragma: no cover
-    draw_normals = gauss_markov_step = fading_step = fading_steps = play_slot = play_slots = env_step = draw_normals_pcg = None
+    draw_normals = gauss_markov_step = fading_step = fading_steps = play_slot = play_slots = env_step = draw_normals_pcg = top_indices = None

@@ -101,6 +101,7 @@ redraws the fading innovations after slot ``t0`` (the no-foresight check).
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -331,6 +332,7 @@ class InterferenceEnv(RaoParallelEnv):
         self._action_offset = self._idx * self.n_actions    # flat index of (k, 0) in a (K, A) array
         self._zeros_k = [0.0] * K
         self._agent_keys = dict.fromkeys(self.possible_agents)     # dict.fromkeys(dict) is faster
+        self._pick_actions = operator.itemgetter(*self.possible_agents)
         self._all_false = dict.fromkeys(self.possible_agents, False)    # copied per step (fast)
         self._all_true = dict.fromkeys(self.possible_agents, True)
         self._no_block = np.zeros(K, dtype=bool)
@@ -641,8 +643,9 @@ class InterferenceEnv(RaoParallelEnv):
         """The joint action as an int64 array in agent order; ValueError for a missing agent or an
         action outside ``[0, n_actions)``."""
         agents = self.possible_agents
-        try:
-            a = np.fromiter(map(actions.__getitem__, agents), dtype=np.int64, count=self.n_links)
+        try:                                 # one C call picks the K actions in agent order
+            picked = self._pick_actions(actions) if self.n_links > 1 else (actions[agents[0]],)
+            a = np.fromiter(picked, dtype=np.int64, count=self.n_links)
         except KeyError:
             missing = [x for x in agents if x not in actions]
             raise ValueError(f"actions are missing for agents {missing[:5]}; pass one per live agent") from None

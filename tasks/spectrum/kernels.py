@@ -265,84 +265,43 @@ def _draw_normals_pcg(ptrs, out):  # pragma: no cover - compiled
 def _fading_core(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, direct, dev, external,
                  primary):  # pragma: no cover - compiled
     """``_fading_core_generic``, drawing inline from a PCG64 (``ptrs[4]`` nonzero: the bit
-    generator's state words are held in registers through the loop and written back at the end,
-    the same draws and the same Generator state as through its function pointers) with each
-    pair's gain computed as soon as it is drawn; the same operations, hence the same bits."""
+    generator's state words are held in registers through the draws and written back at the end,
+    the same draws and the same Generator state as through its function pointers); the draws
+    first, then the update and the gains in loops of independent entries. The same operations
+    on every entry, hence the same bits."""
     address = ptrs[4]
     if address == 0:
         _fading_core_generic(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, direct, dev,
                              external, primary)
         return
-    lo, hi = _load_word(address, 0), _load_word(address, 1)
-    inc_lo, inc_hi = _load_word(address, 2), _load_word(address, 3)
+    z = np.empty(h.size)
+    _draw_normals_pcg(ptrs, z)               # the draws first: a tight serial loop
+    n = h.size
+    for i in range(n):                       # then the update, independent per entry
+        x = z[i] * 0.7071067811865476
+        x = x * scale
+        h[i] = h[i] * rho + x
     K, M = direct.shape
     F = dev.shape[1]
     e = 0
     for k in range(K):
+        dm = direct_mean[k]
         for m in range(M):
-            z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
-            z = z * 0.7071067811865476
-            z = z * scale
-            a = h[e] * rho + z
-            z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
-            z = z * 0.7071067811865476
-            z = z * scale
-            b = h[e + 1] * rho + z
-            h[e] = a
-            h[e + 1] = b
-            direct[k, m] = (a * a + b * b) * direct_mean[k]
+            direct[k, m] = (h[e] * h[e] + h[e + 1] * h[e + 1]) * dm
             e += 2
     for k in range(K):
         for f in range(F):
+            nm = neighbour_mean[k, f]
             for m in range(M):
-                z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
-                z = z * 0.7071067811865476
-                z = z * scale
-                a = h[e] * rho + z
-                z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
-                z = z * 0.7071067811865476
-                z = z * scale
-                b = h[e + 1] * rho + z
-                h[e] = a
-                h[e + 1] = b
-                dev[k, f, m] = (a * a + b * b - 1.0) * neighbour_mean[k, f]
+                dev[k, f, m] = (h[e] * h[e] + h[e + 1] * h[e + 1] - 1.0) * nm
                 e += 2
     for k in range(K):
-        z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
-        z = z * 0.7071067811865476
-        z = z * scale
-        a = h[e] * rho + z
-        z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
-        z = z * 0.7071067811865476
-        z = z * scale
-        b = h[e + 1] * rho + z
-        h[e] = a
-        h[e + 1] = b
-        external[k] = (a * a + b * b) * external_mean[k]
+        external[k] = (h[e] * h[e] + h[e + 1] * h[e + 1]) * external_mean[k]
         e += 2
     for u in range(primary.shape[0]):
         for k in range(K):
-            z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
-            z = z * 0.7071067811865476
-            z = z * scale
-            a = h[e] * rho + z
-            z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
-            z = z * 0.7071067811865476
-            z = z * scale
-            b = h[e + 1] * rho + z
-            h[e] = a
-            h[e + 1] = b
-            primary[u, k] = a * a + b * b
+            primary[u, k] = h[e] * h[e] + h[e + 1] * h[e + 1]
             e += 2
-    # any entries of h beyond the gains (none in the env's layout) move on like the rest
-    while e < h.size:
-        z, lo, hi = _pcg_normal(lo, hi, inc_lo, inc_hi)
-        z = z * 0.7071067811865476
-        z = z * scale
-        h[e] = h[e] * rho + z
-        e += 1
-    _store_word(address, 0, lo)
-    _store_word(address, 1, hi)
 
 
 def _fading_core_generic(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, direct, dev, external,

@@ -346,6 +346,7 @@ class InterferenceEnv(RaoParallelEnv):
         self._no_array = np.zeros(0)
         self._no_actions = np.zeros(0, dtype=np.int64)
         self._no_bands = np.zeros(0, dtype=bool)
+        self._no_pointers = np.zeros(5, dtype=np.uint64)          # env_step's ptrs when it does not draw
         self._obs_next: np.ndarray | None = None
         self._pack: Any = None                          # kernels.StepPack of the episode (compiled step)
         self._rng_pointers: tuple[np.random.Generator, np.ndarray | None] | None = None
@@ -796,7 +797,7 @@ class InterferenceEnv(RaoParallelEnv):
         (bad, a_exec, cols, power, suspended, self._obs_next, direct, dev, external, primary, any_blocked,
          any_over, jain, p5, reward) = kernels.env_step(
             pack, a, t, self._slots[t + 1].static, chan.direct, chan._cross_dev, chan.external, chan.primary_fade,
-            ptrs, ptrs is not None)
+            self._no_pointers if ptrs is None else ptrs, ptrs is not None)
         if bad:
             self._check_actions(a)           # raises the ValueError that names the agents
         self._prev_csi = (chan.direct, chan._cross_dev, chan.external)     # = chan.snapshot()

@@ -853,7 +853,9 @@ class InterferenceEnv(RaoParallelEnv):
             budget_of=self._budget_excess_of, mbit_per_rate=self._mbit_per_rate, onehot_of=self._onehot_of,
             rel_db_of=self._rel_db_of, min_gain=MIN_GAIN, snr_scale=self._snr_scale, inv_noise=self._inv_noise,
             feedback_nb=self.feedback_nb, leak_db=self._leak_db, direct_mean=chan.direct_mean,
-            neighbour_mean=chan.neighbour_mean, external_mean=chan.external_mean, rho=rho, scale=scale,
+            neighbour_mean=chan.neighbour_mean, external_mean=chan.external_mean,
+            direct_mean2=np.ascontiguousarray(chan._direct_mean2),
+            neighbour_mean3=np.ascontiguousarray(chan._neighbour_mean3), rho=rho, scale=scale,
             h=chan.fading.h.view(np.float64), cum_rate=self._cum_rate, si=self._si_db, fb=self._feedback,
             last_power_db=self.last_power_db)
         return kernels.StepPack(*(fields[name] for name in kernels.STEP_PACK_FIELDS))

@@ -153,7 +153,8 @@ STEP_PACK_FIELDS = (
     "cap_of", "available", "outage", "band0_of", "power_of", "cross_mean", "neighbours", "noise", "ext_band",
     "ext_mw", "ext_on", "pu_gain", "pu_band", "pu_active", "pu_fade_on", "threshold", "proportional", "suspend",
     "penalty", "energy_of", "budget_of", "mbit_per_rate", "onehot_of", "rel_db_of", "min_gain", "snr_scale",
-    "inv_noise", "feedback_nb", "leak_db", "direct_mean", "neighbour_mean", "external_mean", "rho", "scale",
+    "inv_noise", "feedback_nb", "leak_db", "direct_mean", "neighbour_mean", "external_mean", "direct_mean2",
+    "neighbour_mean3", "rho", "scale",
     "h", "cum_rate", "si", "fb", "last_power_db")
 if AVAILABLE:
     structref.define_proxy(StepPack, _StepPackType, list(STEP_PACK_FIELDS))
@@ -302,6 +303,39 @@ def _fading_core(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean
         for k in range(K):
             primary[u, k] = h[e] * h[e] + h[e + 1] * h[e + 1]
             e += 2
+
+
+def _fading_core_flat(ptrs, h, rho, scale, direct_mean2, neighbour_mean3, external_mean, direct, dev, external,
+                      primary):  # pragma: no cover - compiled
+    """``_fading_core`` for the single env's step, with the means laid out like the gains they
+    scale (``direct_mean2`` (K, M), ``neighbour_mean3`` (K, F, M), C-contiguous): the gains are
+    then flat loops the compiler vectorises. The same operations on every entry, the same bits."""
+    z = np.empty(h.size)
+    _draw_normals_pcg(ptrs, z)
+    for i in range(h.size):
+        x = z[i] * 0.7071067811865476
+        x = x * scale
+        h[i] = h[i] * rho + x
+    K, M = direct.shape
+    nd = direct.size
+    d = direct.reshape(nd)
+    dm = direct_mean2.reshape(nd)
+    for p in range(nd):
+        d[p] = (h[2 * p] * h[2 * p] + h[2 * p + 1] * h[2 * p + 1]) * dm[p]
+    nc = dev.size
+    v = dev.reshape(nc)
+    nm = neighbour_mean3.reshape(nc)
+    e = 2 * nd
+    for p in range(nc):
+        v[p] = (h[e + 2 * p] * h[e + 2 * p] + h[e + 2 * p + 1] * h[e + 2 * p + 1] - 1.0) * nm[p]
+    e += 2 * nc
+    for k in range(K):
+        external[k] = (h[e + 2 * k] * h[e + 2 * k] + h[e + 2 * k + 1] * h[e + 2 * k + 1]) * external_mean[k]
+    e += 2 * K
+    npr = primary.size
+    q = primary.reshape(npr)
+    for p in range(npr):
+        q[p] = h[e + 2 * p] * h[e + 2 * p] + h[e + 2 * p + 1] * h[e + 2 * p + 1]
 
 
 def _fading_core_generic(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, direct, dev, external,
@@ -637,8 +671,13 @@ def _env_step(pack, a_played, t, static_next, direct, dev, external, primary, pt
         dev_next = np.empty((K, F, M))
         external_next = np.empty(K)
         primary_next = np.empty(primary.shape)
-        _fading_core(ptrs, pack.h, pack.rho[t + 1], pack.scale[t + 1], pack.direct_mean, pack.neighbour_mean,
-                     pack.external_mean, direct_next, dev_next, external_next, primary_next)
+        if ptrs[4] != 0:
+            _fading_core_flat(ptrs, pack.h, pack.rho[t + 1], pack.scale[t + 1], pack.direct_mean2,
+                              pack.neighbour_mean3, pack.external_mean, direct_next, dev_next, external_next,
+                              primary_next)
+        else:
+            _fading_core(ptrs, pack.h, pack.rho[t + 1], pack.scale[t + 1], pack.direct_mean, pack.neighbour_mean,
+                         pack.external_mean, direct_next, dev_next, external_next, primary_next)
         return (False, a, cols, power, suspended, obs, direct_next, dev_next, external_next, primary_next,
                 any_blocked, any_over, jain, p5, reward)
     return False, a, cols, power, suspended, obs, direct, dev, external, primary, any_blocked, any_over, jain, p5, reward
@@ -652,6 +691,7 @@ if AVAILABLE:
     _draw_normals_pcg = draw_normals_pcg = _njit(_draw_normals_pcg)
     _fading_core_generic = _njit(_fading_core_generic)
     _fading_core = _njit(_fading_core)
+    _fading_core_flat = _njit(_fading_core_flat)
     top_indices = _njit(_top_indices)
     _slot_core = _njit(_slot_core)
     fading_step = _njit(_fading_step)

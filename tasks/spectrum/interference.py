@@ -809,7 +809,16 @@ class InterferenceEnv(RaoParallelEnv):
                 chan.primary_fade = primary
         d_jain, d_p5 = jain - self._jain_prev, p5 - self._p5_prev
         self._jain_prev, self._p5_prev = jain, p5
-        rate_l, safe_l, mbit_l, energy_l, budget_l, pu_l, blocked_l = cols.tolist()
+        # [rate, safe rate, Mbit, energy, budget excess, blamed excess, blocked]: the last two rows
+        # are all zero unless an incumbent is above I_th / an action was not executed as played
+        if any_blocked:
+            rate_l, safe_l, mbit_l, energy_l, budget_l, pu_l, blocked_l = cols.tolist()
+        elif any_over:
+            rate_l, safe_l, mbit_l, energy_l, budget_l, pu_l = cols[:6].tolist()
+            blocked_l = self._zeros_k
+        else:
+            rate_l, safe_l, mbit_l, energy_l, budget_l = cols[:5].tolist()
+            pu_l = blocked_l = self._zeros_k
         rate = cols[0]
         blocked = cols[6] != 0.0 if any_blocked else self._no_block
         agents = self.possible_agents

@@ -794,7 +794,7 @@ class InterferenceEnv(RaoParallelEnv):
         if self._future is not None and t + 1 > self._future[0]:
             rng = self._future[1]            # the perturbed stream (perturb_future)
         ptrs = self._pointers(rng)
-        (bad, a_exec, cols, power, suspended, self._obs_next, direct, dev, external, primary, any_blocked,
+        (bad, a_exec, cols, power, flags, self._obs_next, direct, dev, external, primary, any_blocked,
          any_over, jain, p5, reward) = kernels.env_step(
             pack, a, t, self._slots[t + 1].static, chan.direct, chan._cross_dev, chan.external, chan.primary_fade,
             self._no_pointers if ptrs is None else ptrs, ptrs is not None)
@@ -820,7 +820,7 @@ class InterferenceEnv(RaoParallelEnv):
             rate_l, safe_l, mbit_l, energy_l, budget_l = cols[:5].tolist()
             pu_l = blocked_l = self._zeros_k
         rate = cols[0]
-        blocked = cols[6] != 0.0 if any_blocked else self._no_block
+        blocked = flags[1] if any_blocked else self._no_block
         agents = self.possible_agents
         if self.protection_rule == "suspend":
             infos = dict(zip(agents, [{"kpi": {"rate": r, "safe_rate": s_, "mbits": b, "energy_j": e,
@@ -829,7 +829,7 @@ class InterferenceEnv(RaoParallelEnv):
                                       for r, s_, b, e, bl, u, v in zip(rate_l, safe_l, mbit_l, energy_l,
                                                                        blocked_l, pu_l, budget_l)]))
             self.last_outcome = {"action": a_exec, "power_mw": power, "rate": rate, "safe_rate": cols[1],
-                                 "suspended": suspended if any_over else self._no_block, "blocked": blocked}
+                                 "suspended": flags[0] if any_over else self._no_block, "blocked": blocked}
         else:
             infos = dict(zip(agents, [{"kpi": {"rate": r, "mbits": b, "energy_j": e, "blocked": bl},
                                        "violations": {"pu_interference": u, "power_budget": v}}

@@ -624,20 +624,22 @@ def _env_step(pack, a_played, t, static_next, direct, dev, external, primary, pt
     ``ptrs``: the env's Generator, or the perturbed-future one), in one call. ``direct``, ``dev``,
     ``external``, ``primary`` are slot ``t``'s gains; the next slot's come back as fresh arrays (the
     same ones when ``advance`` is False). Checks first that every action lies in ``[0, A)``: if
-    not, returns ``bad`` = True having changed nothing. Returns ``(bad, a, cols, power, suspended,
-    obs, direct, dev, external, primary, any_blocked, any_over, jain, p5, reward)``; ``reward`` is
-    the team reward of the protection rule (``InterferenceEnv._advance``'s formula and order)."""
+    not, returns ``bad`` = True having changed nothing. Returns ``(bad, a, cols, power, flags,
+    obs, direct, dev, external, primary, any_blocked, any_over, jain, p5, reward)``; ``flags``
+    (2, K) bool = [suspended, blocked]; ``reward`` is the team reward of the protection rule
+    (``InterferenceEnv._advance``'s formula and order)."""
     K, M = direct.shape
     A = pack.band0_of.size
     n_nb = pack.feedback_nb.shape[1]
     a = np.empty(K, dtype=np.int64)
     cols = np.zeros((7, K))
     power = np.empty(K)
-    suspended = np.zeros(K, dtype=np.bool_)
+    flags = np.zeros((2, K), dtype=np.bool_)          # [suspended, blocked]
+    suspended = flags[0]
     obs = np.empty((K, 5 * M + 3 + n_nb * (M + 2)), dtype=np.float32)
     for k in range(K):
         if a_played[k] < 0 or a_played[k] >= A:
-            return True, a, cols, power, suspended, obs, direct, dev, external, primary, False, False, 0.0, 0.0, 0.0
+            return True, a, cols, power, flags, obs, direct, dev, external, primary, False, False, 0.0, 0.0, 0.0
     available = pack.available[t]
     if not pack.outage[t]:
         available = available[:0]
@@ -650,6 +652,9 @@ def _env_step(pack, a_played, t, static_next, direct, dev, external, primary, pt
         pack.mbit_per_rate, pack.cum_rate, t, pack.onehot_of, pack.rel_db_of, pack.min_gain, pack.snr_scale,
         pack.inv_noise, static_next, pack.feedback_nb, pack.leak_db, a, cols, power, suspended, pack.si,
         pack.fb, pack.last_power_db, obs)
+    if any_blocked:
+        for k in range(K):
+            flags[1, k] = cols[6, k] != 0.0
     # the team reward, summed in agent order as Python's sum() over the counters' lists
     s_budget = 0.0
     s_pu = 0.0
@@ -678,9 +683,9 @@ def _env_step(pack, a_played, t, static_next, direct, dev, external, primary, pt
         else:
             _fading_core(ptrs, pack.h, pack.rho[t + 1], pack.scale[t + 1], pack.direct_mean, pack.neighbour_mean,
                          pack.external_mean, direct_next, dev_next, external_next, primary_next)
-        return (False, a, cols, power, suspended, obs, direct_next, dev_next, external_next, primary_next,
+        return (False, a, cols, power, flags, obs, direct_next, dev_next, external_next, primary_next,
                 any_blocked, any_over, jain, p5, reward)
-    return False, a, cols, power, suspended, obs, direct, dev, external, primary, any_blocked, any_over, jain, p5, reward
+    return False, a, cols, power, flags, obs, direct, dev, external, primary, any_blocked, any_over, jain, p5, reward
 
 
 if AVAILABLE:

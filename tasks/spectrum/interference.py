@@ -866,7 +866,7 @@ class InterferenceEnv(RaoParallelEnv):
             direct_mean2=np.ascontiguousarray(chan._direct_mean2),
             neighbour_mean3=np.ascontiguousarray(chan._neighbour_mean3), rho=rho, scale=scale,
             h=chan.fading.h.view(np.float64), cum_rate=self._cum_rate, si=self._si_db, fb=self._feedback,
-            last_power_db=self.last_power_db)
+            last_power_db=self.last_power_db, scratch=np.empty(2 * chan.fading.size))
         return kernels.StepPack(*(fields[name] for name in kernels.STEP_PACK_FIELDS))
 
     def _pointers(self, rng: np.random.Generator) -> np.ndarray | None:

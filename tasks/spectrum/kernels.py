@@ -148,14 +148,15 @@ except Exception:           # pragma: no cover - numba absent or its internals c
 #: the per-episode tables of ``_slot_core`` and ``_fading_core``, the per-slot schedules indexed
 #: by ``t`` (``available``/``outage``, ``ext_on``, ``pu_active``, ``rho``/``scale`` of the move into
 #: each slot), the rule flags, and the state written in place each step (``h`` the fading state's
-#: float view, ``cum_rate``, the measurements ``si``/``fb``/``last_power_db``).
+#: float view, ``cum_rate``, the measurements ``si``/``fb``/``last_power_db``; ``scratch`` is
+#: room for the step's normal draws, like ``h``).
 STEP_PACK_FIELDS = (
     "cap_of", "available", "outage", "band0_of", "power_of", "cross_mean", "neighbours", "noise", "ext_band",
     "ext_mw", "ext_on", "pu_gain", "pu_band", "pu_active", "pu_fade_on", "threshold", "proportional", "suspend",
     "penalty", "energy_of", "budget_of", "mbit_per_rate", "onehot_of", "rel_db_of", "min_gain", "snr_scale",
     "inv_noise", "feedback_nb", "leak_db", "direct_mean", "neighbour_mean", "external_mean", "direct_mean2",
     "neighbour_mean3", "rho", "scale",
-    "h", "cum_rate", "si", "fb", "last_power_db")
+    "h", "cum_rate", "si", "fb", "last_power_db", "scratch")
 if AVAILABLE:
     structref.define_proxy(StepPack, _StepPackType, list(STEP_PACK_FIELDS))
 
@@ -306,11 +307,11 @@ def _fading_core(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean
 
 
 def _fading_core_flat(ptrs, h, rho, scale, direct_mean2, neighbour_mean3, external_mean, direct, dev, external,
-                      primary):  # pragma: no cover - compiled
+                      primary, z):  # pragma: no cover - compiled
     """``_fading_core`` for the single env's step, with the means laid out like the gains they
     scale (``direct_mean2`` (K, M), ``neighbour_mean3`` (K, F, M), C-contiguous): the gains are
-    then flat loops the compiler vectorises. The same operations on every entry, the same bits."""
-    z = np.empty(h.size)
+    then flat loops the compiler vectorises. ``z`` (like ``h``) is scratch space for the draws.
+    The same operations on every entry, the same bits."""
     _draw_normals_pcg(ptrs, z)
     for i in range(h.size):
         x = z[i] * 0.7071067811865476
@@ -679,7 +680,7 @@ def _env_step(pack, a_played, t, static_next, direct, dev, external, primary, pt
         if ptrs[4] != 0:
             _fading_core_flat(ptrs, pack.h, pack.rho[t + 1], pack.scale[t + 1], pack.direct_mean2,
                               pack.neighbour_mean3, pack.external_mean, direct_next, dev_next, external_next,
-                              primary_next)
+                              primary_next, pack.scratch)
         else:
             _fading_core(ptrs, pack.h, pack.rho[t + 1], pack.scale[t + 1], pack.direct_mean, pack.neighbour_mean,
                          pack.external_mean, direct_next, dev_next, external_next, primary_next)

@@ -1,14 +1,16 @@
 """Compiled (numba) kernels for one slot of ``spectrum/Interference-v1/-v2``: the fading update
 with the refresh of the gains, and the slot's outcome (interference, SINR, rates, incumbent
-interference and blame, counters, measurements and the next observation) in one call each.
+interference and blame, counters, measurements and the next observation). The single env's step
+runs both in one call (``env_step``, on the episode's constants packed once in a ``StepPack``);
+the batched env runs them per slot for all its episodes (``play_slots``, ``fading_steps``).
 
 Why: at K = 50 the numpy step is about sixty small array calls of a few microseconds each; the
 arithmetic itself is a few thousand flops. ``InterferenceEnv`` uses these kernels when numba is
 installed (``AVAILABLE``) and its numpy path otherwise, or when asked (``use_compiled(False)``).
 
-Agreement: every random draw is still the env's own numpy Generator's stream, bit for bit (numba's
-port of numpy's ziggurat on the Generator's PCG64 state, as ``channel.gauss_markov_step``), so the
-fading state is identical on both paths. The derived floats are not bit-identical to the numpy
+Agreement: every random draw is still the env's own numpy Generator's stream, bit for bit (numpy's
+ziggurat on the Generator's PCG64 state, as ``channel.gauss_markov_step``), so the fading state is
+identical on both paths. The derived floats are not bit-identical to the numpy
 path — numpy's BLAS products and SIMD ``log2``/``log10`` round differently from these loops — but
 they agree within the project's cross-machine tolerance (``bench.reproduce``: rel 1e-9, abs 1e-12),
 which ``tests/spectrum/test_compiled_step.py`` checks on the env over whole episodes at every scale
@@ -18,11 +20,15 @@ differ by one float32 ulp (relative 6e-8); the tests bound that too.
 
 Drawing from the Generator without numba's per-call unboxing: numba unboxes a ``Generator``
 argument through ``ctypes`` on every call (about 12 µs, as much as 2,000 normal draws). Here the
-kernels receive the bit generator's state address and its ``next_*`` function pointers as four
-integers (``generator_pointers``) and rebuild numba's bit-generator struct inside the kernel; the
-draws then go through numba's own ``random_standard_normal`` exactly as with a ``Generator``
-argument. The pointers are read from the live Generator before every call, so a copied or
-re-seeded Generator is never drawn through a stale address.
+kernels receive the addresses of the bit generator's state and ``next_*`` functions as integers
+(``generator_pointers``, read from numpy's ``bitgen_t`` capsule). For a PCG64 whose 128-bit state
+numpy keeps as native integers (checked once per process against ``bit_generator.state``) they
+also receive the address of that state, load it into registers, run PCG64's step and output and
+numpy's ziggurat inline (``_pcg_normal``) and write the state back: the same draws and the same
+Generator state as through the function pointers (``test_inline_pcg64_draws_are_numpys_stream``),
+about 8 % faster. Other bit generators go through their function pointers and numba's own
+``random_standard_normal``. A bit generator's state lives at a fixed address for its lifetime, so
+the env reads the addresses once per Generator object and drops them when it is copied.
 """
 
 from __future__ import annotations

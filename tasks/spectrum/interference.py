@@ -867,7 +867,7 @@ class InterferenceEnv(RaoParallelEnv):
             neighbour_mean3=np.ascontiguousarray(chan._neighbour_mean3), rho=rho, scale=scale,
             h=chan.fading.h.view(np.float64), cum_rate=self._cum_rate, si=self._si_db, fb=self._feedback,
             last_power_db=self.last_power_db, scratch=np.empty(2 * chan.fading.size))
-        return kernels.StepPack(*(fields[name] for name in kernels.STEP_PACK_FIELDS))
+        return kernels.new_step_pack(*(fields[name] for name in kernels.STEP_PACK_FIELDS))
 
     def _pointers(self, rng: np.random.Generator) -> np.ndarray | None:
         """``kernels.generator_pointers(rng)``, read once per Generator object (a bit generator's

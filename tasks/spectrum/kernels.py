@@ -161,10 +161,28 @@ STEP_PACK_FIELDS = (
     "ext_mw", "ext_on", "pu_gain", "pu_band", "pu_active", "pu_fade_on", "threshold", "proportional", "suspend",
     "penalty", "energy_of", "budget_of", "mbit_per_rate", "onehot_of", "rel_db_of", "min_gain", "snr_scale",
     "inv_noise", "feedback_nb", "leak_db", "direct_mean", "neighbour_mean", "external_mean", "direct_mean2",
-    "neighbour_mean3", "rho", "scale",
-    "h", "cum_rate", "si", "fb", "last_power_db", "scratch")
+    "neighbour_mean3", "rho", "scale", "h", "cum_rate", "si", "fb", "last_power_db", "scratch")
+
+
+def _new_step_pack(cap_of, available, outage, band0_of, power_of, cross_mean, neighbours, noise, ext_band, ext_mw,
+                   ext_on, pu_gain, pu_band, pu_active, pu_fade_on, threshold, proportional, suspend, penalty,
+                   energy_of, budget_of, mbit_per_rate, onehot_of, rel_db_of, min_gain, snr_scale, inv_noise,
+                   feedback_nb, leak_db, direct_mean, neighbour_mean, external_mean, direct_mean2, neighbour_mean3,
+                   rho, scale, h, cum_rate, si, fb, last_power_db, scratch):  # pragma: no cover - compiled
+    """``StepPack(...)`` compiled once and cached on disk (called from Python, the proxy's own
+    constructor compiles afresh in every process: about half a second)."""
+    return StepPack(cap_of, available, outage, band0_of, power_of, cross_mean, neighbours, noise, ext_band, ext_mw,
+                    ext_on, pu_gain, pu_band, pu_active, pu_fade_on, threshold, proportional, suspend, penalty,
+                    energy_of, budget_of, mbit_per_rate, onehot_of, rel_db_of, min_gain, snr_scale, inv_noise,
+                    feedback_nb, leak_db, direct_mean, neighbour_mean, external_mean, direct_mean2, neighbour_mean3,
+                    rho, scale, h, cum_rate, si, fb, last_power_db, scratch)
+
+
 if AVAILABLE:
     structref.define_proxy(StepPack, _StepPackType, list(STEP_PACK_FIELDS))
+    new_step_pack = _njit(_new_step_pack)
+else:                                   # pragma: no cover
+    new_step_pack = None
 
 
 _capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer

@@ -305,7 +305,8 @@ class InterferenceEnv(RaoParallelEnv):
 
         # per-action lookup tables (index = action)
         A = self.n_actions
-        band, level = decode_actions(np.arange(A), L)
+        self._action_index = np.arange(A)
+        band, level = self._band_level_of = decode_actions(self._action_index, L)
         self._band0_of = np.maximum(band, 0)
         self._power_of = np.where(band >= 0, self.levels_mw[level], 0.0)
         self._dbm_of = np.where(band >= 0, self.levels_dbm[level], -np.inf)
@@ -482,11 +483,11 @@ class InterferenceEnv(RaoParallelEnv):
             # (hardware limit): executed as the highest level within budget on the same band
             ok = self._dbm_of[None, :] <= self.budget_dbm_k[:, None] + 1e-9            # (K, A)
             self._level_ok = ok
-            band, level = decode_actions(np.arange(self.n_actions), self.n_levels)
+            band, level = self._band_level_of
             top_ok = ok[:, 1:1 + self.n_levels].argmax(axis=1)                        # (K,)
             capped = encode_actions(np.broadcast_to(band, ok.shape),
                                     np.maximum(level[None, :], top_ok[:, None]), self.n_levels)
-            self._cap_of = np.where(ok, np.arange(self.n_actions)[None, :], capped).ravel()
+            self._cap_of = np.where(ok, self._action_index[None, :], capped).ravel()
         self.pu_phase = pu_phase
         self.ext_band = ext_band
         self.ext_mw = float(ch.db_to_linear(self.interferer_dbm))
@@ -542,20 +543,24 @@ class InterferenceEnv(RaoParallelEnv):
         else:                                             # very many incumbents or bands
             codes = [row.tobytes() for row in flags]
         states: dict[int | bytes, _Slot] = {}
+        agent_masks: dict[int, tuple[np.ndarray, list[np.ndarray]]] = {}   # per shared mask (availability)
         for t, code in enumerate(codes):
             if code not in states:
                 act = active[t]
                 static = np.concatenate((np.broadcast_to(band_active[t], (K, M)),
                                          registry_cols[bool(registered[t])]), axis=1)
                 mask = self.action_mask(t)
+                rows = None
                 if self._cap_of is not None:
-                    mask = (mask[None, :] & self._level_ok).astype(np.int8)
-                    mask.setflags(write=False)
+                    if id(mask) not in agent_masks:
+                        per_agent = (mask[None, :] & self._level_ok).astype(np.int8)
+                        per_agent.setflags(write=False)
+                        agent_masks[id(mask)] = (per_agent, list(per_agent))
+                    mask, rows = agent_masks[id(mask)]
                 states[code] = _Slot(
                     pu=(self.pu_gain[act], self.pu_band[act], np.flatnonzero(act)) if act.any() else None,
                     outage=bool(self._outage_now[t]), external=bool(self._ext_on[t]),
-                    static=static.astype(np.float32), mask=mask,
-                    mask_rows=list(mask) if mask.ndim == 2 else None)
+                    static=static.astype(np.float32), mask=mask, mask_rows=rows)
         self._slots = [states[c] for c in codes]
 
         # running statistics

@@ -344,9 +344,7 @@ class InterferenceEnv(RaoParallelEnv):
         self._no_block.setflags(write=False)
         self._masks: dict[bytes, np.ndarray] = {}                 # action mask per availability
         self._no_pu = (np.zeros((0, K)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-        self._no_array = np.zeros(0)
         self._no_actions = np.zeros(0, dtype=np.int64)
-        self._no_bands = np.zeros(0, dtype=bool)
         self._no_pointers = np.zeros(5, dtype=np.uint64)          # env_step's ptrs when it does not draw
         self._obs_next: np.ndarray | None = None
         self._pack: Any = None                          # kernels.StepPack of the episode (compiled step)
@@ -891,13 +889,6 @@ class InterferenceEnv(RaoParallelEnv):
         state["_pack"] = None
         state["_rng_pointers"] = None
         return state
-
-    def _pu_fade_arg(self) -> np.ndarray:
-        """The incumbents' fading for the slot kernel: only under proportional blame, where the
-        numpy path applies it (its full-blame branch, v1's, uses the unfaded gains)."""
-        if self.pu_fading and self.blame == "proportional":
-            return self.channel.primary_fade
-        return self._no_pu[0]
 
     def _blame(self, pu: tuple[np.ndarray, np.ndarray, np.ndarray], p: np.ndarray
                ) -> tuple[np.ndarray | None, np.ndarray | None]:

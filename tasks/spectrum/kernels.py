@@ -572,30 +572,6 @@ def _slot_core(a_played, cap_of, available, band0_of, power_of, direct, cross_me
     return any_blocked, any_over, jain, p5
 
 
-def _play_slot(a_played, cap_of, available, band0_of, power_of, direct, cross_mean, dev, neighbours, noise,
-               ext_band, ext_mw, external, pu_gain, pu_band, pu_active, pu_fade, threshold, proportional,
-               energy_of, budget_of, mbit_per_rate, cum_rate, t, onehot_of, rel_db_of, min_gain, snr_scale,
-               inv_noise, static_next, feedback_nb, leak_db):  # pragma: no cover - compiled
-    """``_slot_core`` for one env into fresh arrays: returns ``(a, cols, power, any_blocked,
-    suspended, any_over, jain, p5, si, fb, last_power_db, obs)``."""
-    K, M = direct.shape
-    D = 5 * M + 3 + feedback_nb.shape[1] * (M + 2)
-    a = np.empty(K, dtype=np.int64)
-    cols = np.zeros((7, K))
-    power = np.empty(K)
-    suspended = np.zeros(K, dtype=np.bool_)
-    si = np.empty((K, 2 * M))
-    fb = np.empty((K, M + 1))
-    last_power_db = np.empty(K)
-    obs = np.empty((K, D), dtype=np.float32)
-    any_blocked, any_over, jain, p5 = _slot_core(
-        a_played, cap_of, available, band0_of, power_of, direct, cross_mean, dev, neighbours, noise, ext_band,
-        ext_mw, external, pu_gain, pu_band, pu_active, pu_fade, threshold, proportional, energy_of, budget_of,
-        mbit_per_rate, cum_rate, t, onehot_of, rel_db_of, min_gain, snr_scale, inv_noise, static_next,
-        feedback_nb, leak_db, a, cols, power, suspended, si, fb, last_power_db, obs)
-    return a, cols, power, any_blocked, suspended, any_over, jain, p5, si, fb, last_power_db, obs
-
-
 def _play_slots(a_played, cap_of, available, band0_of, power_of, direct, cross_mean, dev, neighbours, noise,
                 ext_band, ext_mw, external, pu_gain, pu_band, pu_active, pu_fade, threshold, proportional,
                 energy_of, budget_of, mbit_per_rate, cum_rate, t, onehot_of, rel_db_of, min_gain, snr_scale,
@@ -726,8 +702,7 @@ if AVAILABLE:
     _slot_core = _njit(_slot_core)
     fading_step = _njit(_fading_step)
     fading_steps = _njit(_fading_steps)
-    play_slot = _njit(_play_slot)
     play_slots = _njit(_play_slots)
     env_step = _njit(_env_step)
 else:                                   # pragma: no cover
-    draw_normals = gauss_markov_step = fading_step = fading_steps = play_slot = play_slots = env_step = draw_normals_pcg = top_indices = None
+    draw_normals = gauss_markov_step = fading_step = fading_steps = play_slots = env_step = draw_normals_pcg = top_indices = None

@@ -1,11 +1,14 @@
 """Where the time of one ``spectrum/Interference`` step goes, on the compiled and the numpy path.
 
 Prints, per path, the CPU time (``time.process_time``, best of several repeats) of the parts of
-``InterferenceEnv.step`` at one scale: the joint action to an array, the slot's outcome with the
-per-agent infos (``_advance`` with the channel's move left out), the channel's move to the next
-slot (normal draws, fading update, gains), the normal draws alone, the observation dictionaries,
-and a whole step (a 100-slot episode with its reset, per slot). ``uptime``'s load is printed too:
-on a shared machine every figure moves with it, so compare rows of one run.
+``InterferenceEnv.step`` at one scale: the joint action to an array; on the compiled path the
+step's one kernel call (``kernels.env_step``: slot outcome, team reward, next observation matrix
+and the channel's move), the same call without the move, the normal draws alone, and the Python
+rest of ``_advance_compiled`` (counter lists, per-agent infos, ``last_outcome``); on the numpy
+path the slot's outcome with the infos and the channel's move; then the observation
+dictionaries, the reset spread over the horizon, and a whole step (a 100-slot episode with its
+reset, per slot). ``uptime``'s load is printed too: on a shared machine every figure moves with
+it, so compare rows of one run.
 
     PYTHONPATH=$PWD .venv/bin/python scripts/spectrum_step_profile.py [--task spectrum/Interference-v2] [--scale k50]
 """
@@ -41,24 +44,50 @@ def profile(task: str, scale: str, compiled: bool) -> dict[str, float]:
     rng = np.random.default_rng(0)
     acts = [dict(zip(env.possible_agents, row))
             for row in rng.integers(0, env.n_actions, size=(env.horizon, env.n_links)).tolist()]
-    a = env._actions_to_array(acts[0])
-    out: dict[str, float] = {"actions to array": best_us(lambda: env._actions_to_array(acts[0]))}
-    move = env._advance_channel
+    env.step(acts[0])
+    a = env._actions_to_array(acts[1])
+    out: dict[str, float] = {"actions to array": best_us(lambda: env._actions_to_array(acts[1]))}
+    if compiled:
+        # the step's one compiled call (slot t's outcome, the team reward, the next observation
+        # matrix and the channel's move with its draws), then the same call without the move
+        chan, pack, t = env.channel, env._pack, env.t
+        ptrs = env._pointers(env.np_random)
+        static = env._slots[t + 1].static
 
-    def outcome() -> None:
-        env.t = 1
-        env._advance(a)
+        def call(advance: bool):
+            return lambda: kernels.env_step(pack, a, t, static, chan.direct, chan._cross_dev, chan.external,
+                                            chan.primary_fade, ptrs, advance)
 
-    env._advance_channel = lambda t: None
-    out["slot outcome + infos"] = best_us(outcome)
-    env._advance_channel = move
-    env.t = 1
-    out["channel move (draws, fading, gains)"] = best_us(lambda: env._advance_channel(1))
-    if kernels.AVAILABLE:
-        z = np.empty(2 * env.channel.fading.size)
+        out["kernel call: slot + channel move"] = best_us(call(True))
+        out["  of which slot outcome alone"] = best_us(call(False))
+        z = np.empty(2 * chan.fading.size)
         g = np.random.default_rng(1)
-        out["  of which normal draws"] = best_us(lambda: kernels.draw_normals(kernels.generator_pointers(g), z))
+        gp = kernels.generator_pointers(g)
+        out["  of which normal draws"] = best_us(lambda: kernels.draw_normals(gp, z))
+        kernel = kernels.env_step
 
+        def python_part() -> None:              # _advance_compiled with the kernel's result replayed
+            env.t = t
+            env._advance_compiled(a)
+
+        result = call(True)()
+        kernels.env_step = lambda *args: result
+        try:
+            out["counters, infos, last_outcome (Python)"] = best_us(python_part)
+        finally:
+            kernels.env_step = kernel
+    else:
+        move = env._advance_channel
+
+        def outcome() -> None:
+            env.t = 1
+            env._advance(a)
+
+        env._advance_channel = lambda t: None
+        out["slot outcome + infos"] = best_us(outcome)
+        env._advance_channel = move
+        env.t = 1
+        out["channel move (draws, fading, gains)"] = best_us(lambda: env._advance_channel(1))
     matrix = env._obs_matrix()
 
     def observe() -> None:
@@ -67,9 +96,11 @@ def profile(task: str, scale: str, compiled: bool) -> dict[str, float]:
         env._observe()
 
     out["observation dicts (numpy: + matrix)"] = best_us(observe)
+    seeds = iter(range(10**6))
+    out["reset (per step: / horizon)"] = best_us(lambda: env.reset(seed=next(seeds)), n=20) / env.horizon
 
     def episode() -> None:
-        env.reset(seed=0)
+        env.reset(seed=next(seeds))
         for x in acts:
             env.step(x)
 
@@ -88,7 +119,8 @@ def main() -> None:
     paths = [False, True] if kernels.AVAILABLE else [False]
     res = {c: profile(args.task, args.scale, c) for c in paths}
     print(f"{args.task} {args.scale}, CPU µs per call, load {os.getloadavg()[0]:.1f}")
-    for name in res[paths[0]]:
+    names = list(dict.fromkeys(n for c in paths for n in res[c]))
+    for name in names:
         row = "  ".join(f"{res[c].get(name, float('nan')):8.1f}" for c in paths)
         print(f"  {name:<38s} {row}")
     for c in paths:

@@ -182,28 +182,66 @@ def ar1_clarke_correlation(doppler: float, slot_s: float) -> float:
     return float(2.0 ** (-2.0 * math.pi * doppler * slot_s / J0_HALF_ARG))
 
 
+def standard_normal(rng: np.random.Generator, shape: int | tuple[int, ...]) -> np.ndarray:
+    """``rng.standard_normal(shape)``: the same stream and bits, drawn by the compiled kernel for a
+    PCG64 (numpy's bulk path is several times slower at these sizes)."""
+    if _kernels.AVAILABLE and type(rng.bit_generator) is np.random.PCG64:
+        out = np.empty(shape)
+        _kernels.draw_normals(_kernels.generator_pointers(rng), out.reshape(-1))
+        return out
+    return rng.standard_normal(shape)
+
+
+def normal(rng: np.random.Generator, scale: float, shape: int | tuple[int, ...]) -> np.ndarray:
+    """``rng.normal(0.0, scale, shape)`` (numpy computes ``0.0 + scale * z`` per draw): the same
+    stream and bits."""
+    z = standard_normal(rng, shape)
+    z *= scale
+    z += 0.0
+    return z
+
+
+def shadowing_factor(tx: np.ndarray, corr_m: float) -> np.ndarray:
+    """Cholesky factor of Gudmundson's correlation ``exp(−|tx_j − tx_j'| / d_c)`` over the points
+    ``tx`` (K, 2) (a tiny diagonal jitter keeps coincident points factorable); depends on the
+    positions only, so one factor serves every draw over the same points."""
+    if not corr_m > 0:
+        raise ValueError(f"shadowing_corr_m must be > 0 m for correlated shadowing, got {corr_m!r}")
+    K = len(tx)
+    corr = np.exp(-distances(tx, tx) / corr_m)
+    return np.linalg.cholesky(corr + 1e-10 * np.eye(K))
+
+
 def correlated_shadowing_db(rng: np.random.Generator, sigma_db: float, tx: np.ndarray, n_receivers: int,
-                            corr_m: float) -> np.ndarray:
+                            corr_m: float, factor: np.ndarray | None = None) -> np.ndarray:
     """Shadowing ``X[r, j]`` dB (``n_receivers`` × len(tx)) of the paths from transmitters at ``tx``
     (K, 2) to each receiver: per receiver a zero-mean Gaussian vector with Gudmundson's covariance
     ``σ² exp(−|tx_j − tx_j'| / d_c)`` (module docstring), independent across receivers. Drawn as
     ``Z Lᵀ`` with ``L`` the Cholesky factor of the correlation matrix (a tiny diagonal jitter keeps
-    coincident transmitters factorable)."""
+    coincident transmitters factorable; ``factor``: ``shadowing_factor(tx, corr_m)`` if already
+    computed)."""
     if not corr_m > 0:
         raise ValueError(f"shadowing_corr_m must be > 0 m for correlated shadowing, got {corr_m!r}")
     K = len(tx)
-    z = rng.standard_normal((n_receivers, K))
-    corr = np.exp(-distances(tx, tx) / corr_m)
-    chol = np.linalg.cholesky(corr + 1e-10 * np.eye(K))
+    z = standard_normal(rng, (n_receivers, K))
+    chol = shadowing_factor(tx, corr_m) if factor is None else factor
     return sigma_db * (z @ chol.T)
 
 
 def complex_normal(rng: np.random.Generator, size: int) -> np.ndarray:
     """``size`` i.i.d. ``CN(0, 1)`` samples (real and imaginary parts ``N(0, 1/2)``), from one
     draw of ``2 size`` standard normals viewed as complex pairs."""
-    z = rng.standard_normal(2 * size).view(np.complex128)
+    z = standard_normal(rng, 2 * size).view(np.complex128)
     z *= _SQRT_HALF
     return z
+
+
+def top_indices(values: np.ndarray, n: int) -> np.ndarray:
+    """Per row, the columns of the ``n`` largest entries, largest first, ties by column (the
+    prefix of a stable descending argsort), (R, min(n, C)) int64."""
+    if _kernels.AVAILABLE:
+        return _kernels.top_indices(np.ascontiguousarray(values, dtype=float), int(n))
+    return np.ascontiguousarray(np.argsort(-values, axis=1, kind="stable")[:, :n])
 
 
 # -- geometry -------------------------------------------------------------------------------------
@@ -353,7 +391,7 @@ class InterferenceChannel:
         np.fill_diagonal(cross, 0.0)
         self.cross_mean = cross                                        # (K, K), zero diagonal
         # each receiver's F strongest interferers (largest mean gain), ties by index
-        self.neighbours = np.ascontiguousarray(np.argsort(-cross, axis=1, kind="stable")[:, :F])   # (K, F)
+        self.neighbours = top_indices(cross, F)                                      # (K, F)
         self.neighbour_mean = np.take_along_axis(cross, self.neighbours, axis=1)    # (K, F)
         # the means laid out like the gains they scale (flat, contiguous multiplies in _refresh)
         self._neighbour_mean3 = np.repeat(self.neighbour_mean[:, :, None], self.M, axis=2)

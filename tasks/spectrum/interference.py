@@ -101,6 +101,7 @@ redraws the fading innovations after slot ``t0`` (the no-foresight check).
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -171,6 +172,7 @@ class _Slot:
     external: bool                              # the external transmitter is on
     static: np.ndarray                          # (K, 2M + 1) float32 [pu_active | pu_margin_db | budget_db]
     mask: np.ndarray                            # the action mask (read-only), (A,) or per agent (K, A)
+    mask_rows: list[np.ndarray] | None          # per-agent masks: the K row views of ``mask``, made once
 
 
 @dataclass(frozen=True)
@@ -303,7 +305,8 @@ class InterferenceEnv(RaoParallelEnv):
 
         # per-action lookup tables (index = action)
         A = self.n_actions
-        band, level = decode_actions(np.arange(A), L)
+        self._action_index = np.arange(A)
+        band, level = self._band_level_of = decode_actions(self._action_index, L)
         self._band0_of = np.maximum(band, 0)
         self._power_of = np.where(band >= 0, self.levels_mw[level], 0.0)
         self._dbm_of = np.where(band >= 0, self.levels_dbm[level], -np.inf)
@@ -330,6 +333,7 @@ class InterferenceEnv(RaoParallelEnv):
         self._action_offset = self._idx * self.n_actions    # flat index of (k, 0) in a (K, A) array
         self._zeros_k = [0.0] * K
         self._agent_keys = dict.fromkeys(self.possible_agents)     # dict.fromkeys(dict) is faster
+        self._pick_actions = operator.itemgetter(*self.possible_agents)
         self._all_false = dict.fromkeys(self.possible_agents, False)    # copied per step (fast)
         self._all_true = dict.fromkeys(self.possible_agents, True)
         self._no_block = np.zeros(K, dtype=bool)
@@ -340,10 +344,11 @@ class InterferenceEnv(RaoParallelEnv):
         self._no_block.setflags(write=False)
         self._masks: dict[bytes, np.ndarray] = {}                 # action mask per availability
         self._no_pu = (np.zeros((0, K)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-        self._no_array = np.zeros(0)
         self._no_actions = np.zeros(0, dtype=np.int64)
-        self._no_bands = np.zeros(0, dtype=bool)
+        self._no_pointers = np.zeros(5, dtype=np.uint64)          # env_step's ptrs when it does not draw
         self._obs_next: np.ndarray | None = None
+        self._pack: Any = None                          # kernels.StepPack of the episode (compiled step)
+        self._rng_pointers: tuple[np.random.Generator, np.ndarray | None] | None = None
         self.use_compiled(kernels.AVAILABLE)
         self._ready = False
 
@@ -359,6 +364,7 @@ class InterferenceEnv(RaoParallelEnv):
         self.compiled = bool(on) and self.reward != "per_agent"
         self.channel.compiled = self.compiled
         self._obs_next = None
+        self._pack = None
 
     # -- scenario ---------------------------------------------------------------------------------
     def _read_shift(self, config: EnvConfig) -> None:
@@ -432,21 +438,22 @@ class InterferenceEnv(RaoParallelEnv):
         low_power = rng.random(K) < self.low_share
         corr = self.shadow_corr_m
         if corr > 0:     # Gudmundson: correlated over the transmitters' positions, per receiver
-            shadow = ch.correlated_shadowing_db(rng, self.shadow_db, tx, K, corr)
+            tx_factor = ch.shadowing_factor(tx, corr)
+            shadow = ch.correlated_shadowing_db(rng, self.shadow_db, tx, K, corr, tx_factor)
         else:
-            shadow = rng.normal(0.0, self.shadow_db, size=(K, K))
+            shadow = ch.normal(rng, self.shadow_db, (K, K))
         pu_pos = ch.points_on_perimeter(rng, U + 1, self.side_m, self.pu_offset_m)
         if corr > 0:
-            pu_shadow = ch.correlated_shadowing_db(rng, self.shadow_db, tx, U + 1, corr)
+            pu_shadow = ch.correlated_shadowing_db(rng, self.shadow_db, tx, U + 1, corr, tx_factor)
         else:
-            pu_shadow = rng.normal(0.0, self.shadow_db, size=(U + 1, K))
+            pu_shadow = ch.normal(rng, self.shadow_db, (U + 1, K))
         pu_phase = rng.integers(0, self.pu_period, size=U)
         ext_pos = rng.uniform(0.25 * self.side_m, 0.75 * self.side_m, size=2)
         ext_band = int(rng.integers(0, M))
         if corr > 0:     # one transmitter, correlated over the receivers' positions
             ext_shadow = ch.correlated_shadowing_db(rng, self.shadow_db, rx, 1, corr)[0]
         else:
-            ext_shadow = rng.normal(0.0, self.shadow_db, size=K)
+            ext_shadow = ch.normal(rng, self.shadow_db, K)
         outage_order = rng.permutation(M)
 
         def path_gain_db(rx_pos: np.ndarray, tx_pos: np.ndarray) -> np.ndarray:
@@ -474,11 +481,11 @@ class InterferenceEnv(RaoParallelEnv):
             # (hardware limit): executed as the highest level within budget on the same band
             ok = self._dbm_of[None, :] <= self.budget_dbm_k[:, None] + 1e-9            # (K, A)
             self._level_ok = ok
-            band, level = decode_actions(np.arange(self.n_actions), self.n_levels)
+            band, level = self._band_level_of
             top_ok = ok[:, 1:1 + self.n_levels].argmax(axis=1)                        # (K,)
             capped = encode_actions(np.broadcast_to(band, ok.shape),
                                     np.maximum(level[None, :], top_ok[:, None]), self.n_levels)
-            self._cap_of = np.where(ok, np.arange(self.n_actions)[None, :], capped).ravel()
+            self._cap_of = np.where(ok, self._action_index[None, :], capped).ravel()
         self.pu_phase = pu_phase
         self.ext_band = ext_band
         self.ext_mw = float(ch.db_to_linear(self.interferer_dbm))
@@ -520,8 +527,8 @@ class InterferenceEnv(RaoParallelEnv):
                 (np.clip(m, -MARGIN_CLIP_DB, MARGIN_CLIP_DB), budget_col), axis=1)
         cross = self.large_scale.copy()
         np.fill_diagonal(cross, 0.0)
-        nb = np.argsort(-cross.T, axis=1, kind="stable")[:, : self.n_nb]                    # (K, n_nb)
-        self.feedback_nb = np.ascontiguousarray(nb)
+        nb = ch.top_indices(cross.T, self.n_nb)                                           # (K, n_nb)
+        self.feedback_nb = nb
         leak_db = np.clip(ch.linear_to_db(np.take_along_axis(cross.T, nb, axis=1)
                                           * self.p_top_mw / self.noise_mw), -DB_CLIP, DB_CLIP)
         self._leak_db = leak_db                                                           # (K, n_nb)
@@ -534,19 +541,24 @@ class InterferenceEnv(RaoParallelEnv):
         else:                                             # very many incumbents or bands
             codes = [row.tobytes() for row in flags]
         states: dict[int | bytes, _Slot] = {}
+        agent_masks: dict[int, tuple[np.ndarray, list[np.ndarray]]] = {}   # per shared mask (availability)
         for t, code in enumerate(codes):
             if code not in states:
                 act = active[t]
                 static = np.concatenate((np.broadcast_to(band_active[t], (K, M)),
                                          registry_cols[bool(registered[t])]), axis=1)
                 mask = self.action_mask(t)
+                rows = None
                 if self._cap_of is not None:
-                    mask = (mask[None, :] & self._level_ok).astype(np.int8)
-                    mask.setflags(write=False)
+                    if id(mask) not in agent_masks:
+                        per_agent = (mask[None, :] & self._level_ok).astype(np.int8)
+                        per_agent.setflags(write=False)
+                        agent_masks[id(mask)] = (per_agent, list(per_agent))
+                    mask, rows = agent_masks[id(mask)]
                 states[code] = _Slot(
                     pu=(self.pu_gain[act], self.pu_band[act], np.flatnonzero(act)) if act.any() else None,
                     outage=bool(self._outage_now[t]), external=bool(self._ext_on[t]),
-                    static=static.astype(np.float32), mask=mask)
+                    static=static.astype(np.float32), mask=mask, mask_rows=rows)
         self._slots = [states[c] for c in codes]
 
         # running statistics
@@ -559,6 +571,7 @@ class InterferenceEnv(RaoParallelEnv):
         self.last_outcome = None
         self._measure(np.zeros((K, M)))
         self._obs_next = None
+        self._pack = None
         self._prev_csi = self.channel.snapshot()
         self.channel.advance(rng, self._rho(0))
         self._ready = True
@@ -634,19 +647,25 @@ class InterferenceEnv(RaoParallelEnv):
         """The joint action as an int64 array in agent order; ValueError for a missing agent or an
         action outside ``[0, n_actions)``."""
         agents = self.possible_agents
-        try:
-            a = np.fromiter(map(actions.__getitem__, agents), dtype=np.int64, count=self.n_links)
+        try:                                 # one C call picks the K actions in agent order
+            picked = self._pick_actions(actions) if self.n_links > 1 else (actions[agents[0]],)
+            a = np.fromiter(picked, dtype=np.int64, count=self.n_links)
         except KeyError:
             missing = [x for x in agents if x not in actions]
             raise ValueError(f"actions are missing for agents {missing[:5]}; pass one per live agent") from None
         except (TypeError, ValueError):
             a = np.array([int(np.asarray(actions[x]).reshape(-1)[0]) for x in agents], dtype=np.int64)
+        if not self.compiled:                # the compiled step checks the range itself
+            self._check_actions(a)
+        return a
+
+    def _check_actions(self, a: np.ndarray) -> None:
+        """ValueError naming the agents whose action lies outside ``[0, n_actions)``."""
         # one reduction checks both ends: a negative int64 viewed as uint64 is >= 2**63
         if a.view(np.uint64).max() >= self.n_actions:
-            bad = [x for x, v in zip(agents, a.tolist()) if not 0 <= v < self.n_actions]
+            bad = [x for x, v in zip(self.possible_agents, a.tolist()) if not 0 <= v < self.n_actions]
             raise ValueError(f"actions must be integers in [0, {self.n_actions - 1}] (0 = silent, "
                              f"1 + band * {self.n_levels} + level); got out-of-range actions for {bad[:5]}")
-        return a
 
     def step(self, actions: Mapping[str, Any]):
         """PettingZoo ``step``: the base class's contract (``bench/env_base.py``) and outputs, built
@@ -766,60 +785,110 @@ class InterferenceEnv(RaoParallelEnv):
 
     def _advance_compiled(self, a: np.ndarray) -> tuple[float, dict[str, dict[str, dict[str, float]]]]:
         """``_advance`` through the compiled kernels (``tasks/spectrum/kernels.py``): the same
-        model, rules and outputs (both protection rules, team reward), with the slot's arithmetic
-        and the next observation matrix in one call and the channel's move in another."""
+        model, rules and outputs (both protection rules, team reward), with the slot's arithmetic,
+        the next observation matrix, the team reward and the channel's move into slot ``t + 1`` in
+        one call (``kernels.env_step``) on the episode's constants packed once (``_step_pack``)."""
         t = self.t
-        K = self.n_links
-        slot = self._slots[t]
+        pack = self._pack
+        if pack is None:
+            pack = self._pack = self._step_pack()
         chan = self.channel
-        (a, cols, power, any_blocked, suspended, any_over, jain, p5, self._si_db, fb, self.last_power_db,
-         self._obs_next) = kernels.play_slot(
-            a, self._cap_of if self._cap_of is not None else self._no_actions,
-            self._available[t] if slot.outage else self._no_bands,
-            self._band0_of, self._power_of, chan.direct, chan.cross_mean, chan._cross_dev,
-            chan.neighbours, self.noise_mw, self.ext_band, self.ext_mw,
-            chan.external if slot.external else self._no_array, self.pu_gain, self.pu_band,
-            self._pu_active[t], self._pu_fade_arg(), self.pu_threshold_mw,
-            self.blame == "proportional", self._energy_of, self._budget_excess_of, self._mbit_per_rate, self._cum_rate, t, self._onehot_of, self._rel_db_of, MIN_GAIN,
-            self._snr_scale, self._inv_noise, self._slots[t + 1].static, self.feedback_nb, self._leak_db)
-        self._feedback = fb
+        rng = self.np_random
+        if self._future is not None and t + 1 > self._future[0]:
+            rng = self._future[1]            # the perturbed stream (perturb_future)
+        ptrs = self._pointers(rng)
+        (bad, a_exec, cols, power, flags, self._obs_next, direct, dev, external, primary, any_blocked,
+         any_over, jain, p5, reward) = kernels.env_step(
+            pack, a, t, self._slots[t + 1].static, chan.direct, chan._cross_dev, chan.external, chan.primary_fade,
+            self._no_pointers if ptrs is None else ptrs, ptrs is not None)
+        if bad:
+            self._check_actions(a)           # raises the ValueError that names the agents
+        self._prev_csi = (chan.direct, chan._cross_dev, chan.external)     # = chan.snapshot()
+        if ptrs is None:                     # a bit generator the kernels do not draw from
+            chan.advance(rng, self._rho(t + 1))
+        else:
+            chan.direct, chan._cross_dev, chan.external = direct, dev, external
+            if chan.U:
+                chan.primary_fade = primary
         d_jain, d_p5 = jain - self._jain_prev, p5 - self._p5_prev
         self._jain_prev, self._p5_prev = jain, p5
-        rate_l, safe_l, mbit_l, energy_l, budget_l, pu_l, blocked_l = cols.tolist()
+        # [rate, safe rate, Mbit, energy, budget excess, blamed excess, blocked]: the last two rows
+        # are all zero unless an incumbent is above I_th / an action was not executed as played
+        if any_blocked:
+            rate_l, safe_l, mbit_l, energy_l, budget_l, pu_l, blocked_l = cols.tolist()
+        elif any_over:
+            rate_l, safe_l, mbit_l, energy_l, budget_l, pu_l = cols[:6].tolist()
+            blocked_l = self._zeros_k
+        else:
+            rate_l, safe_l, mbit_l, energy_l, budget_l = cols[:5].tolist()
+            pu_l = blocked_l = self._zeros_k
         rate = cols[0]
-        blocked = cols[6] != 0.0 if any_blocked else self._no_block
+        blocked = flags[1] if any_blocked else self._no_block
         agents = self.possible_agents
         if self.protection_rule == "suspend":
-            reward = (sum(safe_l) - self.penalty * (sum(budget_l) + sum(pu_l))) / K
             infos = dict(zip(agents, [{"kpi": {"rate": r, "safe_rate": s_, "mbits": b, "energy_j": e,
                                                "blocked": bl},
                                        "violations": {"pu_interference": u, "power_budget": v}}
                                       for r, s_, b, e, bl, u, v in zip(rate_l, safe_l, mbit_l, energy_l,
                                                                        blocked_l, pu_l, budget_l)]))
-            self.last_outcome = {"action": a, "power_mw": power, "rate": rate, "safe_rate": cols[1],
-                                 "suspended": suspended if any_over else self._no_block, "blocked": blocked}
+            self.last_outcome = {"action": a_exec, "power_mw": power, "rate": rate, "safe_rate": cols[1],
+                                 "suspended": flags[0] if any_over else self._no_block, "blocked": blocked}
         else:
-            exceed = sum(budget_l)
-            if any_over:
-                exceed += sum(pu_l)
-            reward = (sum(rate_l) - self.penalty * exceed) / K
             infos = dict(zip(agents, [{"kpi": {"rate": r, "mbits": b, "energy_j": e, "blocked": bl},
                                        "violations": {"pu_interference": u, "power_budget": v}}
                                       for r, b, e, bl, u, v in zip(rate_l, mbit_l, energy_l, blocked_l, pu_l,
                                                                    budget_l)]))
-            self.last_outcome = {"action": a, "power_mw": power, "rate": rate, "blocked": blocked}
+            self.last_outcome = {"action": a_exec, "power_mw": power, "rate": rate, "blocked": blocked}
         k0 = infos[agents[0]]["kpi"]
         k0["jain"] = d_jain
         k0["rate_p5"] = d_p5
-        self._advance_channel(t)
         return reward, infos
 
-    def _pu_fade_arg(self) -> np.ndarray:
-        """The incumbents' fading for the slot kernel: only under proportional blame, where the
-        numpy path applies it (its full-blame branch, v1's, uses the unfaded gains)."""
-        if self.pu_fading and self.blame == "proportional":
-            return self.channel.primary_fade
-        return self._no_pu[0]
+    def _step_pack(self) -> Any:
+        """``kernels.StepPack`` of the episode (``kernels.STEP_PACK_FIELDS``): built on the first
+        compiled step after a reset, a switch of path or a copy. Its state arrays are the env's own
+        (``_cum_rate``, the measurements, the fading state), which the step then updates in place."""
+        chan = self.channel
+        T = self.horizon
+        rho = np.array([self._rho(t) for t in range(T + 2)])
+        if not np.all(np.abs(rho) <= 1.0):
+            raise ValueError(f"fading correlation rho must lie in [-1, 1], got {rho.min()}..{rho.max()}")
+        scale = np.array([math.sqrt(max(1.0 - r * r, 0.0)) for r in rho.tolist()])
+        fields = dict(
+            cap_of=self._cap_of if self._cap_of is not None else self._no_actions,
+            available=self._available, outage=self._outage_now, band0_of=self._band0_of, power_of=self._power_of,
+            cross_mean=chan.cross_mean, neighbours=chan.neighbours, noise=self.noise_mw, ext_band=self.ext_band,
+            ext_mw=self.ext_mw, ext_on=self._ext_on, pu_gain=self.pu_gain, pu_band=self.pu_band,
+            pu_active=self._pu_active, pu_fade_on=bool(self.pu_fading and self.blame == "proportional"),
+            threshold=self.pu_threshold_mw, proportional=self.blame == "proportional",
+            suspend=self.protection_rule == "suspend", penalty=self.penalty, energy_of=self._energy_of,
+            budget_of=self._budget_excess_of, mbit_per_rate=self._mbit_per_rate, onehot_of=self._onehot_of,
+            rel_db_of=self._rel_db_of, min_gain=MIN_GAIN, snr_scale=self._snr_scale, inv_noise=self._inv_noise,
+            feedback_nb=self.feedback_nb, leak_db=self._leak_db, direct_mean=chan.direct_mean,
+            neighbour_mean=chan.neighbour_mean, external_mean=chan.external_mean,
+            direct_mean2=np.ascontiguousarray(chan._direct_mean2),
+            neighbour_mean3=np.ascontiguousarray(chan._neighbour_mean3), rho=rho, scale=scale,
+            h=chan.fading.h.view(np.float64), cum_rate=self._cum_rate, si=self._si_db, fb=self._feedback,
+            last_power_db=self.last_power_db, scratch=np.empty(2 * chan.fading.size))
+        return kernels.new_step_pack(*(fields[name] for name in kernels.STEP_PACK_FIELDS))
+
+    def _pointers(self, rng: np.random.Generator) -> np.ndarray | None:
+        """``kernels.generator_pointers(rng)``, read once per Generator object (a bit generator's
+        state lives at a fixed address for its lifetime; the cache keeps the object alive and is
+        dropped when the env is copied); None for a bit generator other than PCG64."""
+        cached = self._rng_pointers
+        if cached is not None and cached[0] is rng:
+            return cached[1]
+        ptrs = kernels.generator_pointers(rng) if type(rng.bit_generator) is np.random.PCG64 else None
+        self._rng_pointers = (rng, ptrs)
+        return ptrs
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the compiled step's pack and the Generator's addresses belong to this object's arrays
+        state = super().__getstate__()
+        state["_pack"] = None
+        state["_rng_pointers"] = None
+        return state
 
     def _blame(self, pu: tuple[np.ndarray, np.ndarray, np.ndarray], p: np.ndarray
                ) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -946,16 +1015,18 @@ class InterferenceEnv(RaoParallelEnv):
         return np.concatenate(parts, axis=1, dtype=np.float32)
 
     def _observe(self) -> dict[str, dict[str, np.ndarray]]:
-        mask = self._slots[self.t].mask
+        slot = self._slots[self.t]
         obs = self._obs_next                 # built by the compiled step (the same entries)
         if obs is None:
             obs = self._obs_matrix()
         self._obs_next = None
-        # dict(zip(keys, list)) builds the same dict as a comprehension, about 15% faster
-        if mask.ndim == 2:                   # per-agent masks (power budget masked, v2)
+        # dict(zip(keys, list)) builds the same dict as a comprehension, about 15% faster; the
+        # observation rows are fresh views every step, the read-only mask rows are made at reset
+        if slot.mask_rows is not None:       # per-agent masks (power budget masked, v2)
             return dict(zip(self.possible_agents, [{"observation": row, "action_mask": m}
-                                                   for row, m in zip(obs, mask)]))
-        return dict(zip(self.possible_agents, [{"observation": row, "action_mask": mask} for row in obs]))
+                                                   for row, m in zip(list(obs), slot.mask_rows)]))
+        mask = slot.mask
+        return dict(zip(self.possible_agents, [{"observation": row, "action_mask": mask} for row in list(obs)]))
 
     def state(self) -> np.ndarray:
         """Every link's observation (link_0 first), the incumbent activity per band, the

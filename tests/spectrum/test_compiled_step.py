@@ -32,9 +32,10 @@ def _close_f32(x: np.ndarray, y: np.ndarray) -> bool:
     return bool(np.all(np.abs(x - y) <= F32_REL * np.maximum(np.abs(x), np.abs(y)) + 1e-12))
 
 
-def run_pair(task: str, scale: str, scenario: str, seed: int, **overrides) -> dict[str, float]:
+def run_pair(task: str, scale: str, scenario: str, seed: int, setup=None, **overrides) -> dict[str, float]:
     """One episode on both paths; asserts agreement after the reset and every step and returns
-    how many float32 observation entries differed (at most one rounding each)."""
+    how many float32 observation entries differed (at most one rounding each). ``setup(env)`` is
+    applied to both envs right after the reset (e.g. ``perturb_future``)."""
     fast = bench.make(task, scale=scale, scenario=scenario, **overrides)
     ref = bench.make(task, scale=scale, scenario=scenario, **overrides)
     ref.use_compiled(False)
@@ -42,6 +43,9 @@ def run_pair(task: str, scale: str, scenario: str, seed: int, **overrides) -> di
     agents = fast.possible_agents
     o1, _ = fast.reset(seed=seed)
     o2, _ = ref.reset(seed=seed)
+    if setup is not None:
+        setup(fast)
+        setup(ref)
     rng = np.random.default_rng(seed + 1)
     n_obs_diff = n_entries = steps = 0
     while True:
@@ -121,3 +125,95 @@ def test_generator_pointers_draw_the_generators_own_stream() -> None:
     r3 = np.random.default_rng(123)                   # a new Generator: new address, same stream
     kernels.draw_normals(kernels.generator_pointers(r3), out)
     np.testing.assert_array_equal(out, np.random.default_rng(123).standard_normal(10_007))
+
+
+def test_one_call_step_draws_the_perturbed_future_stream() -> None:
+    """``kernels.env_step`` moves the channel inside the step's call: after ``perturb_future``'s
+    ``t0`` it draws from the perturbed Generator, as the numpy path does (whole episode, v1 and
+    v2), and the slots up to ``t0`` are those of the unperturbed episode."""
+    for task in ("spectrum/Interference-v1", "spectrum/Interference-v2"):
+        run_pair(task, "k20", "nominal", seed=4, setup=lambda env: env.perturb_future(30, 99))
+    plain, perturbed = bench.make("spectrum/Interference-v2", scale="k20"), bench.make("spectrum/Interference-v2", scale="k20")
+    plain.reset(seed=4)
+    perturbed.reset(seed=4)
+    perturbed.perturb_future(30, 99)
+    rng = np.random.default_rng(0)
+    for t in range(40):
+        acts = dict(zip(plain.possible_agents, rng.integers(0, plain.n_actions, size=plain.n_links).tolist()))
+        same = differences(list(plain.step(acts)[1:]), list(perturbed.step(acts)[1:])) == []
+        assert same == (t <= 30), t       # slot t's outcome depends on the draws into slot t
+
+
+def test_out_of_range_action_raises_and_changes_nothing() -> None:
+    """The compiled step checks the actions' range inside its one call, before touching any state:
+    the ValueError names the agents and the episode then continues as if the call never happened."""
+    a, b = bench.make("spectrum/Interference-v2", scale="k4"), bench.make("spectrum/Interference-v2", scale="k4")
+    b.use_compiled(False)
+    a.reset(seed=2)
+    b.reset(seed=2)
+    bad = {x: 0 for x in a.possible_agents}
+    for value in (a.n_actions, -1):
+        bad["link_2"] = value
+        for env in (a, b):
+            with pytest.raises(ValueError, match="link_2"):
+                env.step(bad)
+    rng = np.random.default_rng(1)
+    for t in range(a.horizon):
+        acts = dict(zip(a.possible_agents, rng.integers(0, a.n_actions, size=a.n_links).tolist()))
+        assert differences(list(a.step(acts)[1:]), list(b.step(acts)[1:])) == [], t
+    np.testing.assert_array_equal(a.channel.fading.h, b.channel.fading.h)
+
+
+def test_another_bit_generator_falls_back_to_the_generic_draws() -> None:
+    """With a bit generator other than PCG64 the compiled step plays the slot in its call and moves
+    the channel through ``channel.advance`` (numpy's draws): the same episode as the numpy path."""
+    a, b = bench.make("spectrum/Interference-v2", scale="k4"), bench.make("spectrum/Interference-v2", scale="k4")
+    b.use_compiled(False)
+    for env in (a, b):
+        env.reset(seed=6)
+        env.np_random = np.random.Generator(np.random.Philox(6))
+    rng = np.random.default_rng(2)
+    for t in range(a.horizon):
+        acts = dict(zip(a.possible_agents, rng.integers(0, a.n_actions, size=a.n_links).tolist()))
+        assert differences(list(a.step(acts)[1:]), list(b.step(acts)[1:])) == [], t
+    np.testing.assert_array_equal(a.channel.fading.h, b.channel.fading.h)
+    assert a.np_random.random(4).tolist() == b.np_random.random(4).tolist()      # same stream position
+
+
+def test_inline_pcg64_draws_are_numpys_stream() -> None:
+    """The PCG64 draws with the state in registers (``draw_normals_pcg``, the fading kernel's and
+    the reset's path): numpy's stream bit for bit, including the ziggurat's rare tail and wedge
+    branches over a million draws, and the Generator's state afterwards; a bit generator other
+    than PCG64 gets no state-word address (its draws go through its function pointers)."""
+    r1, r2 = np.random.default_rng(77), np.random.default_rng(77)
+    r1.random(3)                                      # any position in the stream
+    r2.random(3)
+    ptrs = kernels.generator_pointers(r1)
+    assert ptrs.size == 5 and ptrs[4] != 0
+    out = np.empty(1_000_003)
+    kernels.draw_normals_pcg(ptrs, out)
+    np.testing.assert_array_equal(out, r2.standard_normal(out.size))
+    assert r1.bit_generator.state == r2.bit_generator.state
+    assert kernels.generator_pointers(np.random.Generator(np.random.Philox(1)))[4] == 0
+    p1, p2 = np.random.Generator(np.random.Philox(1)), np.random.Generator(np.random.Philox(1))
+    kernels.draw_normals(kernels.generator_pointers(p1), out[:1001])
+    np.testing.assert_array_equal(out[:1001], p2.standard_normal(1001))
+
+
+def test_reset_helpers_match_numpy() -> None:
+    """The reset's compiled helpers give numpy's bits: ``channel.standard_normal``/``normal``
+    (``rng.standard_normal``/``rng.normal(0, s)``, same stream) and ``top_indices`` (the prefix of
+    a stable descending argsort, ties by column, any ``n``)."""
+    from tasks.spectrum import channel as ch
+    r1, r2 = np.random.default_rng(5), np.random.default_rng(5)
+    np.testing.assert_array_equal(ch.normal(r1, 8.0, (50, 50)), r2.normal(0.0, 8.0, size=(50, 50)))
+    np.testing.assert_array_equal(ch.standard_normal(r1, 7), r2.standard_normal(7))
+    assert r1.bit_generator.state == r2.bit_generator.state
+    rng = np.random.default_rng(0)
+    for R, C, n in [(50, 50, 12), (4, 4, 3), (4, 4, 5), (20, 20, 0), (7, 9, 9)]:
+        v = rng.exponential(size=(R, C))
+        v[rng.random((R, C)) < 0.2] = 0.0            # ties at zero
+        v[:, 2] = v[:, 3]                             # ties between columns
+        got = ch.top_indices(v, n)
+        np.testing.assert_array_equal(got, np.argsort(-v, axis=1, kind="stable")[:, :n])
+        assert got.dtype == np.int64 and got.flags.c_contiguous

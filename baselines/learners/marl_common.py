@@ -109,6 +109,13 @@ BUDGETS: dict[str, Budget] = {
 }
 
 
+#: Episodes stepped at once by the reference PPO learners (IPPO, MAPPO, IPPO-HyperScore) on tasks
+#: with a vectorised engine (bench.training.VECTOR_ENGINES), and env steps per episode per PPO
+#: update there: 16 x 64 = 1,024 env steps per update (CleanRL's continuous-control PPO uses
+#: 1 x 2,048; its Atari PPO 8 x 128). Every other task trains one env with 256-step rollouts.
+VECTOR_ENVS: dict[str, tuple[int, int]] = {"supply_chain/ThreeTier-v2": (16, 64)}
+
+
 #: Discount per env step where a task's decision period calls for other than 0.99. Spectrum's
 #: 20 ms slots: fading decorrelates within a few slots (rho = 0.65 per slot) and an action's
 #: reward is that slot's rate minus its violation penalty, so consequences last a few steps; a
@@ -287,6 +294,28 @@ class AgentGroup:
             mask = None
         x = np.clip(np.nan_to_num(x, nan=0.0, posinf=OBS_LIMIT, neginf=-OBS_LIMIT), -OBS_LIMIT, OBS_LIMIT)
         return x.astype(np.float32), mask
+
+    def encode_batch(self, observations: Mapping[str, np.ndarray]) -> tuple[np.ndarray, None]:
+        """``encode`` for a vectorised env's observations ``{agent: (E, obs_dim)}``: float32
+        [N, E, obs_dim] (nan -> 0, clipped to +-OBS_LIMIT). Box observations only (the vectorised
+        engines have no action masks)."""
+        if self.mask_dim is not None or not isinstance(self.obs_space, spaces.Box):
+            raise TypeError(f"group {self.name!r}: batched encoding supports Box observations only")
+        x = np.stack([np.asarray(observations[a], dtype=np.float64).reshape(
+            np.shape(observations[a])[0], -1) for a in self.agents])
+        x = np.clip(np.nan_to_num(x, nan=0.0, posinf=OBS_LIMIT, neginf=-OBS_LIMIT), -OBS_LIMIT, OBS_LIMIT)
+        return x.astype(np.float32), None
+
+    def to_env_batch(self, raw: np.ndarray, box_squash: str = "clip") -> dict[str, np.ndarray]:
+        """Raw actions [N, E, d] of E episodes -> ``{agent: (E, d)}`` Box actions (a vectorised
+        env's format), mapped exactly as :meth:`to_env` maps one episode's."""
+        space = self.action_space
+        if not isinstance(space, spaces.Box):
+            raise TypeError(f"group {self.name!r}: batched actions support Box action spaces only")
+        n, e = raw.shape[:2]
+        acts = box_to_env(space, np.asarray(raw, dtype=np.float64).reshape(n * e, -1), box_squash)
+        acts = acts.reshape(n, e, -1)
+        return {a: acts[i] for i, a in enumerate(self.agents)}
 
     def agent_ids(self) -> np.ndarray:
         """The scale-free agent-id feature, float32 [N, 1]: index within the group / (N - 1)."""

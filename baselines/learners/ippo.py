@@ -21,6 +21,10 @@ spaces; ``baselines.learners.marl_common.agent_groups``), with the scale-free ag
 trained at the nominal scale also runs at the other scales. ``share_parameters=False`` gives every
 agent its own weights (batched matmuls, so 100+ agents stay cheap) and trains every scale.
 
+Rollouts come from one task env, or, on a task with a vectorised engine (ThreeTier-v2), from
+``num_envs`` episodes stepped at once (``bench.training.VectorTrainingEnv``); the loop is the same,
+every rollout array carries an episode axis E ([N agents, T steps, E episodes]; E = 1 for one env).
+
 Train: ``rao-bench train ippo TASK --seed 1`` (``--reward hyperscore`` for the founding paper's
 HyperScore feedback loop, evaluated as ``ippo_hyperscore``). Everything env-side (training seeds,
 budget, violation counts, the HyperScore reward) is the harness's ``bench.training.TrainingEnv``.

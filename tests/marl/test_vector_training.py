@@ -15,7 +15,8 @@ pytest.importorskip("torch")
 import bench  # noqa: E402
 from baselines.learners import ippo  # noqa: E402
 from baselines.learners.curves import Curve, StopRule  # noqa: E402
-from baselines.learners.marl_common import BUDGETS, UNVALIDATED_TASKS, VECTOR_ENVS  # noqa: E402
+from baselines.learners.marl_common import (BUDGETS, UNVALIDATED_TASKS, VECTOR_ENVS,  # noqa: E402
+                                           load_checkpoint)
 from baselines.lot_for_lot import LotForLotPolicy  # noqa: E402
 from bench.reproduce import assert_reproduces  # noqa: E402
 from bench.training import (VALIDATION_SEEDS, Budget, BudgetExhausted, TrainingEnv,  # noqa: E402
@@ -154,3 +155,13 @@ def test_ippo_trains_vectorised_on_threetier_and_refuses_it_elsewhere(tmp_path):
     with pytest.raises(ValueError, match="no vectorised engine"):
         ippo.train("supply_chain/Serial-v2", ippo.Args(seed=1, env_steps=64, num_envs=2),
                    out_dir=tmp_path, progress=False)
+
+
+def test_mappo_trains_vectorised_with_the_engines_global_state(tmp_path):
+    from baselines.learners import mappo
+
+    args = mappo.Args(seed=1, env_steps=2 * 4 * 64, num_envs=4, rollout_steps=64, validate=False)
+    (rec,) = mappo.train(TASK, args, out_dir=tmp_path, scales=["small"], progress=False)
+    assert rec["env_steps"] == 512
+    meta = load_checkpoint(tmp_path / "mappo" / "supply_chain__ThreeTier-v2" / "small.pt")["meta"]
+    assert meta["args"]["num_envs"] == 4 and meta["extra"]["state_norm"]["count"] == 4 * 2 * 64

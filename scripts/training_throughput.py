@@ -42,6 +42,7 @@ def main() -> None:
     p.add_argument("--vector-steps", type=int, default=8192, help="env steps of the vectorised run")
     a = p.parse_args()
     n, t = VECTOR_ENVS[TASK]
+    steps_per_s(a.scales.split(",")[0], 1, 256)  # warm-up: imports and first-call costs untimed
     print(f"load before: {os.getloadavg()}")
     print(f"| scale | one env, env steps/s | vectorised ({n} x {t}), env steps/s | speed-up |")
     print("| --- | --- | --- | --- |")

@@ -98,11 +98,12 @@ BUDGETS: dict[str, Budget] = {
     # run's record says whether the cap or the plateau stopped it, and its curve shows where it was.
     "supply_chain/Serial-v2": Budget(env_steps=60_000, wall_time_s=600.0),       # n3
     # ThreeTier-v2 trains vectorised (VECTOR_ENVS: 16 episodes x 64 steps = 1,024 env steps per
-    # update). The cap is 40 updates: measured with the vectorised path at load 4-6 on the shared
-    # 2-core machine, training alone ran 943 / 741 / 471 / 221 env steps/s at the small / nominal /
-    # large / paper scale (docs/performance.md, "Training throughput"), i.e. ~6 min for the 4
-    # scales at 40,960 steps each, within the 5-8 min per run the session allowed; validation
-    # (in the engine) adds ~5 s per validation point.
+    # update). The cap is 40 updates: a probe of the vectorised path at load 4-6 on the shared
+    # 2-core machine trained at 943 / 741 / 471 / 221 env steps/s at the small / nominal / large /
+    # paper scale, i.e. ~6 min for the 4 scales at 40,960 steps each, within the 5-8 min per run
+    # the session allowed (~4 min at load 2: docs/performance.md, "Training throughput");
+    # validation (in the engine) adds ~5 s per validation point. Every run so far stopped on the
+    # plateau rule at 16-29k steps (docs/learners.md), so the cap has not yet bound.
     "supply_chain/ThreeTier-v2": Budget(env_steps=40_960, wall_time_s=900.0),    # all 4 scales
     "power_grid/IEEE33-v1": Budget(env_steps=50_000, wall_time_s=600.0),         # f1
     "power_grid/IEEE33-v2": Budget(env_steps=30_000, wall_time_s=600.0),         # f1

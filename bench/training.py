@@ -332,15 +332,8 @@ class TrainingEnv(ParallelEnv):
 
     def _hyperscore_reward(self, totals: Mapping[str, float]) -> float:
         """The feedback loop: HyperScore of V over the last ``window`` steps, scaled to [0, 1]."""
-        n = len(next(iter(self._history.values()))) if self._history else 0
-        for name in totals.keys() | self._history.keys():
-            self._history.setdefault(name, [0.0] * n).append(totals.get(name, 0.0))
-        series = {k: np.asarray(v[-self.window:], dtype=np.float64) for k, v in self._history.items()}
-        kpis = {k.name: aggregate_kpi(k, series) for k in self.spec.kpis if k.name in self.spec.weights}
-        V = metrics.value_score(kpis, self._anchors, self.spec.weights)
-        hp = self.spec.hyperscore
-        H = float(metrics.hyperscore(V, hp.beta, hp.gamma, hp.kappa))
-        return (H - 100.0) / (self._h_max - 100.0)
+        return hyperscore_feedback(self.spec, self._anchors, self.window, self._h_max,
+                                   self._history, totals)
 
     # -- the budget and the record -------------------------------------------------------------
     @property
@@ -392,6 +385,190 @@ class TrainingEnv(ParallelEnv):
                                "env_steps": led.validation_env_steps}}
                if led.validation_episodes else {}),
         }
+
+
+def hyperscore_feedback(spec: TaskSpec, anchors: Any, window: int, h_max: float,
+                        history: dict[str, list[float]], totals: Mapping[str, float]) -> float:
+    """One step of the founding paper's feedback loop for one episode: append the step's team KPI
+    counters ``totals`` to the episode's ``history`` (in place), then return the HyperScore of V
+    over the last ``window`` steps scaled to [0, 1]. Shared by :class:`TrainingEnv` and
+    :class:`VectorTrainingEnv` (one history per episode), so both reward exactly alike."""
+    n = len(next(iter(history.values()))) if history else 0
+    for name in totals.keys() | history.keys():
+        history.setdefault(name, [0.0] * n).append(totals.get(name, 0.0))
+    series = {k: np.asarray(v[-window:], dtype=np.float64) for k, v in history.items()}
+    kpis = {k.name: aggregate_kpi(k, series) for k in spec.kpis if k.name in spec.weights}
+    V = metrics.value_score(kpis, anchors, spec.weights)
+    hp = spec.hyperscore
+    H = float(metrics.hyperscore(V, hp.beta, hp.gamma, hp.kappa))
+    return (H - 100.0) / (h_max - 100.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# vectorised training: B episodes of one run stepped at once by a task's batch engine
+# ---------------------------------------------------------------------------------------------
+#: Tasks with a vectorised engine that reproduces the env's episodes (``module:Class``; the class
+#: takes ``(batch_size, scale=, scenario=)`` and has ``reset(seeds)``, ``step(actions)`` returning
+#: ``(obs, team reward (B,), kpi, violations)`` per agent as (B,) arrays, ``state()`` and
+#: ``agents``). Each is tested against the env it replaces (tests/supply_chain/test_three_tier_batch.py).
+VECTOR_ENGINES: dict[str, str] = {
+    "supply_chain/ThreeTier-v2": "tasks.supply_chain.three_tier_batch:ThreeTierBatch",
+}
+
+
+def has_vector_engine(task_id: str) -> bool:
+    """Whether ``task_id`` can be trained through :class:`VectorTrainingEnv`."""
+    return get_spec(task_id).id in VECTOR_ENGINES
+
+
+class VectorTrainingEnv:
+    """``num_envs`` training episodes of one run stepped at once by the task's vectorised engine
+    (``VECTOR_ENGINES``), on the same ledger rules as :class:`TrainingEnv`.
+
+    It wraps one :class:`TrainingEnv` of the run (``.single``), which owns the seed stream, the
+    budget, the violation ledger, validation and the record, so that everything a run promises
+    holds unchanged: ``reset()`` draws ``num_envs`` training seeds from the run's stream (never a
+    held-out validation seed nor an evaluation seed) and starts that many episodes; ``step``
+    counts ``num_envs`` env steps against the one budget (a strict env refuses a step that would
+    pass it) and every violating agent-step of every episode; with ``reward="hyperscore"`` each
+    episode gets the feedback loop of :func:`hyperscore_feedback`, as a single env would.
+    Validation (:meth:`validate`) and evaluation stay on the task's own env.
+
+    Arrays are episode-major: ``reset`` and ``step`` return ``{agent: (num_envs, ...)}`` and take
+    actions the same way; all episodes start together and end together (fixed horizon).
+    """
+
+    def __init__(self, task_id: str, *, num_envs: int, seed: int, budget: Budget,
+                 scale: str | None = None, scenario: str | None = None, reward: str = "env",
+                 window: int | None = None, strict: bool = False, holdout: bool = True) -> None:
+        spec = get_spec(task_id)
+        if spec.id not in VECTOR_ENGINES:
+            raise ValueError(f"{spec.id} has no vectorised engine (VECTOR_ENGINES: "
+                             f"{', '.join(VECTOR_ENGINES)}); train it through TrainingEnv")
+        if int(num_envs) != num_envs or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        self.single = TrainingEnv(task_id, seed=seed, budget=budget, scale=scale, scenario=scenario,
+                                  reward=reward, window=window, strict=strict, holdout=holdout)
+        engine_cls = load_function(VECTOR_ENGINES[spec.id])
+        self.num_envs = int(num_envs)
+        self.engine = engine_cls(self.num_envs, scale=self.single.scale, scenario=self.single.scenario)
+        if self.engine.possible_agents != self.single.possible_agents:
+            raise RuntimeError(f"the vectorised engine of {spec.id} has agents "
+                               f"{self.engine.possible_agents}, the env {self.single.possible_agents}")
+        self._histories: list[dict[str, list[float]]] = []
+
+    # -- what the run's TrainingEnv answers ------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        if name in ("spec", "scale", "scenario", "reward", "window", "seed", "budget", "horizon",
+                    "possible_agents", "observation_space", "action_space", "state_space",
+                    "env_steps", "steps_left", "wall_time_s", "exhausted", "stop",
+                    "validation_seeds", "record", "next_seed", "_ledger", "_run", "env"):
+            return getattr(self.__dict__["single"], name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    @property
+    def agents(self) -> list[str]:
+        """The agents of the running episodes ([] once they ended: call :meth:`reset`)."""
+        return self.engine.agents
+
+    def state(self) -> np.ndarray:
+        """Global state of every episode, float32 (num_envs, state dim), as ``TrainingEnv.state``."""
+        return np.asarray(self.engine.state(), dtype=np.float32)
+
+    def validate(self, policy: Any, episodes: int) -> dict[str, Any]:
+        """:meth:`TrainingEnv.validate` with the ``episodes`` held-out validation episodes played
+        side by side in the vectorised engine, which reproduces the task env's episodes within
+        ``bench.reproduce``'s tolerance (the SimPy env costs ~20x more per step: at ThreeTier-v2's
+        paper scale 4 validation episodes took 18 s there). ``policy`` acts on each episode's own
+        observations, as in the env; each episode is scored as ``bench.episode.run_episode``
+        scores it (team KPI counters summed over agents, the spec's aggregates, V from the
+        scale's anchors; tests/marl/test_vector_training.py checks the two agree)."""
+        seeds = self.validation_seeds(episodes)
+        engine = self.__dict__.get("_val_engine")
+        if engine is None or engine.B != len(seeds):
+            engine_cls = load_function(VECTOR_ENGINES[self.spec.id])
+            engine = self.__dict__["_val_engine"] = engine_cls(len(seeds), scale=self.scale,
+                                                               scenario=self.scenario)
+        obs = engine.reset(seeds)
+        for seed in seeds:
+            policy.reset(seed)
+        agents = list(engine.possible_agents)
+        E = len(seeds)
+        counters: dict[str, list[np.ndarray]] = {}
+        returns = np.zeros(E)
+        steps = 0
+        while engine.agents:
+            per = [policy.act({a: obs[a][j] for a in agents}) for j in range(E)]
+            actions = {a: np.stack([np.asarray(per[j][a], dtype=np.float64).ravel() for j in range(E)])
+                       for a in agents}
+            obs, team, kpi, _ = engine.step(actions)
+            returns += np.asarray(team, dtype=np.float64) * len(agents)  # every agent's reward
+            totals: dict[str, np.ndarray] = {}
+            for a in agents:
+                for name, x in kpi[a].items():
+                    totals[name] = totals.get(name, 0.0) + np.asarray(x, dtype=np.float64)
+            for name in totals.keys() | counters.keys():
+                counters.setdefault(name, [np.zeros(E)] * steps).append(totals.get(name, np.zeros(E)))
+            steps += 1
+        anchors = self.single._anchors
+        Vs = []
+        for j in range(E):
+            series = {k: np.array([x[j] for x in v], dtype=np.float64) for k, v in counters.items()}
+            kpis = {k.name: aggregate_kpi(k, series) for k in self.spec.kpis}
+            Vs.append(metrics.value_score(kpis, anchors, self.spec.weights))
+        led = self._ledger
+        led.validation_episodes += E
+        led.validation_env_steps += steps * E
+        v = np.array(Vs, dtype=np.float64)
+        return {"env_steps": self.env_steps, "V": float(v.mean()), "V_sd": float(v.std()),
+                "mean_return": float(np.mean(returns / max(len(agents), 1)))}
+
+    def reset(self, seed: None = None, options: None = None) -> tuple[dict[str, np.ndarray], dict]:
+        """Start ``num_envs`` episodes on the next training seeds of the run's stream."""
+        if seed is not None or options is not None:
+            raise ValueError("a VectorTrainingEnv draws its seeds from the run's stream: reset()")
+        seeds = [self.single.next_seed() for _ in range(self.num_envs)]
+        led = self._ledger
+        led.seeds.extend(seeds)
+        led.episodes += self.num_envs
+        self._histories = [{} for _ in seeds]
+        return self.engine.reset(seeds), {}
+
+    def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """One step of every episode: ``(obs, rewards, terminations, truncations, infos)``, each
+        ``{agent: (num_envs,) array}`` (infos: ``{agent: {"kpi": ..., "violations": ...}}``)."""
+        run, led, E = self._run, self._ledger, self.num_envs
+        if run.strict and (self.exhausted() or led.env_steps + E > run.budget.env_steps):
+            if run.stopped_by is None:
+                run.stopped_by = "env_steps"
+            raise BudgetExhausted(self.single._spent())
+        agents = list(self.engine.agents)
+        obs, team, kpi, viol = self.engine.step(actions)
+        led.env_steps += E
+        led.agent_steps += E * len(agents)
+        for a in agents:
+            for name, x in viol[a].items():
+                x = np.asarray(x, dtype=np.float64)
+                hit = x > 0
+                if hit.any():
+                    led.violation_steps[name] += int(hit.sum())
+                    led.exceedance[name] += float(x[hit].sum())
+        team = np.asarray(team, dtype=np.float64)
+        if self.reward == "hyperscore":
+            totals: dict[str, np.ndarray] = {}
+            for a in agents:
+                for name, x in kpi[a].items():
+                    totals[name] = totals[name] + x if name in totals else np.asarray(x, np.float64)
+            s = self.single
+            team = np.array([hyperscore_feedback(s.spec, s._anchors, s.window, s._h_max, h,
+                                                 {k: float(v[j]) for k, v in totals.items()})
+                             for j, h in enumerate(self._histories)])
+        done = not self.engine.agents
+        rewards = {a: team for a in agents}
+        terms = {a: np.zeros(E, bool) for a in agents}
+        truncs = {a: np.full(E, done) for a in agents}
+        infos = {a: {"kpi": kpi[a], "violations": viol[a]} for a in agents}
+        return obs, rewards, terms, truncs, infos
 
 
 def sum_violations(records: Sequence[Mapping[str, Any]], agent_steps: int) -> dict[str, dict[str, float]]:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from baselines.learners.marl_common import save_checkpoint
-from bench.training import TrainingEnv
+from bench.training import TrainingEnv, VectorTrainingEnv
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ class StopRule:
     """When to validate and when a run has plateaued (the same rule for every reference learner)."""
 
     validations: int = 20
-    """validations over the step budget (one every budget / validations env steps)"""
+    """validations over the step budget: one every max(budget // validations, episodes x horizon)
+    env steps (:meth:`every`), so that validating never costs more env steps than training"""
     episodes: int = 4
     """held-out training seeds per validation"""
     patience: int = 6
@@ -48,6 +49,12 @@ class StopRule:
     """relative improvement of the validation return that counts as progress at an equal V"""
     min_frac: float = 0.4
     """no plateau stop before this fraction of the step budget"""
+
+    def every(self, budget_env_steps: int, horizon: int) -> int:
+        """Training env steps between validations: ``budget // validations``, but at least the
+        env steps of one validation (``episodes x horizon``). Of the tasks trained with
+        validation, this floor binds only on ThreeTier-v2 (182-day episodes: 728 steps)."""
+        return max(1, int(budget_env_steps) // self.validations, self.episodes * int(horizon))
 
     def __post_init__(self) -> None:
         if self.validations < 1 or self.episodes < 1 or self.patience < 1:
@@ -86,9 +93,9 @@ class GreedyPolicy:
 class Curve:
     """One run's learning curve, validation schedule, best network and plateau decision."""
 
-    def __init__(self, env: TrainingEnv, rule: StopRule, policy: GreedyPolicy) -> None:
+    def __init__(self, env: TrainingEnv | VectorTrainingEnv, rule: StopRule, policy: GreedyPolicy) -> None:
         self.env, self.rule, self.policy = env, rule, policy
-        self.every = max(1, env.budget.env_steps // rule.validations)
+        self.every = rule.every(env.budget.env_steps, env.horizon)
         self._next = self.every
         self.rows: list[dict[str, Any]] = []
         self.points: list[tuple[int, float, float]] = []

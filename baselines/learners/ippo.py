@@ -21,6 +21,10 @@ spaces; ``baselines.learners.marl_common.agent_groups``), with the scale-free ag
 trained at the nominal scale also runs at the other scales. ``share_parameters=False`` gives every
 agent its own weights (batched matmuls, so 100+ agents stay cheap) and trains every scale.
 
+Rollouts come from one task env, or, on a task with a vectorised engine (ThreeTier-v2), from
+``num_envs`` episodes stepped at once (``bench.training.VectorTrainingEnv``); the loop is the same,
+every rollout array carries an episode axis E ([N agents, T steps, E episodes]; E = 1 for one env).
+
 Train: ``rao-bench train ippo TASK --seed 1`` (``--reward hyperscore`` for the founding paper's
 HyperScore feedback loop, evaluated as ``ippo_hyperscore``). Everything env-side (training seeds,
 budget, violation counts, the HyperScore reward) is the harness's ``bench.training.TrainingEnv``.
@@ -40,12 +44,13 @@ from torch import nn
 
 from baselines.learners.curves import Curve, GreedyPolicy, StopRule, save_run
 from baselines.learners.marl_common import (
-    AgentGroup, AgentMLP, BoxHead, RunningMeanStd, TrainedPolicy, agent_groups, budget_for,
+    VECTOR_ENVS, AgentGroup, AgentMLP, BoxHead, RunningMeanStd, TrainedPolicy, agent_groups, budget_for,
     discount, group_meta, make_action_head, scales_to_train, seed_everything,
     training_command, validates,
 )
 from bench.policy import PolicyInfo
-from bench.training import REWARDS, TrainingEnv
+from bench.registry import get_spec
+from bench.training import REWARDS, TrainingEnv, VectorTrainingEnv, has_vector_engine
 
 
 @dataclass
@@ -66,8 +71,12 @@ class Args:
     """append the scale-free agent-id feature (index in group / (group size - 1)) to observations"""
     hidden: int = 64
     """width of the two tanh hidden layers of actor and critic"""
-    rollout_steps: int = 256
-    """env steps collected per PPO update (episodes continue across rollouts)"""
+    num_envs: int | None = None
+    """episodes stepped at once through the task's vectorised engine (bench.training.
+    VectorTrainingEnv); None = the task's default (marl_common.VECTOR_ENVS, else 1: the task env)"""
+    rollout_steps: int | None = None
+    """env steps per episode collected per PPO update (episodes continue across rollouts); None =
+    256 on one env, the task's VECTOR_ENVS entry when vectorised"""
     update_epochs: int = 8
     """passes over each rollout"""
     num_minibatches: int = 4
@@ -111,7 +120,7 @@ class Args:
     def __post_init__(self) -> None:
         if self.reward not in REWARDS:
             raise ValueError(f"reward must be one of {REWARDS}, got {self.reward!r}")
-        if self.rollout_steps % self.num_minibatches:
+        if self.rollout_steps is not None and self.rollout_steps % self.num_minibatches:
             raise ValueError(f"rollout_steps ({self.rollout_steps}) must be a multiple of "
                              f"num_minibatches ({self.num_minibatches})")
         if self.box_squash not in ("clip", "tanh"):
@@ -183,9 +192,14 @@ def train_ppo(task_id: str, args: Any, *, algo: str, cli_algo: str, critic_facto
     command = training_command(cli_algo, task_id, args.seed, args.reward, args.env_steps)
     records = []
     validate = validates(task_id, getattr(args, "validate", None))
+    args = resolve_rollout(task_id, args)
     for scale in todo:
-        env = TrainingEnv(task_id, seed=args.seed, budget=budget, scale=scale, reward=args.reward,
-                          holdout=validate)
+        if args.num_envs > 1:  # B episodes at once through the task's vectorised engine
+            env: Any = VectorTrainingEnv(task_id, num_envs=args.num_envs, seed=args.seed, budget=budget,
+                                         scale=scale, reward=args.reward, holdout=validate)
+        else:
+            env = TrainingEnv(task_id, seed=args.seed, budget=budget, scale=scale, reward=args.reward,
+                              holdout=validate)
         meta, actor_state, curve = _train_scale(env, args, critic_factory, progress, validate,
                                                 desc=f"{algo} {task_id} {scale}")
         records.append(save_run(algo, env, curve, meta=meta, actor_state=actor_state,
@@ -193,7 +207,19 @@ def train_ppo(task_id: str, args: Any, *, algo: str, cli_algo: str, critic_facto
     return records
 
 
-def _train_scale(env: TrainingEnv, args: Any, critic_factory: CriticFactory, progress: bool,
+def resolve_rollout(task_id: str, args: Any) -> Any:
+    """``args`` with ``num_envs`` and ``rollout_steps`` resolved from the task's defaults
+    (VECTOR_ENVS for tasks with a vectorised engine; one env and 256-step rollouts elsewhere)."""
+    n_default, t_default = VECTOR_ENVS.get(get_spec(task_id).id, (1, 256))
+    num_envs = n_default if args.num_envs is None else int(args.num_envs)
+    if num_envs > 1 and not has_vector_engine(task_id):
+        raise ValueError(f"num_envs={num_envs}: {task_id} has no vectorised engine "
+                         "(bench.training.VECTOR_ENGINES); use num_envs=1")
+    rollout = args.rollout_steps if args.rollout_steps is not None else (t_default if num_envs > 1 else 256)
+    return dataclasses.replace(args, num_envs=num_envs, rollout_steps=int(rollout))
+
+
+def _train_scale(env: Any, args: Any, critic_factory: CriticFactory, progress: bool,
                  validate: bool, desc: str) -> tuple[dict, dict, Curve | None]:
     gen, rng = seed_everything(args.seed)
     gamma = args.gamma if args.gamma is not None else discount(env.spec.id)
@@ -205,7 +231,7 @@ def _train_scale(env: TrainingEnv, args: Any, critic_factory: CriticFactory, pro
     in_dims = actor_in_dims(gmeta, args.agent_id)
     actor = Actor(gmeta, in_dims, args.hidden, args.init_log_std)
     next_obs, _ = env.reset()  # the first training episode; also makes state() available
-    state_dim = int(env.state().size)
+    state_dim = int(np.asarray(env.state()).reshape(getattr(env, "num_envs", 1), -1).shape[1])
     critic = critic_factory(gmeta, in_dims, args.hidden, state_dim)
     state_rms = RunningMeanStd(state_dim) if critic.uses_state else None
     params = list(actor.parameters()) + list(critic.parameters())
@@ -215,49 +241,59 @@ def _train_scale(env: TrainingEnv, args: Any, critic_factory: CriticFactory, pro
 
     ent_coef = [args.ent_coef_box if isinstance(h, BoxHead) else args.ent_coef for h in actor.heads]
     T = args.rollout_steps
+    E = getattr(env, "num_envs", 1)  # episodes stepped at once (a VectorTrainingEnv's batch)
     n_groups = len(groups)
-    # rollout storage (numpy: cheap per-step writes), agent-major per group: [N, T, ...]
-    X = [np.zeros((g.n_agents, T, d), np.float32) for g, d in zip(groups, in_dims)]
-    M = [None if g.mask_dim is None else np.zeros((g.n_agents, T, g.mask_dim), bool) for g in groups]
-    A = [np.zeros((g.n_agents, T, *actor.heads[i].raw_shape),
+    # rollout storage (numpy: cheap per-step writes), agent-major per group: [N, T, E, ...]
+    X = [np.zeros((g.n_agents, T, E, d), np.float32) for g, d in zip(groups, in_dims)]
+    M = [None if g.mask_dim is None else np.zeros((g.n_agents, T, E, g.mask_dim), bool) for g in groups]
+    A = [np.zeros((g.n_agents, T, E, *actor.heads[i].raw_shape),
                   np.float32 if actor.heads[i].raw_dtype.is_floating_point else np.int64)
          for i, g in enumerate(groups)]
-    LOGP = [np.zeros((g.n_agents, T), np.float32) for g in groups]
-    VAL = [np.zeros((g.n_agents, T), np.float64) for g in groups]  # raw (denormalised) values
-    REW = [np.zeros((g.n_agents, T), np.float64) for g in groups]
-    DONE = np.zeros(T, np.float64)
-    S = np.zeros((T, state_dim), np.float32) if state_rms is not None else None
+    LOGP = [np.zeros((g.n_agents, T, E), np.float32) for g in groups]
+    VAL = [np.zeros((g.n_agents, T, E), np.float64) for g in groups]  # raw (denormalised) values
+    REW = [np.zeros((g.n_agents, T, E), np.float64) for g in groups]
+    DONE = np.zeros(T, np.float64)  # the E episodes start and end together
+    S = np.zeros((T, E, state_dim), np.float32) if state_rms is not None else None
 
     def observe(obs: Mapping[str, Any], update: bool):
-        """Per group: (actor input [N, in], mask [N, m] | None) as numpy; the normalised state."""
+        """Per group: (actor input [N, E, in], mask [N, E, m] | None) as numpy; the normalised
+        state [E, S]. One env's observations are a batch of E = 1."""
         out = []
         for i, g in enumerate(groups):
-            x, mask = g.encode(obs)
+            if E == 1:
+                x, mask = g.encode(obs)
+                x, mask = x[:, None], None if mask is None else mask[:, None]
+            else:
+                x, mask = g.encode_batch(obs)
             if update:
-                obs_rms[i].update(x)
+                obs_rms[i].update(x.reshape(-1, x.shape[-1]))
             x = obs_rms[i].normalize(x, args.obs_clip)
             if args.agent_id:
-                x = np.concatenate([x, g.agent_ids()], axis=1)
+                x = np.concatenate([x, np.broadcast_to(g.agent_ids()[:, None], (*x.shape[:2], 1))], axis=2)
             out.append((x, mask))
         s = None
         if state_rms is not None:
-            raw = env.state()[None]
+            raw = env.state().reshape(E, -1)
             if update:
                 state_rms.update(raw)
             s = state_rms.normalize(raw, args.obs_clip)
         return out, s
 
     def value_raw(i: int, s: np.ndarray | None, x: np.ndarray) -> np.ndarray:
-        """Critic value of group i's agents [N] in reward units (ValueNorm undone)."""
-        v = critic(i, None if s is None else torch.from_numpy(s), torch.from_numpy(x)[:, None])
-        return v[:, 0].numpy().astype(np.float64) * float(ret_rms[i].std) + float(ret_rms[i].mean)
+        """Critic value of group i's agents [N, E] in reward units (ValueNorm undone)."""
+        v = critic(i, None if s is None else torch.from_numpy(s), torch.from_numpy(x))
+        return v.numpy().astype(np.float64) * float(ret_rms[i].std) + float(ret_rms[i].mean)
+
+    def to_env(g: AgentGroup, raw: np.ndarray) -> dict[str, Any]:
+        """Raw actions [N, E, ...] in the env's format."""
+        return g.to_env(raw[:, 0], args.box_squash) if E == 1 else g.to_env_batch(raw, args.box_squash)
 
     episode_returns: list[float] = []  # learning curve: mean over agents of each episode's return
     curve = None
     if validate:
         curve = Curve(env, StopRule(), GreedyPolicy(groups, actor, obs_rms, args.agent_id, args.obs_clip,
                                                      lambda g, raw: g.to_env(raw, args.box_squash)))
-    ep_return = 0.0
+    ep_return = np.zeros(E)
     bar = _progress(env.budget.env_steps, progress, desc)
     while not env.exhausted():
         if args.anneal_lr:
@@ -269,38 +305,38 @@ def _train_scale(env: TrainingEnv, args: Any, critic_factory: CriticFactory, pro
             for t in range(T):
                 feats, s = observe(next_obs, update=True)
                 if S is not None:
-                    S[t] = s[0]
+                    S[t] = s
                 actions: dict[str, Any] = {}
                 for i, g in enumerate(groups):
                     x, mask = feats[i]
-                    d = actor.dist(i, torch.from_numpy(x)[:, None],
-                                   None if mask is None else torch.from_numpy(mask)[:, None])
+                    d = actor.dist(i, torch.from_numpy(x), None if mask is None else torch.from_numpy(mask))
                     a = d.sample(gen)
-                    LOGP[i][:, t] = d.log_prob(a)[:, 0].numpy()
-                    a = a[:, 0].numpy()
+                    LOGP[i][:, t] = d.log_prob(a).numpy()
+                    a = a.numpy()
                     X[i][:, t] = x
                     if mask is not None:
                         M[i][:, t] = mask
                     A[i][:, t] = a
                     VAL[i][:, t] = value_raw(i, s, x)
-                    actions.update(g.to_env(a, args.box_squash))
+                    actions.update(to_env(g, a))
                 next_obs, rewards, terms, _, _ = env.step(actions)
                 for i, g in enumerate(groups):
-                    REW[i][:, t] = [rewards[a] for a in g.agents]
-                ep_return += sum(rewards.values()) / len(rewards)
+                    REW[i][:, t] = np.reshape([rewards[a] for a in g.agents], (g.n_agents, E))
+                ep_return += (sum(rewards.values()) / len(rewards)) if E == 1 else \
+                    np.mean([rewards[a] for a in rewards], axis=0)
                 done = not env.agents
                 DONE[t] = float(done)
                 if done:
-                    episode_returns.append(ep_return)
-                    ep_return = 0.0
-                    if args.bootstrap_truncation and not any(terms.values()):
+                    episode_returns.extend(float(r) for r in ep_return)
+                    ep_return = np.zeros(E)
+                    if args.bootstrap_truncation and not any(np.any(v) for v in terms.values()):
                         feats, s = observe(next_obs, update=False)
                         for i in range(n_groups):
                             REW[i][:, t] += gamma * value_raw(i, s, feats[i][0])
                     next_obs, _ = env.reset()
             feats, s = observe(next_obs, update=False)
             last_v = [value_raw(i, s, feats[i][0]) for i in range(n_groups)]
-        bar.update(T)
+        bar.update(T * E)
         if episode_returns:
             bar.set_postfix(episode_return=f"{np.mean(episode_returns[-10:]):.4g}", refresh=False)
 
@@ -308,7 +344,7 @@ def _train_scale(env: TrainingEnv, args: Any, critic_factory: CriticFactory, pro
         ADV, RET_N, VAL_N = [], [], []
         for i in range(n_groups):
             adv = np.zeros_like(REW[i])
-            gae = np.zeros(groups[i].n_agents)
+            gae = np.zeros((groups[i].n_agents, E))
             for t in reversed(range(T)):
                 nonterminal = 1.0 - DONE[t]
                 next_v = last_v[i] if t == T - 1 else VAL[i][:, t + 1]
@@ -318,21 +354,22 @@ def _train_scale(env: TrainingEnv, args: Any, critic_factory: CriticFactory, pro
             ret = adv + VAL[i]
             ret_rms[i].update(ret.ravel())
             mean, std = float(ret_rms[i].mean), float(ret_rms[i].std)
-            ADV.append(torch.from_numpy(adv.astype(np.float32)))
-            RET_N.append(torch.from_numpy(((ret - mean) / std).astype(np.float32)))
-            VAL_N.append(torch.from_numpy(((VAL[i] - mean) / std).astype(np.float32)))
-        Xt = [torch.from_numpy(x) for x in X]
-        Mt = [None if m is None else torch.from_numpy(m) for m in M]
-        At = [torch.from_numpy(a) for a in A]
-        LOGPt = [torch.from_numpy(lp) for lp in LOGP]
-        St = None if S is None else torch.from_numpy(S)
+            n = groups[i].n_agents  # the update's batch axis: T x E samples, time-major
+            ADV.append(torch.from_numpy(adv.reshape(n, T * E).astype(np.float32)))
+            RET_N.append(torch.from_numpy(((ret - mean) / std).reshape(n, T * E).astype(np.float32)))
+            VAL_N.append(torch.from_numpy(((VAL[i] - mean) / std).reshape(n, T * E).astype(np.float32)))
+        Xt = [torch.from_numpy(x.reshape(x.shape[0], T * E, *x.shape[3:])) for x in X]
+        Mt = [None if m is None else torch.from_numpy(m.reshape(m.shape[0], T * E, -1)) for m in M]
+        At = [torch.from_numpy(a.reshape(a.shape[0], T * E, *a.shape[3:])) for a in A]
+        LOGPt = [torch.from_numpy(lp.reshape(lp.shape[0], T * E)) for lp in LOGP]
+        St = None if S is None else torch.from_numpy(S.reshape(T * E, -1))
 
         # -- PPO epochs over minibatches of time steps (every agent of the step) ---------------
-        mb = T // args.num_minibatches
+        mb = T * E // args.num_minibatches
         diag = {"approx_kl": 0.0, "clipfrac": 0.0, "entropy": 0.0, "value_loss": 0.0, "policy_loss": 0.0}
         n_diag = 0
         for _ in range(args.update_epochs):
-            order = torch.from_numpy(rng.permutation(T))
+            order = torch.from_numpy(rng.permutation(T * E))
             for k in range(args.num_minibatches):
                 idx = order[k * mb:(k + 1) * mb]
                 s_mb = None if St is None else St[idx]
@@ -372,7 +409,8 @@ def _train_scale(env: TrainingEnv, args: Any, critic_factory: CriticFactory, pro
                     nn.utils.clip_grad_norm_(p, args.max_grad_norm)
                 optimizer.step()
         if curve is not None:
-            ret_all = np.concatenate([(ADV[i].numpy() + VAL[i]).ravel() for i in range(n_groups)])
+            ret_all = np.concatenate([(ADV[i].numpy() + VAL[i].reshape(ADV[i].shape)).ravel()
+                                      for i in range(n_groups)])
             val_all = np.concatenate([VAL[i].ravel() for i in range(n_groups)])
             var = float(np.var(ret_all))
             curve.log(train_return=float(np.mean(episode_returns[-10:])) if episode_returns else float("nan"),

@@ -97,7 +97,14 @@ BUDGETS: dict[str, Budget] = {
     # caps are what 5 runs x 16 entries allow on a shared 2-core machine in one session; every
     # run's record says whether the cap or the plateau stopped it, and its curve shows where it was.
     "supply_chain/Serial-v2": Budget(env_steps=60_000, wall_time_s=600.0),       # n3
-    "supply_chain/ThreeTier-v2": Budget(env_steps=5_000, wall_time_s=600.0),     # all 4 scales
+    # ThreeTier-v2 trains vectorised (VECTOR_ENVS: 16 episodes x 64 steps = 1,024 env steps per
+    # update). The cap is 40 updates: a probe of the vectorised path at load 4-6 on the shared
+    # 2-core machine trained at 943 / 741 / 471 / 221 env steps/s at the small / nominal / large /
+    # paper scale, i.e. ~6 min for the 4 scales at 40,960 steps each, within the 5-8 min per run
+    # the session allowed (~4 min at load 2: docs/performance.md, "Training throughput");
+    # validation (in the engine) adds ~5 s per validation point. Every run so far stopped on the
+    # plateau rule at 16-29k steps (docs/learners.md), so the cap has not yet bound.
+    "supply_chain/ThreeTier-v2": Budget(env_steps=40_960, wall_time_s=900.0),    # all 4 scales
     "power_grid/IEEE33-v1": Budget(env_steps=50_000, wall_time_s=600.0),         # f1
     "power_grid/IEEE33-v2": Budget(env_steps=30_000, wall_time_s=600.0),         # f1
     # SimBenchMV-v1: 90 agents, one scale, a step ~2x IEEE33's; declared, not yet trained
@@ -107,6 +114,13 @@ BUDGETS: dict[str, Budget] = {
     "compute/EdgeCluster-v1": Budget(env_steps=40_000, wall_time_s=600.0),       # n10
     "compute/EdgeCluster-v2": Budget(env_steps=25_000, wall_time_s=600.0),       # n10
 }
+
+
+#: Episodes stepped at once by the reference PPO learners (IPPO, MAPPO, IPPO-HyperScore) on tasks
+#: with a vectorised engine (bench.training.VECTOR_ENGINES), and env steps per episode per PPO
+#: update there: 16 x 64 = 1,024 env steps per update (CleanRL's continuous-control PPO uses
+#: 1 x 2,048; its Atari PPO 8 x 128). Every other task trains one env with 256-step rollouts.
+VECTOR_ENVS: dict[str, tuple[int, int]] = {"supply_chain/ThreeTier-v2": (16, 64)}
 
 
 #: Discount per env step where a task's decision period calls for other than 0.99. Spectrum's
@@ -287,6 +301,28 @@ class AgentGroup:
             mask = None
         x = np.clip(np.nan_to_num(x, nan=0.0, posinf=OBS_LIMIT, neginf=-OBS_LIMIT), -OBS_LIMIT, OBS_LIMIT)
         return x.astype(np.float32), mask
+
+    def encode_batch(self, observations: Mapping[str, np.ndarray]) -> tuple[np.ndarray, None]:
+        """``encode`` for a vectorised env's observations ``{agent: (E, obs_dim)}``: float32
+        [N, E, obs_dim] (nan -> 0, clipped to +-OBS_LIMIT). Box observations only (the vectorised
+        engines have no action masks)."""
+        if self.mask_dim is not None or not isinstance(self.obs_space, spaces.Box):
+            raise TypeError(f"group {self.name!r}: batched encoding supports Box observations only")
+        x = np.stack([np.asarray(observations[a], dtype=np.float64).reshape(
+            np.shape(observations[a])[0], -1) for a in self.agents])
+        x = np.clip(np.nan_to_num(x, nan=0.0, posinf=OBS_LIMIT, neginf=-OBS_LIMIT), -OBS_LIMIT, OBS_LIMIT)
+        return x.astype(np.float32), None
+
+    def to_env_batch(self, raw: np.ndarray, box_squash: str = "clip") -> dict[str, np.ndarray]:
+        """Raw actions [N, E, d] of E episodes -> ``{agent: (E, d)}`` Box actions (a vectorised
+        env's format), mapped exactly as :meth:`to_env` maps one episode's."""
+        space = self.action_space
+        if not isinstance(space, spaces.Box):
+            raise TypeError(f"group {self.name!r}: batched actions support Box action spaces only")
+        n, e = raw.shape[:2]
+        acts = box_to_env(space, np.asarray(raw, dtype=np.float64).reshape(n * e, -1), box_squash)
+        acts = acts.reshape(n, e, -1)
+        return {a: acts[i] for i, a in enumerate(self.agents)}
 
     def agent_ids(self) -> np.ndarray:
         """The scale-free agent-id feature, float32 [N, 1]: index within the group / (N - 1)."""

@@ -519,6 +519,20 @@ class ThreeTierBatch:
         return out
 
 
+    def state(self) -> np.ndarray:
+        """Global state of every episode (B, state dim), float64: ``ThreeTierEnv.state()`` stacked
+        (stocks, backlogs and pipelines in days of mean demand, reliabilities, negotiation levels,
+        time features), for a centralised critic."""
+        B = self.B
+        mu_p, mu_rp = self.mu_p, self.mu_rp
+        parts = [self.sup_stock / mu_p, self.sup_backlog / mu_p, self.raw_transit / mu_p,
+                 self.mfr_raw / mu_p, self.mfr_fin / mu_p, self.mfr_backlog / mu_rp,
+                 self.fin_transit / mu_rp, self.ret_inv / mu_rp,
+                 self.rel_on_time_ms * (1.0 - self.rel_defect_ms), self.rel_on_time_rm,
+                 self.nego, np.broadcast_to(self._time_features(), (B, N_TIME_FEATURES))]
+        return np.concatenate([np.asarray(x, dtype=np.float64).reshape(B, -1) for x in parts], axis=1)
+
+
 def _sum_rows(index: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     """Sum the rows of each (n, P) integer array per distinct ``index``: (unique index, sums...)."""
     order = np.argsort(index, kind="stable")

@@ -21,6 +21,7 @@ class _ScriptedEnv:
 
     def __init__(self, budget: int, script: list[tuple[float, float]]) -> None:
         self.budget = Budget(budget, 600.0)
+        self.horizon = 1  # one-step episodes: the schedule's floor (episodes x horizon) never binds
         self.env_steps = 0
         self.script = list(script)
         self.stopped_by: str | None = None

@@ -180,15 +180,20 @@ def _entries() -> dict[str, dict]:
 
 def test_v_orders_reference_entries_as_total_cost() -> None:
     """On the committed full-protocol results, V (nominal cell) ranks the non-oracle reference
-    entries as their mean total cost does: Spearman rank correlation >= 0.9."""
-    from scipy.stats import spearmanr
-
+    entries as their mean total cost does: of the pairs that V separates (by more than 0.01), at
+    least 90% are ordered the same way by cost. Pairs tied in V are left out: V is clipped at its
+    zero anchor per episode, so every entry at or below the naive floor scores 0 (six entries
+    since the ThreeTier-v2 learners joined), and a rank correlation would count those ties as
+    disagreements."""
     entries = {k: e for k, e in _entries().items() if e["algorithm"].get("paradigm") != "oracle"}
     assert len(entries) >= 5, f"expected the reference sweep in {RESULTS}"
-    v = [e["summary"]["nominal"]["V"]["mean"] for e in entries.values()]
-    cost = [e["summary"]["nominal"]["kpis"]["total_cost"]["mean"] for e in entries.values()]
-    rho = spearmanr(v, [-c for c in cost]).statistic
-    assert rho >= 0.9, dict(zip(entries, zip(v, cost)))
+    v = {k: e["summary"]["nominal"]["V"]["mean"] for k, e in entries.items()}
+    cost = {k: e["summary"]["nominal"]["kpis"]["total_cost"]["mean"] for k, e in entries.items()}
+    names = sorted(entries)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if abs(v[a] - v[b]) > 0.01]
+    assert len(pairs) >= 10, "V separates too few entries to test the ordering"
+    agree = [a_b for a_b in pairs if (v[a_b[0]] > v[a_b[1]]) == (cost[a_b[0]] < cost[a_b[1]])]
+    assert len(agree) >= 0.9 * len(pairs), {k: (v[k], cost[k]) for k in names}
 
 
 def test_constant_policy_below_every_reference_heuristic_on_committed_results() -> None:

@@ -288,25 +288,10 @@ def _draw_normals_pcg(ptrs, out):  # pragma: no cover - compiled
     _store_word(address, 1, hi)
 
 
-def _fading_core(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, direct, dev, external,
-                 primary):  # pragma: no cover - compiled
-    """``_fading_core_generic``, drawing inline from a PCG64 (``ptrs[4]`` nonzero: the bit
-    generator's state words are held in registers through the draws and written back at the end,
-    the same draws and the same Generator state as through its function pointers); the draws
-    first, then the update and the gains in loops of independent entries. The same operations
-    on every entry, hence the same bits."""
-    address = ptrs[4]
-    if address == 0:
-        _fading_core_generic(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, direct, dev,
-                             external, primary)
-        return
-    z = np.empty(h.size)
-    _draw_normals_pcg(ptrs, z)               # the draws first: a tight serial loop
-    n = h.size
-    for i in range(n):                       # then the update, independent per entry
-        x = z[i] * 0.7071067811865476
-        x = x * scale
-        h[i] = h[i] * rho + x
+def _gains(h, direct_mean, neighbour_mean, external_mean, direct, dev, external, primary):  # pragma: no cover - compiled
+    """The slot's gains from the fading state ``h`` (re, im pairs): ``direct`` (K, M), ``dev``
+    (K, F, M: the faded cross gains' deviation from their mean), ``external`` (K,) and
+    ``primary`` (U, K) (``InterferenceChannel._refresh``'s quantities)."""
     K, M = direct.shape
     F = dev.shape[1]
     e = 0
@@ -328,6 +313,28 @@ def _fading_core(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean
         for k in range(K):
             primary[u, k] = h[e] * h[e] + h[e + 1] * h[e + 1]
             e += 2
+
+
+def _fading_core(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, direct, dev, external,
+                 primary):  # pragma: no cover - compiled
+    """``_fading_core_generic``, drawing inline from a PCG64 (``ptrs[4]`` nonzero: the bit
+    generator's state words are held in registers through the draws and written back at the end,
+    the same draws and the same Generator state as through its function pointers); the draws
+    first, then the update and the gains in loops of independent entries. The same operations
+    on every entry, hence the same bits."""
+    address = ptrs[4]
+    if address == 0:
+        _fading_core_generic(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, direct, dev,
+                             external, primary)
+        return
+    z = np.empty(h.size)
+    _draw_normals_pcg(ptrs, z)               # the draws first: a tight serial loop
+    n = h.size
+    for i in range(n):                       # then the update, independent per entry
+        x = z[i] * 0.7071067811865476
+        x = x * scale
+        h[i] = h[i] * rho + x
+    _gains(h, direct_mean, neighbour_mean, external_mean, direct, dev, external, primary)
 
 
 def _fading_core_flat(ptrs, h, rho, scale, direct_mean2, neighbour_mean3, external_mean, direct, dev, external,
@@ -375,25 +382,7 @@ def _fading_core_generic(ptrs, h, rho, scale, direct_mean, neighbour_mean, exter
         z = z * 0.7071067811865476
         z = z * scale
         h[i] = h[i] * rho + z
-    K, M = direct.shape
-    F = dev.shape[1]
-    e = 0
-    for k in range(K):
-        for m in range(M):
-            direct[k, m] = (h[e] * h[e] + h[e + 1] * h[e + 1]) * direct_mean[k]
-            e += 2
-    for k in range(K):
-        for f in range(F):
-            for m in range(M):
-                dev[k, f, m] = (h[e] * h[e] + h[e + 1] * h[e + 1] - 1.0) * neighbour_mean[k, f]
-                e += 2
-    for k in range(K):
-        external[k] = (h[e] * h[e] + h[e + 1] * h[e + 1]) * external_mean[k]
-        e += 2
-    for u in range(primary.shape[0]):
-        for k in range(K):
-            primary[u, k] = h[e] * h[e] + h[e + 1] * h[e + 1]
-            e += 2
+    _gains(h, direct_mean, neighbour_mean, external_mean, direct, dev, external, primary)
 
 
 def _fading_step(ptrs, h, rho, scale, direct_mean, neighbour_mean, external_mean, n_bands, n_primary):  # pragma: no cover - compiled
@@ -695,6 +684,7 @@ if AVAILABLE:
     _pcg_double = _numba.njit(inline="always")(_pcg_double)
     _pcg_normal = _numba.njit(inline="always")(_pcg_normal)
     _draw_normals_pcg = draw_normals_pcg = _njit(_draw_normals_pcg)
+    _gains = _njit(_gains)
     _fading_core_generic = _njit(_fading_core_generic)
     _fading_core = _njit(_fading_core)
     _fading_core_flat = _njit(_fading_core_flat)

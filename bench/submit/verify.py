@@ -198,9 +198,10 @@ def verify_file(path: str | Path, *, workers: int = 1, policy: str | None = None
         verdict.refused = f"the action log cannot be read: {exc}"
         return verdict
     spec = get_spec(doc["task"]["id"], warn_old=False)
-    hooks = hook_decisions(spec.id, policy_ref(doc, policy), explicit=policy is not None)
+    named = policy_ref(doc, policy)
+    hooks = hook_decisions(spec.id, named, explicit=policy is not None)
     if hooks:
-        ref = policy_ref(doc, policy)
+        ref = named
         verdict.notes.append(f"replay: not possible, the registered oracle {ref!r} decides through the "
                              f"env's {', '.join(hooks)} (not in its actions); every episode is re-run "
                              "in the harness instead")

@@ -3,9 +3,18 @@ result JSON, validator and leaderboard."""
 
 from __future__ import annotations
 
-from typing import Any
+import os
 
-from bench.registry import get_spec, make, task_ids
+# One BLAS thread per process, unless the caller set it: the harness runs in parallel by processes
+# (workers, training jobs), and the envs' linear algebra is small (an IEEE 33 or SimBench power flow:
+# ~100 x 100 products). With OpenBLAS's thread pool on a loaded 2-core machine a SimBench step took
+# 42 ms of CPU instead of 2.4 ms (docs/performance.md, "BLAS threads"). Must precede numpy's import.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from typing import Any  # noqa: E402
+
+from bench.registry import get_spec, make, task_ids  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["make", "get_spec", "task_ids", "hyperscore", "evaluate", "__version__"]

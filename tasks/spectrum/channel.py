@@ -263,8 +263,10 @@ def place_links(rng: np.random.Generator, n_links: int, side_m: float, d_min_m: 
     tx = rng.uniform(0.0, side_m, size=(n_links, 2))
     d = rng.uniform(d_min_m, d_max_m, size=n_links)
     theta = rng.uniform(0.0, 2.0 * math.pi, size=n_links)
-    rx = tx + np.stack([d * np.cos(theta), d * np.sin(theta)], axis=1)
-    return tx, rx
+    offset = np.empty((n_links, 2))
+    np.multiply(d, np.cos(theta), out=offset[:, 0])
+    np.multiply(d, np.sin(theta), out=offset[:, 1])
+    return tx, tx + offset
 
 
 def points_on_perimeter(rng: np.random.Generator, n: int, side_m: float, offset_m: float = 0.0) -> np.ndarray:
@@ -410,8 +412,10 @@ class InterferenceChannel:
         self.neighbours = top_indices(cross, F)                                      # (K, F)
         self.neighbour_mean = cross[self._rows, self.neighbours]                    # (K, F)
         # the means laid out like the gains they scale (flat, contiguous multiplies in _refresh)
-        self._neighbour_mean3 = np.repeat(self.neighbour_mean[:, :, None], self.M, axis=2)
-        self._direct_mean2 = np.repeat(self.direct_mean[:, None], self.M, axis=1)
+        self._neighbour_mean3 = np.empty((K, F, self.M))
+        self._neighbour_mean3[...] = self.neighbour_mean[:, :, None]
+        self._direct_mean2 = np.empty((K, self.M))
+        self._direct_mean2[...] = self.direct_mean[:, None]
         self.external_mean = np.asarray(external_gain, dtype=float).reshape(K)
         self.fading.reset(rng)
         self._refresh()

@@ -329,6 +329,7 @@ class InterferenceEnv(RaoParallelEnv):
         self._cap_rows = np.where(ok, self._action_index[None, :], capped)                 # (2, A)
         self._class_masks: dict[bytes, np.ndarray] = {}     # (2, A) int8 per shared mask (availability)
         self._rho_scale: tuple[np.ndarray, np.ndarray] | None = None    # _step_pack's, made once
+        self._schedule_cache: tuple[np.ndarray, ...] | None = None         # _schedules(), made once
 
         self.possible_agents = [f"link_{k}" for k in range(K)]
         self.obs_dim = 5 * M + 3 + self.n_nb * (M + 2)
@@ -499,10 +500,9 @@ class InterferenceEnv(RaoParallelEnv):
         self.outage_bands = np.sort(outage_order[: self.n_outage])
 
         # schedules of the whole episode (slot T is the observation after the last step)
-        tt = np.arange(T + 1)
+        tt, shifted, avail, ext_on, registered = self._schedules()
         active = np.zeros((T + 1, U + 1), dtype=bool)
         active[:, :U] = ((tt[:, None] + pu_phase[None, :]) % self.pu_period) < self.pu_on_steps
-        shifted = (tt >= self.onset)
         if self.shift_kind == "primary_user_on":
             active[:, U] = shifted
         self._pu_active = active
@@ -510,14 +510,12 @@ class InterferenceEnv(RaoParallelEnv):
         for u in range(U + 1):
             band_active[active[:, u], self.pu_band[u]] = 1.0
         self._band_active = band_active
-        avail = np.ones((T + 1, M), dtype=bool)
         if self.shift_kind == "subband_outage":
+            avail = np.ones((T + 1, M), dtype=bool)
             avail[np.ix_(shifted, self.outage_bands)] = False
         self._available = avail
-        self._ext_on = shifted if self.shift_kind == "new_interferer" else np.zeros(T + 1, dtype=bool)
+        self._ext_on = ext_on
         self._outage_now = (~avail).any(axis=1)
-        # slots where the primary_user_on incumbent is in the database (registry)
-        registered = shifted if self.shift_kind == "primary_user_on" else np.zeros(T + 1, dtype=bool)
 
         # static observation columns [pu_margin_db | budget_db], for the nominal incumbent registry
         # and the one with the primary_user_on incumbent (database predictions: path loss only, no
@@ -586,6 +584,22 @@ class InterferenceEnv(RaoParallelEnv):
         self._prev_csi = self.channel.snapshot()
         self.channel.advance(rng, self._rho(0))
         self._ready = True
+
+    def _schedules(self) -> tuple[np.ndarray, ...]:
+        """The episode schedules that depend on the spec and scenario only, made once (read, never
+        written): slot indices ``0..T``, whether the shift is in force, the available bands (every
+        band; ``subband_outage`` redraws its own per episode), when the external transmitter is on
+        and the slots where the ``primary_user_on`` incumbent is in the database (registry)."""
+        if self._schedule_cache is None:
+            T = self.horizon
+            tt = np.arange(T + 1)
+            shifted = tt >= self.onset
+            off = np.zeros(T + 1, dtype=bool)
+            self._schedule_cache = (
+                tt, shifted, np.ones((T + 1, self.n_bands), dtype=bool),
+                shifted if self.shift_kind == "new_interferer" else off,
+                shifted if self.shift_kind == "primary_user_on" else off)
+        return self._schedule_cache
 
     # -- time-dependent scenario state ---------------------------------------------------------------
     def _rho(self, t: int) -> float:
@@ -699,17 +713,17 @@ class InterferenceEnv(RaoParallelEnv):
         ``docs/tasks/spectrum.md``, *Speed*)."""
         if not self.agents:
             raise RuntimeError("step() called on a finished episode: call reset() first")
-        reward, infos = self._advance(self._actions_to_array(actions))
+        a = self._actions_to_array(actions)
+        reward, infos = self._advance_compiled(a) if self.compiled else self._advance(a)
         self.t += 1
         obs = self._observe()
-        done = self.t >= self.horizon
-        rewards = dict(zip(self.possible_agents, reward)) if isinstance(reward, list) \
+        rewards = dict(zip(self.possible_agents, reward)) if type(reward) is list \
             else dict.fromkeys(self._agent_keys, reward)
         terminations = self._all_false.copy()
-        truncations = (self._all_true if done else self._all_false).copy()
-        if done:
+        if self.t >= self.horizon:
             self.agents = []
-        return obs, rewards, terminations, truncations, infos
+            return obs, rewards, terminations, self._all_true.copy(), infos
+        return obs, rewards, terminations, self._all_false.copy(), infos
 
     def _step_sim(self, actions: Mapping[str, Any]):
         """The base class's hook, for callers that use it directly: (rewards, kpi, violations)."""
@@ -822,7 +836,8 @@ class InterferenceEnv(RaoParallelEnv):
         rng = self.np_random
         if self._future is not None and t + 1 > self._future[0]:
             rng = self._future[1]            # the perturbed stream (perturb_future)
-        ptrs = self._pointers(rng)
+        cached = self._rng_pointers
+        ptrs = cached[1] if cached is not None and cached[0] is rng else self._pointers(rng)
         (bad, a_exec, cols, power, flags, self._obs_next, direct, dev, external, primary, any_blocked,
          any_over, jain, p5, reward) = kernels.env_step(
             pack, a, t, self._slots[t + 1].static, chan.direct, chan._cross_dev, chan.external, chan.primary_fade,

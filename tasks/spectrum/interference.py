@@ -296,6 +296,7 @@ class InterferenceEnv(RaoParallelEnv):
 
         self.rho_nominal = self._correlation(self.speed_kmh)
         self._read_shift(config)
+        self._ext_mw_of_spec = float(ch.db_to_linear(self.interferer_dbm))   # the external transmitter, mW
         self.channel = ch.InterferenceChannel(K, M, self.n_faded,
                                               self.n_primary + 1 if self.pu_fading else 0)
         # the incumbents' bands: 0 .. M-2 in turn; the last entry is the primary_user_on shift's
@@ -496,7 +497,7 @@ class InterferenceEnv(RaoParallelEnv):
             self._cap_of = self._cap_rows.take(device_class, axis=0).ravel()
         self.pu_phase = pu_phase
         self.ext_band = ext_band
-        self.ext_mw = float(ch.db_to_linear(self.interferer_dbm))
+        self.ext_mw = self._ext_mw_of_spec
         self.outage_bands = np.sort(outage_order[: self.n_outage])
 
         # schedules of the whole episode (slot T is the observation after the last step)
@@ -541,21 +542,23 @@ class InterferenceEnv(RaoParallelEnv):
         # what a slot's step and observation need from the schedules, per distinct slot state
         flags = np.concatenate([active, ~avail, registered[:, None], self._ext_on[:, None]], axis=1)
         if flags.shape[1] <= 62:
-            codes = (flags.astype(np.int64) << np.arange(flags.shape[1])).sum(axis=1).tolist()
+            codes = (flags @ (1 << np.arange(flags.shape[1], dtype=np.int64))).tolist()
         else:                                             # very many incumbents or bands
             codes = [row.tobytes() for row in flags]
         first = dict(zip(reversed(codes), range(T, -1, -1)))     # code -> the first slot with it
+        ts = sorted(first.values())
+        # the static observation columns of every distinct state, in one float32 block
+        statics = np.empty((len(ts), K, 2 * M + 1), dtype=np.float32)
+        statics[:, :, :M] = band_active[ts][:, None, :]
+        reg_of = registered[ts]
+        for reg in (False, True):
+            if (reg_of == reg).any():
+                statics[reg_of == reg, :, M:] = registry_cols(reg)
         states: dict[int | bytes, _Slot] = {}
-        registry: dict[bool, np.ndarray] = {}
         agent_masks: dict[int, tuple[np.ndarray, list[np.ndarray]]] = {}   # per shared mask (availability)
         any_active = active.any(axis=1).tolist()
-        for t in sorted(first.values()):
+        for static, t in zip(statics, ts):
             act = active[t]
-            reg = bool(registered[t])
-            if reg not in registry:
-                registry[reg] = registry_cols(reg)
-            static = np.concatenate((np.broadcast_to(band_active[t], (K, M)), registry[reg]), axis=1,
-                                    dtype=np.float32)
             mask = self.action_mask(t)
             rows = None
             if self._cap_of is not None:

@@ -3,12 +3,16 @@
 Prints, per path, the CPU time (``time.process_time``, best of several repeats) of the parts of
 ``InterferenceEnv.step`` at one scale: the joint action to an array; on the compiled path the
 step's one kernel call (``kernels.env_step``: slot outcome, team reward, next observation matrix
-and the channel's move), the same call without the move, the normal draws alone, and the Python
+and the channel's move), the same call without the move, the normal draws alone, the call with
+its output arrays and nothing computed (an out-of-range action returns at once), and the Python
 rest of ``_advance_compiled`` (counter lists, per-agent infos, ``last_outcome``); on the numpy
 path the slot's outcome with the infos and the channel's move; then the observation
-dictionaries, the reset spread over the horizon, and a whole step (a 100-slot episode with its
-reset, per slot). ``uptime``'s load is printed too: on a shared machine every figure moves with
-it, so compare rows of one run.
+dictionaries, the floors (``floor:`` rows: the PettingZoo output dictionaries alone, built from
+ready values and freed — the per-agent infos with Interference-v2's keys, the observation row
+views, the reward/termination/truncation dictionaries — what no change to the simulator removes
+while the dictionaries keep their contract), the reset spread over the horizon, and a whole step
+(a 100-slot episode with its reset, per slot). ``uptime``'s load is printed too: on a shared
+machine every figure moves with it, so compare rows of one run.
 
     PYTHONPATH=$PWD .venv/bin/python scripts/spectrum_step_profile.py [--task spectrum/Interference-v2] [--scale k50]
 """
@@ -64,6 +68,11 @@ def profile(task: str, scale: str, compiled: bool) -> dict[str, float]:
         g = np.random.default_rng(1)
         gp = kernels.generator_pointers(g)
         out["  of which normal draws"] = best_us(lambda: kernels.draw_normals(gp, z))
+        bad = a.copy()
+        bad[0] = -1                             # the kernel checks the actions, then returns at once
+        out["  of which call, outputs, boxing"] = best_us(
+            lambda: kernels.env_step(pack, bad, t, static, chan.direct, chan._cross_dev, chan.external,
+                                     chan.primary_fade, ptrs, False))
         kernel = kernels.env_step
 
         def python_part() -> None:              # _advance_compiled with the kernel's result replayed
@@ -96,6 +105,24 @@ def profile(task: str, scale: str, compiled: bool) -> dict[str, float]:
         env._observe()
 
     out["observation dicts (numpy: + matrix)"] = best_us(observe)
+    # floors: the PettingZoo outputs alone, built from ready values and freed (what no change to
+    # the simulator can remove while the dictionaries keep their contract)
+    agents, K = env.possible_agents, env.n_links
+    cols = np.random.default_rng(1).random((7, K))
+
+    def infos_alone():
+        r, s_, b, e, v, u, bl = cols.tolist()
+        return dict(zip(agents, [{"kpi": {"rate": x1, "safe_rate": x2, "mbits": x3, "energy_j": x4, "blocked": x5},
+                                  "violations": {"pu_interference": x6, "power_budget": x7}}
+                                 for x1, x2, x3, x4, x5, x6, x7 in zip(r, s_, b, e, bl, u, v)]))
+
+    out["floor: per-agent infos (v2 keys)"] = best_us(infos_alone)
+    out["floor:   of which 3K constant dicts"] = best_us(
+        lambda: [{"kpi": {"rate": 0.5, "safe_rate": 0.5, "mbits": 0.5, "energy_j": 0.5, "blocked": 0.0},
+                  "violations": {"pu_interference": 0.0, "power_budget": 0.0}} for _ in agents])
+    out["floor: K observation row views"] = best_us(lambda: list(matrix))
+    out["floor: reward/termination/trunc. dicts"] = best_us(
+        lambda: (dict.fromkeys(env._agent_keys, 0.5), env._all_false.copy(), env._all_false.copy()))
     seeds = iter(range(10**6))
     out["reset (per step: / horizon)"] = best_us(lambda: env.reset(seed=next(seeds)), n=20) / env.horizon
 

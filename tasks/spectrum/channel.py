@@ -82,6 +82,7 @@ defaults keep its episodes bit for bit):
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -156,7 +157,13 @@ def log_distance_path_loss_db(distance_m: np.ndarray | float, carrier_hz: float,
     """Log-distance loss ``FSPL(d0) + 10 n log10(d / d0)`` dB; distances below ``d0`` are taken
     as ``d0`` (the model is not meant for the near field)."""
     d = np.maximum(np.asarray(distance_m, dtype=float), ref_distance_m)
-    return free_space_path_loss_db(ref_distance_m, carrier_hz) + 10.0 * exponent * np.log10(d / ref_distance_m)
+    return _reference_loss_db(ref_distance_m, carrier_hz) + 10.0 * exponent * np.log10(d / ref_distance_m)
+
+
+@functools.lru_cache(maxsize=64)
+def _reference_loss_db(ref_distance_m: float, carrier_hz: float) -> np.float64:
+    """``free_space_path_loss_db(d0, f_c)``, computed once per (d0, f_c) (the same value)."""
+    return free_space_path_loss_db(ref_distance_m, carrier_hz)
 
 
 def doppler_hz(speed_mps: float, carrier_hz: float) -> float:
@@ -208,8 +215,12 @@ def shadowing_factor(tx: np.ndarray, corr_m: float) -> np.ndarray:
     if not corr_m > 0:
         raise ValueError(f"shadowing_corr_m must be > 0 m for correlated shadowing, got {corr_m!r}")
     K = len(tx)
-    corr = np.exp(-distances(tx, tx) / corr_m)
-    return np.linalg.cholesky(corr + 1e-10 * np.eye(K))
+    corr = distances(tx, tx)                 # exp(-D / d_c) + 1e-10 I, in place (the same bits)
+    np.negative(corr, out=corr)
+    corr /= corr_m
+    np.exp(corr, out=corr)
+    corr.reshape(-1)[:: K + 1] += 1e-10
+    return np.linalg.cholesky(corr)
 
 
 def correlated_shadowing_db(rng: np.random.Generator, sigma_db: float, tx: np.ndarray, n_receivers: int,
@@ -252,8 +263,10 @@ def place_links(rng: np.random.Generator, n_links: int, side_m: float, d_min_m: 
     tx = rng.uniform(0.0, side_m, size=(n_links, 2))
     d = rng.uniform(d_min_m, d_max_m, size=n_links)
     theta = rng.uniform(0.0, 2.0 * math.pi, size=n_links)
-    rx = tx + np.stack([d * np.cos(theta), d * np.sin(theta)], axis=1)
-    return tx, rx
+    offset = np.empty((n_links, 2))
+    np.multiply(d, np.cos(theta), out=offset[:, 0])
+    np.multiply(d, np.sin(theta), out=offset[:, 1])
+    return tx, tx + offset
 
 
 def points_on_perimeter(rng: np.random.Generator, n: int, side_m: float, offset_m: float = 0.0) -> np.ndarray:
@@ -261,14 +274,21 @@ def points_on_perimeter(rng: np.random.Generator, n: int, side_m: float, offset_
     a, b = -offset_m, side_m + offset_m
     length = b - a
     s = rng.uniform(0.0, 4.0 * length, size=n)
-    edge, pos = np.divmod(s, length)
-    x = np.where(edge == 0, a + pos, np.where(edge == 1, b, np.where(edge == 2, b - pos, a)))
-    y = np.where(edge == 0, a, np.where(edge == 1, a + pos, np.where(edge == 2, b, b - pos)))
-    return np.stack([x, y], axis=1)
+    # per point in Python floats (a handful of incumbents): the same divmod and sums as numpy's
+    points = np.empty((n, 2))
+    for i, v in enumerate(s.tolist()):
+        edge, pos = divmod(v, length)
+        points[i] = (a + pos, a) if edge == 0 else (b, a + pos) if edge == 1 else \
+            (b - pos, b) if edge == 2 else (a, b - pos)
+    return points
 
 
 def distances(rx: np.ndarray, tx: np.ndarray) -> np.ndarray:
-    """``D[i, j] = |rx_i − tx_j|`` in metres, shape (len(rx), len(tx))."""
+    """``D[i, j] = |rx_i − tx_j|`` in metres, shape (len(rx), len(tx)) (the compiled kernel when
+    numba is installed: the same operations, the same bits, one call instead of six)."""
+    if _kernels.AVAILABLE and type(rx) is np.ndarray and type(tx) is np.ndarray \
+            and rx.dtype == tx.dtype == np.float64 and rx.ndim == tx.ndim == 2:
+        return _kernels.distances(rx, tx)
     dx = rx[:, 0, None] - tx[None, :, 0]
     dy = rx[:, 1, None] - tx[None, :, 1]
     return np.sqrt(dx * dx + dy * dy)
@@ -376,6 +396,7 @@ class InterferenceChannel:
         # within bench.reproduce's tolerance of the numpy refresh, not bit-identical)
         self.compiled = False
         self._innovation = np.empty(2 * self.fading.size)       # real and imaginary parts, reused
+        self._rows = np.arange(K)[:, None]                       # row index of (K, F) gathers
 
     def reset(self, rng: np.random.Generator, large_scale: np.ndarray, external_gain: np.ndarray) -> None:
         """Install an episode's large-scale gains — ``large_scale`` (K, K) among links (receiver
@@ -392,10 +413,12 @@ class InterferenceChannel:
         self.cross_mean = cross                                        # (K, K), zero diagonal
         # each receiver's F strongest interferers (largest mean gain), ties by index
         self.neighbours = top_indices(cross, F)                                      # (K, F)
-        self.neighbour_mean = np.take_along_axis(cross, self.neighbours, axis=1)    # (K, F)
+        self.neighbour_mean = cross[self._rows, self.neighbours]                    # (K, F)
         # the means laid out like the gains they scale (flat, contiguous multiplies in _refresh)
-        self._neighbour_mean3 = np.repeat(self.neighbour_mean[:, :, None], self.M, axis=2)
-        self._direct_mean2 = np.repeat(self.direct_mean[:, None], self.M, axis=1)
+        self._neighbour_mean3 = np.empty((K, F, self.M))
+        self._neighbour_mean3[...] = self.neighbour_mean[:, :, None]
+        self._direct_mean2 = np.empty((K, self.M))
+        self._direct_mean2[...] = self.direct_mean[:, None]
         self.external_mean = np.asarray(external_gain, dtype=float).reshape(K)
         self.fading.reset(rng)
         self._refresh()

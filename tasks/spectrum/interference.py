@@ -296,6 +296,7 @@ class InterferenceEnv(RaoParallelEnv):
 
         self.rho_nominal = self._correlation(self.speed_kmh)
         self._read_shift(config)
+        self._ext_mw_of_spec = float(ch.db_to_linear(self.interferer_dbm))   # the external transmitter, mW
         self.channel = ch.InterferenceChannel(K, M, self.n_faded,
                                               self.n_primary + 1 if self.pu_fading else 0)
         # the incumbents' bands: 0 .. M-2 in turn; the last entry is the primary_user_on shift's
@@ -316,6 +317,20 @@ class InterferenceEnv(RaoParallelEnv):
         self._onehot_of = np.zeros((A, M + 1))
         self._onehot_of[np.flatnonzero(band >= 0), band[band >= 0]] = 1.0
         self._pband_of = self._onehot_of[:, :M] * self._power_of[:, None]    # (A, M) power per band
+        # per device class (row 0 standard, row 1 low-power): the per-device tables reset picks
+        # rows from (the same values as computing them device by device)
+        budgets = np.array([self.budget_dbm, self.low_budget_dbm])
+        self._budget_excess_rows = np.maximum(self._dbm_of[None, :] - budgets[:, None], 0.0)   # (2, A)
+        # v2's mask rule: a level above the budget is masked; if played anyway the radio caps it
+        # (hardware limit): executed as the highest level within budget on the same band
+        ok = self._dbm_of[None, :] <= budgets[:, None] + 1e-9                               # (2, A)
+        top_ok = ok[:, 1:1 + L].argmax(axis=1)                                             # (2,)
+        capped = encode_actions(np.broadcast_to(band, ok.shape), np.maximum(level[None, :], top_ok[:, None]), L)
+        self._level_ok_rows = ok
+        self._cap_rows = np.where(ok, self._action_index[None, :], capped)                 # (2, A)
+        self._class_masks: dict[bytes, np.ndarray] = {}     # (2, A) int8 per shared mask (availability)
+        self._rho_scale: tuple[np.ndarray, np.ndarray] | None = None    # _step_pack's, made once
+        self._schedule_cache: tuple[np.ndarray, ...] | None = None         # _schedules(), made once
 
         self.possible_agents = [f"link_{k}" for k in range(K)]
         self.obs_dim = 5 * M + 3 + self.n_nb * (M + 2)
@@ -462,7 +477,7 @@ class InterferenceEnv(RaoParallelEnv):
 
         self.tx, self.rx, self.pu_pos, self.ext_pos = tx, rx, pu_pos, ext_pos
         pg_db = path_gain_db(rx, tx)                                  # (K, K) rx i <- tx j
-        self.path_gain = ch.db_to_linear(pg_db)
+        self._path_gain_db = pg_db                                    # path_gain: on demand
         self.large_scale = ch.db_to_linear(pg_db + shadow)
         pu_pg_db = path_gain_db(pu_pos, tx)                           # (U+1, K)
         self.pu_gain = ch.db_to_linear(pu_pg_db + pu_shadow)          # true: path loss + shadowing
@@ -471,31 +486,24 @@ class InterferenceEnv(RaoParallelEnv):
 
         self.budget_dbm_k = np.where(low_power, self.low_budget_dbm, self.budget_dbm)
         self.budget_mw_k = ch.db_to_linear(self.budget_dbm_k)
+        device_class = low_power.view(np.uint8)                       # 0 standard, 1 low-power
+        self._device_class = device_class
         # [k, action]: power above device k's budget, dB (flat; index k * n_actions + action)
-        self._budget_excess_of = np.maximum(self._dbm_of[None, :] - self.budget_dbm_k[:, None],
-                                            0.0).ravel()
+        self._budget_excess_of = self._budget_excess_rows.take(device_class, axis=0).ravel()
         self._future = None
         self._cap_of = None
-        if self.power_budget_rule == "mask":
-            # a level above the device's budget is masked; if played anyway the radio caps it
-            # (hardware limit): executed as the highest level within budget on the same band
-            ok = self._dbm_of[None, :] <= self.budget_dbm_k[:, None] + 1e-9            # (K, A)
-            self._level_ok = ok
-            band, level = self._band_level_of
-            top_ok = ok[:, 1:1 + self.n_levels].argmax(axis=1)                        # (K,)
-            capped = encode_actions(np.broadcast_to(band, ok.shape),
-                                    np.maximum(level[None, :], top_ok[:, None]), self.n_levels)
-            self._cap_of = np.where(ok, self._action_index[None, :], capped).ravel()
+        if self.power_budget_rule == "mask":          # the (K, A) tables of the class rows (__init__)
+            self._level_ok = self._level_ok_rows.take(device_class, axis=0)
+            self._cap_of = self._cap_rows.take(device_class, axis=0).ravel()
         self.pu_phase = pu_phase
         self.ext_band = ext_band
-        self.ext_mw = float(ch.db_to_linear(self.interferer_dbm))
+        self.ext_mw = self._ext_mw_of_spec
         self.outage_bands = np.sort(outage_order[: self.n_outage])
 
         # schedules of the whole episode (slot T is the observation after the last step)
-        tt = np.arange(T + 1)
+        tt, shifted, avail, ext_on, registered = self._schedules()
         active = np.zeros((T + 1, U + 1), dtype=bool)
         active[:, :U] = ((tt[:, None] + pu_phase[None, :]) % self.pu_period) < self.pu_on_steps
-        shifted = (tt >= self.onset)
         if self.shift_kind == "primary_user_on":
             active[:, U] = shifted
         self._pu_active = active
@@ -503,33 +511,30 @@ class InterferenceEnv(RaoParallelEnv):
         for u in range(U + 1):
             band_active[active[:, u], self.pu_band[u]] = 1.0
         self._band_active = band_active
-        avail = np.ones((T + 1, M), dtype=bool)
         if self.shift_kind == "subband_outage":
+            avail = np.ones((T + 1, M), dtype=bool)
             avail[np.ix_(shifted, self.outage_bands)] = False
         self._available = avail
-        self._ext_on = shifted if self.shift_kind == "new_interferer" else np.zeros(T + 1, dtype=bool)
+        self._ext_on = ext_on
         self._outage_now = (~avail).any(axis=1)
-        # slots where the primary_user_on incumbent is in the database (registry)
-        registered = shifted if self.shift_kind == "primary_user_on" else np.zeros(T + 1, dtype=bool)
 
         # static observation columns [pu_margin_db | budget_db], for the nominal incumbent registry
         # and the one with the primary_user_on incumbent (database predictions: path loss only, no
         # shadowing)
         margin = pu_pg_db + self.p_top_dbm - self.pu_threshold_dbm                        # (U+1, K)
         budget_col = (self.budget_dbm_k - self.p_top_dbm)[:, None]
-        registry_cols = {}
-        for with_new in (False, True):
+
+        def registry_cols(with_new: bool) -> np.ndarray:
             m = np.full((K, M), -MARGIN_CLIP_DB)
             for u in range(U + (1 if with_new else 0)):
                 b = self.pu_band[u]
                 m[:, b] = np.maximum(m[:, b], margin[u])
-            registry_cols[with_new] = np.concatenate(
-                (np.clip(m, -MARGIN_CLIP_DB, MARGIN_CLIP_DB), budget_col), axis=1)
-        cross = self.large_scale.copy()
-        np.fill_diagonal(cross, 0.0)
+            return np.concatenate((np.clip(m, -MARGIN_CLIP_DB, MARGIN_CLIP_DB), budget_col), axis=1)
+
+        cross = self.channel.cross_mean                   # large_scale with a zero diagonal
         nb = ch.top_indices(cross.T, self.n_nb)                                           # (K, n_nb)
         self.feedback_nb = nb
-        leak_db = np.clip(ch.linear_to_db(np.take_along_axis(cross.T, nb, axis=1)
+        leak_db = np.clip(ch.linear_to_db(cross[nb, self.channel._rows]
                                           * self.p_top_mw / self.noise_mw), -DB_CLIP, DB_CLIP)
         self._leak_db = leak_db                                                           # (K, n_nb)
         self._leak_db3 = leak_db[:, :, None]                                              # (K, n_nb, 1)
@@ -537,28 +542,35 @@ class InterferenceEnv(RaoParallelEnv):
         # what a slot's step and observation need from the schedules, per distinct slot state
         flags = np.concatenate([active, ~avail, registered[:, None], self._ext_on[:, None]], axis=1)
         if flags.shape[1] <= 62:
-            codes = (flags.astype(np.int64) << np.arange(flags.shape[1])).sum(axis=1).tolist()
+            codes = (flags @ (1 << np.arange(flags.shape[1], dtype=np.int64))).tolist()
         else:                                             # very many incumbents or bands
             codes = [row.tobytes() for row in flags]
+        first = dict(zip(reversed(codes), range(T, -1, -1)))     # code -> the first slot with it
+        ts = sorted(first.values())
+        # the static observation columns of every distinct state, in one float32 block
+        statics = np.empty((len(ts), K, 2 * M + 1), dtype=np.float32)
+        statics[:, :, :M] = band_active[ts][:, None, :]
+        reg_of = registered[ts]
+        for reg in (False, True):
+            if (reg_of == reg).any():
+                statics[reg_of == reg, :, M:] = registry_cols(reg)
         states: dict[int | bytes, _Slot] = {}
         agent_masks: dict[int, tuple[np.ndarray, list[np.ndarray]]] = {}   # per shared mask (availability)
-        for t, code in enumerate(codes):
-            if code not in states:
-                act = active[t]
-                static = np.concatenate((np.broadcast_to(band_active[t], (K, M)),
-                                         registry_cols[bool(registered[t])]), axis=1)
-                mask = self.action_mask(t)
-                rows = None
-                if self._cap_of is not None:
-                    if id(mask) not in agent_masks:
-                        per_agent = (mask[None, :] & self._level_ok).astype(np.int8)
-                        per_agent.setflags(write=False)
-                        agent_masks[id(mask)] = (per_agent, list(per_agent))
-                    mask, rows = agent_masks[id(mask)]
-                states[code] = _Slot(
-                    pu=(self.pu_gain[act], self.pu_band[act], np.flatnonzero(act)) if act.any() else None,
-                    outage=bool(self._outage_now[t]), external=bool(self._ext_on[t]),
-                    static=static.astype(np.float32), mask=mask, mask_rows=rows)
+        any_active = active.any(axis=1).tolist()
+        for static, t in zip(statics, ts):
+            act = active[t]
+            mask = self.action_mask(t)
+            rows = None
+            if self._cap_of is not None:
+                if id(mask) not in agent_masks:
+                    per_agent = self._class_mask(mask).take(self._device_class, axis=0)
+                    per_agent.setflags(write=False)
+                    agent_masks[id(mask)] = (per_agent, list(per_agent))
+                mask, rows = agent_masks[id(mask)]
+            states[codes[t]] = _Slot(
+                pu=(self.pu_gain[act], self.pu_band[act], np.flatnonzero(act)) if any_active[t] else None,
+                outage=bool(self._outage_now[t]), external=bool(self._ext_on[t]),
+                static=static, mask=mask, mask_rows=rows)
         self._slots = [states[c] for c in codes]
 
         # running statistics
@@ -575,6 +587,22 @@ class InterferenceEnv(RaoParallelEnv):
         self._prev_csi = self.channel.snapshot()
         self.channel.advance(rng, self._rho(0))
         self._ready = True
+
+    def _schedules(self) -> tuple[np.ndarray, ...]:
+        """The episode schedules that depend on the spec and scenario only, made once (read, never
+        written): slot indices ``0..T``, whether the shift is in force, the available bands (every
+        band; ``subband_outage`` redraws its own per episode), when the external transmitter is on
+        and the slots where the ``primary_user_on`` incumbent is in the database (registry)."""
+        if self._schedule_cache is None:
+            T = self.horizon
+            tt = np.arange(T + 1)
+            shifted = tt >= self.onset
+            off = np.zeros(T + 1, dtype=bool)
+            self._schedule_cache = (
+                tt, shifted, np.ones((T + 1, self.n_bands), dtype=bool),
+                shifted if self.shift_kind == "new_interferer" else off,
+                shifted if self.shift_kind == "primary_user_on" else off)
+        return self._schedule_cache
 
     # -- time-dependent scenario state ---------------------------------------------------------------
     def _rho(self, t: int) -> float:
@@ -597,6 +625,21 @@ class InterferenceEnv(RaoParallelEnv):
         if self._ext_on[t]:
             ext[self.ext_band] = self.ext_mw * self.channel.external
         return ext
+
+    def _class_mask(self, mask: np.ndarray) -> np.ndarray:
+        """(2, A) int8: the shared ``mask`` with the levels above each device class's budget
+        masked (row 0 standard, row 1 low-power), made once per mask."""
+        key = mask.tobytes()
+        rows = self._class_masks.get(key)
+        if rows is None:
+            rows = self._class_masks[key] = (mask[None, :] & self._level_ok_rows).astype(np.int8)
+        return rows
+
+    @property
+    def path_gain(self) -> np.ndarray:
+        """(K, K) path gain without shadowing, receiver i <- transmitter j (what a propagation
+        model predicts; computed when asked, it is not needed to play)."""
+        return ch.db_to_linear(self._path_gain_db)
 
     def action_mask(self, t: int) -> np.ndarray:
         """(1 + M L,) int8 mask of slot ``t`` (shared by all agents, read-only)."""
@@ -673,17 +716,17 @@ class InterferenceEnv(RaoParallelEnv):
         ``docs/tasks/spectrum.md``, *Speed*)."""
         if not self.agents:
             raise RuntimeError("step() called on a finished episode: call reset() first")
-        reward, infos = self._advance(self._actions_to_array(actions))
+        a = self._actions_to_array(actions)
+        reward, infos = self._advance_compiled(a) if self.compiled else self._advance(a)
         self.t += 1
         obs = self._observe()
-        done = self.t >= self.horizon
-        rewards = dict(zip(self.possible_agents, reward)) if isinstance(reward, list) \
+        rewards = dict(zip(self.possible_agents, reward)) if type(reward) is list \
             else dict.fromkeys(self._agent_keys, reward)
         terminations = self._all_false.copy()
-        truncations = (self._all_true if done else self._all_false).copy()
-        if done:
+        if self.t >= self.horizon:
             self.agents = []
-        return obs, rewards, terminations, truncations, infos
+            return obs, rewards, terminations, self._all_true.copy(), infos
+        return obs, rewards, terminations, self._all_false.copy(), infos
 
     def _step_sim(self, actions: Mapping[str, Any]):
         """The base class's hook, for callers that use it directly: (rewards, kpi, violations)."""
@@ -796,7 +839,8 @@ class InterferenceEnv(RaoParallelEnv):
         rng = self.np_random
         if self._future is not None and t + 1 > self._future[0]:
             rng = self._future[1]            # the perturbed stream (perturb_future)
-        ptrs = self._pointers(rng)
+        cached = self._rng_pointers
+        ptrs = cached[1] if cached is not None and cached[0] is rng else self._pointers(rng)
         (bad, a_exec, cols, power, flags, self._obs_next, direct, dev, external, primary, any_blocked,
          any_over, jain, p5, reward) = kernels.env_step(
             pack, a, t, self._slots[t + 1].static, chan.direct, chan._cross_dev, chan.external, chan.primary_fade,
@@ -849,11 +893,12 @@ class InterferenceEnv(RaoParallelEnv):
         compiled step after a reset, a switch of path or a copy. Its state arrays are the env's own
         (``_cum_rate``, the measurements, the fading state), which the step then updates in place."""
         chan = self.channel
-        T = self.horizon
-        rho = np.array([self._rho(t) for t in range(T + 2)])
-        if not np.all(np.abs(rho) <= 1.0):
-            raise ValueError(f"fading correlation rho must lie in [-1, 1], got {rho.min()}..{rho.max()}")
-        scale = np.array([math.sqrt(max(1.0 - r * r, 0.0)) for r in rho.tolist()])
+        if self._rho_scale is None:          # the schedule of the spec and scenario: made once
+            rho = np.array([self._rho(t) for t in range(self.horizon + 2)])
+            if not np.all(np.abs(rho) <= 1.0):
+                raise ValueError(f"fading correlation rho must lie in [-1, 1], got {rho.min()}..{rho.max()}")
+            self._rho_scale = (rho, np.array([math.sqrt(max(1.0 - r * r, 0.0)) for r in rho.tolist()]))
+        rho, scale = self._rho_scale
         fields = dict(
             cap_of=self._cap_of if self._cap_of is not None else self._no_actions,
             available=self._available, outage=self._outage_now, band0_of=self._band0_of, power_of=self._power_of,

@@ -25,10 +25,11 @@ leaderboard: $(STAMP)
 
 ## learners: train every reference MARL learner RUNS times on the newest tasks (rao-bench train,
 ## validated, plateau-stopped), evaluate each run and merge the runs into one entry per pair
-## (scripts/train_learners.py; resumes where it stopped). Measured 2026-12-07 on the shared 2-core
-## machine at load 5-10, per run (train + full-protocol evaluation): EdgeCluster-v2 4-10 min,
-## Serial-v2 4-9, IEEE33-v2 4-5, Interference-v2 4-6, ThreeTier-v2 ~17; so 5 runs of all 16 pairs
-## take about 5-6 hours with 2 jobs. Then `make leaderboard` rebuilds the tables
+## (scripts/train_learners.py; resumes where it stopped). Measured 2026-12-08 on the shared 2-core
+## machine at load 2-4 with one BLAS thread per process, per run (train + full-protocol evaluation):
+## IEEE33-v2 0.7-0.9 min, Interference-v2 1.5-3, EdgeCluster-v2 1.4-3.5, Serial-v2 1.4-2.4,
+## SimBenchMV-v1 3-5, ThreeTier-v2 4.5-7; so 5 runs of all 18 pairs take about 4 hours of one
+## core, 2-2.5 hours with 2 jobs. Then `make leaderboard` rebuilds the tables
 RUNS ?= 5
 learners: $(STAMP)
 	$(BIN)/python scripts/train_learners.py --jobs $(WORKERS) --runs $(RUNS)

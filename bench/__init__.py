@@ -8,9 +8,10 @@ import os
 # One BLAS thread per process, unless the caller set it: the harness runs in parallel by processes
 # (workers, training jobs), and the envs' linear algebra is small (an IEEE 33 or SimBench power flow:
 # ~100 x 100 products). With OpenBLAS's thread pool on a loaded 2-core machine a SimBench step took
-# 42 ms of CPU instead of 2.4 ms (docs/performance.md, "BLAS threads"). Must precede numpy's import.
+# 18.6 ms of CPU instead of 1.7 ms (docs/performance.md, section 14). Must precede numpy's import.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+del _var
 
 from typing import Any  # noqa: E402
 

@@ -36,17 +36,6 @@ CONFIGS: dict[str, dict[str, Any]] = {
 STEPS = 204_800
 
 
-def _find(x: Any, key: str) -> Any:
-    if isinstance(x, dict):
-        if key in x:
-            return x[key]
-        for v in x.values():
-            found = _find(v, key)
-            if found is not None:
-                return found
-    return None
-
-
 def probe(name: str) -> dict[str, Any]:
     import torch
 
@@ -56,8 +45,8 @@ def probe(name: str) -> dict[str, Any]:
     out = Path(tempfile.mkdtemp())
     ippo.train("supply_chain/ThreeTier-v2", ippo.Args(seed=1, env_steps=STEPS, validate=False, **CONFIGS[name]),
                scales=["small"], out_dir=out, progress=False)
-    ckpt = torch.load(next(out.rglob("small.pt")), weights_only=False)
-    r = np.asarray(_find(ckpt, "episode_returns") or [], dtype=float)
+    meta = torch.load(next(out.rglob("small.pt")), weights_only=False)["meta"]   # marl_common.save_checkpoint
+    r = np.asarray(meta["extra"]["episode_returns"], dtype=float)
     eighths = [float(r[i * len(r) // 8:(i + 1) * len(r) // 8].mean()) for i in range(8)]
     return {"config": name, "episodes": len(r), "eighth_means": [round(x, 2) for x in eighths],
             "wall_s": round(time.time() - t0)}

@@ -717,7 +717,7 @@ class InterferenceEnv(RaoParallelEnv):
         if not self.agents:
             raise RuntimeError("step() called on a finished episode: call reset() first")
         a = self._actions_to_array(actions)
-        reward, infos = self._advance_compiled(a) if self.compiled else self._advance(a)
+        reward, infos = self._advance(a)
         self.t += 1
         obs = self._observe()
         rewards = dict(zip(self.possible_agents, reward)) if type(reward) is list \
@@ -839,8 +839,7 @@ class InterferenceEnv(RaoParallelEnv):
         rng = self.np_random
         if self._future is not None and t + 1 > self._future[0]:
             rng = self._future[1]            # the perturbed stream (perturb_future)
-        cached = self._rng_pointers
-        ptrs = cached[1] if cached is not None and cached[0] is rng else self._pointers(rng)
+        ptrs = self._pointers(rng)
         (bad, a_exec, cols, power, flags, self._obs_next, direct, dev, external, primary, any_blocked,
          any_over, jain, p5, reward) = kernels.env_step(
             pack, a, t, self._slots[t + 1].static, chan.direct, chan._cross_dev, chan.external, chan.primary_fade,
